@@ -1,0 +1,43 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+DEMO_ARGS ?= --headless
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when pyproject.toml changes.
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[jupyter]"
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[jupyter,test]"
+	touch $@ $(VENV)/.installed-demo
+
+demo: $(VENV)/.installed-demo
+	$(BIN)/adaptive-llm demo $(DEMO_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check adaptive_llm tests bench
+	$(BIN)/ruff format --check adaptive_llm tests bench
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy adaptive_llm
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/manager_scale.py
+	$(BIN)/python bench/eval_corpora.py
+	$(BIN)/python bench/huge_log.py
+
+clean:
+	rm -rf $(VENV) adaptive-llm-demo .pytest_cache .mypy_cache .ruff_cache

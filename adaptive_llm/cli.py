@@ -1,0 +1,121 @@
+"""The ``adaptive-llm`` command: ``demo``, ``status`` and ``diagnose``.
+
+Subcommands import what they need when they run, so ``adaptive-llm diagnose`` starts fast
+and never imports LangChain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="adaptive-llm",
+        description="Run batch jobs; when one fails, find out why and fix it.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    demo = sub.add_parser("demo", help="run the demo jobs and show their diagnoses")
+    demo.add_argument("--headless", action="store_true", help="print results; open no browser")
+    demo.add_argument(
+        "--workdir", default="adaptive-llm-demo", help="demo workspace (default: %(default)s)"
+    )
+    demo.add_argument("--scheduler", choices=["local", "slurm"], default="local")
+    demo.add_argument(
+        "--approve-all", action="store_true", help="approve every proposed fix (offline recipes)"
+    )
+
+    status = sub.add_parser("status", help="jobs recorded in a workdir's store")
+    status.add_argument("--workdir", default=".", help="the RunManager's workdir (default: .)")
+    status.add_argument("--json", action="store_true", help='print {"jobs": [...]}')
+
+    from .diagnosis import cli as diagnose_cli
+
+    diagnose_cli.add_parser(sub)
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(
+                workdir=Path(args.workdir),
+                headless=args.headless,
+                scheduler=args.scheduler,
+                approve_all=args.approve_all,
+            )
+        if args.command == "status":
+            return _status(Path(args.workdir), as_json=args.json)
+        return diagnose_cli.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _status(workdir: Path, *, as_json: bool) -> int:
+    from .jobs.status import job_rows
+    from .jobs.store import Store, StoreError
+    from .managers.run_manager import STATE_DIR, STORE_NAME
+
+    path = workdir / STATE_DIR / STORE_NAME
+    if not path.exists():
+        print(
+            f"adaptive-llm: no jobs recorded in {workdir} (no {STATE_DIR}/{STORE_NAME});"
+            " pass the RunManager's workdir with --workdir",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        store = Store(path, readonly=True)
+    except StoreError as exc:
+        print(f"adaptive-llm: {exc}", file=sys.stderr)
+        return 2
+    try:
+        rows = job_rows(store)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"jobs": rows}, indent=2))
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table of job rows (name, state, attempt, exit, category, location)."""
+    header = ("JOB", "STATE", "TRY", "EXIT", "CATEGORY", "WHERE", "LOG")
+    lines: list[tuple[str, ...]] = [header]
+    for row in rows:
+        exit_text = f"sig {row['signal']}" if row.get("signal") else _text(row.get("exit_code"))
+        loc = row.get("location")
+        lines.append(
+            (
+                row["name"],
+                row["state"],
+                str(row["attempt"]),
+                exit_text,
+                _text(row.get("category")),
+                f"{loc['file']}:{loc['line']}" if loc else "-",
+                _text(row.get("log_path")),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Jobs, their attempts, the schedulers that run them, and the SQLite store."""

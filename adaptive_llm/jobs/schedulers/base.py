@@ -1,0 +1,73 @@
+"""The scheduler interface, shared by local subprocesses and SLURM."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model import Attempt, Job, JobState
+
+
+class SchedulerError(RuntimeError):
+    """The scheduler could not do what was asked (it is down, or refused)."""
+
+
+class SubmitError(SchedulerError):
+    """A job could not be submitted (bad cwd, unwritable log directory, rejected by sbatch)."""
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """Everything a scheduler needs to start one attempt."""
+
+    job: Job
+    attempt: int
+    cwd: Path
+    log_path: Path
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What the scheduler says about one attempt right now."""
+
+    state: JobState
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+
+
+class Scheduler(abc.ABC):
+    """Submit, poll all attempts in one call, cancel. All methods are coroutines."""
+
+    #: Short name stored with each attempt ("local", "slurm").
+    name: str = "base"
+
+    @abc.abstractmethod
+    async def submit(self, request: SubmitRequest) -> str:
+        """Start (or queue) an attempt; return the scheduler's id for it.
+
+        Raises ``SubmitError`` with a clear message when the job cannot be submitted; in that
+        case nothing was started.
+        """
+
+    @abc.abstractmethod
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, JobStatus]:
+        """The status of every given (non-final) attempt, keyed by scheduler id, in one call.
+
+        An attempt missing from the result is unchanged as far as the scheduler knows.
+        Raises ``SchedulerError`` when the scheduler does not answer.
+        """
+
+    @abc.abstractmethod
+    async def cancel(self, attempt: Attempt) -> None:
+        """Ask the scheduler to end an attempt; its final state arrives through ``poll``."""
+
+    async def recover(self, attempts: Sequence[Attempt]) -> None:  # noqa: B027
+        """Take over attempts that a previous process started and did not see finish."""
+
+    async def close(self) -> None:  # noqa: B027
+        """Release resources; running attempts keep running."""

@@ -1,0 +1,324 @@
+"""One SQLite file per workdir: jobs, attempts, state history, diagnoses.
+
+All writes go through short transactions on the caller's thread (the event loop's, in a
+notebook); each call is a few milliseconds at most, batched where many rows change at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .model import Attempt, Job, JobState
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    job TEXT NOT NULL REFERENCES jobs(name),
+    number INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    scheduler TEXT NOT NULL,
+    scheduler_id TEXT,
+    log_path TEXT NOT NULL,
+    exit_code INTEGER,
+    signal INTEGER,
+    reason TEXT,
+    submitted_at REAL,
+    started_at REAL,
+    ended_at REAL,
+    PRIMARY KEY (job, number)
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_job ON transitions (job, number);
+CREATE TABLE IF NOT EXISTS diagnoses (
+    job TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    engine TEXT NOT NULL,
+    category TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (job, number, engine)
+);
+CREATE INDEX IF NOT EXISTS diagnoses_signature ON diagnoses (signature);
+"""
+
+
+class StoreError(RuntimeError):
+    """The store file cannot be used (corrupt, locked, wrong version, unwritable)."""
+
+
+@dataclass(frozen=True)
+class AttemptUpdate:
+    """A state change of one attempt, as observed by a poll."""
+
+    job: str
+    number: int
+    state: JobState
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    scheduler_id: str | None = None
+
+
+class Store:
+    """The SQLite store. Open with ``Store(path)``; ``close()`` when done."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False, timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly and not self.path.exists():
+            raise StoreError(f"no adaptive_llm store at {self.path}")
+        try:
+            if readonly:
+                uri = f"file:{self.path}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._db.executescript(_SCHEMA)
+                self._check_version()
+            else:
+                self._db.execute("SELECT count(*) FROM jobs").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
+        except OSError as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row["value"]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} was written by a newer adaptive_llm (schema {row['value']});"
+                " upgrade adaptive_llm"
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(_explain(self.path, exc)) from exc
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def upsert_jobs(self, jobs: Iterable[Job]) -> None:
+        now = time.time()
+        rows = [(job.name, json.dumps(job.to_dict()), now, now) for job in jobs]
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO jobs (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET spec=excluded.spec,"
+                " updated_at=excluded.updated_at"
+                " WHERE jobs.spec != excluded.spec",
+                rows,
+            )
+
+    def jobs(self) -> list[Job]:
+        return [Job.from_dict(json.loads(r["spec"])) for r in self._query("SELECT spec FROM jobs")]
+
+    # -- attempts -----------------------------------------------------------------------------
+
+    def add_attempt(self, attempt: Attempt, scheduler: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO attempts (job, number, state, scheduler, scheduler_id, log_path,"
+                " reason, submitted_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    attempt.job,
+                    attempt.number,
+                    attempt.state.value,
+                    scheduler,
+                    attempt.scheduler_id,
+                    attempt.log_path,
+                    attempt.reason,
+                    attempt.submitted_at,
+                    attempt.ended_at,
+                ),
+            )
+            db.execute(
+                "INSERT INTO transitions (job, number, state, reason, at) VALUES (?, ?, ?, ?, ?)",
+                (attempt.job, attempt.number, attempt.state.value, attempt.reason, time.time()),
+            )
+
+    def delete_attempt(self, job: str, number: int) -> None:
+        """Forget an attempt that never reached the scheduler (a refused submit)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM transitions WHERE job=? AND number=?", (job, number))
+            db.execute("DELETE FROM attempts WHERE job=? AND number=?", (job, number))
+
+    def set_scheduler_id(self, job: str, number: int, scheduler_id: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE attempts SET scheduler_id=? WHERE job=? AND number=?",
+                (scheduler_id, job, number),
+            )
+
+    def update_attempts(self, updates: Sequence[AttemptUpdate]) -> None:
+        """Record many state changes in one transaction (one poll's worth)."""
+        if not updates:
+            return
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE attempts SET state=?, exit_code=coalesce(?, exit_code),"
+                " signal=coalesce(?, signal), reason=coalesce(?, reason),"
+                " started_at=coalesce(started_at, ?), ended_at=coalesce(?, ended_at),"
+                " scheduler_id=coalesce(?, scheduler_id) WHERE job=? AND number=?",
+                [
+                    (
+                        u.state.value,
+                        u.exit_code,
+                        u.signal,
+                        u.reason,
+                        u.started_at,
+                        u.ended_at,
+                        u.scheduler_id,
+                        u.job,
+                        u.number,
+                    )
+                    for u in updates
+                ],
+            )
+            db.executemany(
+                "INSERT INTO transitions (job, number, state, reason, at) VALUES (?, ?, ?, ?, ?)",
+                [(u.job, u.number, u.state.value, u.reason, now) for u in updates],
+            )
+
+    def attempts(self, job: str | None = None) -> list[Attempt]:
+        """All attempts (of one job), oldest first."""
+        if job is None:
+            rows = self._query("SELECT * FROM attempts ORDER BY job, number")
+        else:
+            rows = self._query("SELECT * FROM attempts WHERE job=? ORDER BY number", (job,))
+        return [_attempt(r) for r in rows]
+
+    def latest_attempts(self) -> dict[str, Attempt]:
+        rows = self._query(
+            "SELECT a.* FROM attempts a JOIN (SELECT job, max(number) AS n FROM attempts"
+            " GROUP BY job) m ON a.job = m.job AND a.number = m.n"
+        )
+        return {r["job"]: _attempt(r) for r in rows}
+
+    def scheduler_of(self, job: str, number: int) -> str | None:
+        rows = self._query("SELECT scheduler FROM attempts WHERE job=? AND number=?", (job, number))
+        return str(rows[0]["scheduler"]) if rows else None
+
+    def transitions(self, job: str) -> list[tuple[int, JobState, str | None, float]]:
+        rows = self._query(
+            "SELECT number, state, reason, at FROM transitions WHERE job=? ORDER BY id", (job,)
+        )
+        return [(r["number"], JobState(r["state"]), r["reason"], r["at"]) for r in rows]
+
+    # -- diagnoses ----------------------------------------------------------------------------
+
+    def save_diagnosis(self, job: str, number: int, data: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO diagnoses (job, number, engine, category, signature, data,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job,
+                    number,
+                    data.get("engine", "offline"),
+                    data["category"],
+                    data["signature"],
+                    json.dumps(data),
+                    time.time(),
+                ),
+            )
+
+    def diagnosis(self, job: str, number: int, engine: str = "offline") -> dict[str, Any] | None:
+        rows = self._query(
+            "SELECT data FROM diagnoses WHERE job=? AND number=? AND engine=?",
+            (job, number, engine),
+        )
+        return json.loads(rows[0]["data"]) if rows else None
+
+    def diagnoses(self, engine: str = "offline") -> dict[tuple[str, int], dict[str, Any]]:
+        rows = self._query("SELECT job, number, data FROM diagnoses WHERE engine=?", (engine,))
+        return {(r["job"], r["number"]): json.loads(r["data"]) for r in rows}
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        job=row["job"],
+        number=row["number"],
+        state=JobState(row["state"]),
+        log_path=row["log_path"],
+        scheduler_id=row["scheduler_id"],
+        exit_code=row["exit_code"],
+        signal=row["signal"],
+        reason=row["reason"],
+        submitted_at=row["submitted_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+    )
+
+
+def _explain(path: Path, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return (
+            f"store {path} is locked by another process (another RunManager or tool writing"
+            f" to it?); try again when it is done ({text})"
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (
+            f"store {path} is not a valid adaptive_llm database ({text}); it may be corrupt."
+            " Move it aside to start afresh; nothing was changed"
+        )
+    if "readonly" in text or "unable to open" in text:
+        return f"cannot write store {path} ({text}); check the workdir's permissions"
+    return f"store {path}: {text}"

@@ -1,0 +1,1 @@
+"""Background managers: jobs, diagnoses, and the RunManager that owns them."""

@@ -1,0 +1,277 @@
+"""Submit jobs, poll the scheduler, record every state change, publish failures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..jobs.model import Attempt, Job, JobState
+from ..jobs.schedulers.base import Scheduler, SchedulerError, SubmitError, SubmitRequest
+from ..jobs.store import AttemptUpdate, Store
+from .base import BaseManager, Changes
+
+log = logging.getLogger(__name__)
+
+
+class UnknownJobError(LookupError):
+    """No job of that name in this run."""
+
+
+class JobBusyError(RuntimeError):
+    """The job's latest attempt has not finished yet."""
+
+
+@dataclass(frozen=True)
+class FailureEvent:
+    """A job's attempt ended in a failure state (FAILED, TIMEOUT, OUT_OF_MEMORY, ...)."""
+
+    job: Job
+    attempt: Attempt
+
+
+class JobManager(BaseManager):
+    """Owns the jobs of a run: their definitions, latest attempts and the polling loop."""
+
+    def __init__(
+        self,
+        jobs: Iterable[Job],
+        *,
+        store: Store,
+        scheduler: Scheduler,
+        workdir: Path,
+        log_dir: Path,
+        poll_interval: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.scheduler = scheduler
+        self.workdir = workdir
+        self.log_dir = log_dir
+        self.poll_interval = poll_interval
+        self.jobs: dict[str, Job] = {}
+        for job in jobs:
+            if job.name in self.jobs:
+                raise ValueError(f"duplicate job name {job.name!r}: job names must be unique")
+            self.jobs[job.name] = job
+        #: Latest attempt of each job that has one.
+        self.attempts: dict[str, Attempt] = {}
+        #: Set when the scheduler did not answer the last poll (cleared when it answers).
+        self.scheduler_error: str | None = None
+        self.changes = Changes()
+        self._subscribers: list[asyncio.Queue[FailureEvent]] = []
+        self._wake = asyncio.Event()
+        self._loaded = False
+
+    # -- setup --------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Record the given jobs in the store and read what earlier runs left there."""
+        self.store.upsert_jobs(self.jobs.values())
+        for job in self.store.jobs():
+            self.jobs.setdefault(job.name, job)
+        self.attempts = self.store.latest_attempts()
+        self._loaded = True
+
+    def validate(self, jobs: Iterable[Job]) -> None:
+        """Raise ``SubmitError`` for a job whose cwd or log directory is unusable."""
+        for job in jobs:
+            cwd = job.resolved_cwd(self.workdir)
+            if not cwd.is_dir():
+                what = "does not exist" if not cwd.exists() else "is not a directory"
+                raise SubmitError(f"job {job.name!r}: working directory {cwd} {what}")
+        probe = self.log_dir
+        while not probe.exists():
+            probe = probe.parent
+        if not probe.is_dir():
+            raise SubmitError(f"cannot create log directory {self.log_dir}: {probe} is a file")
+
+    # -- public -------------------------------------------------------------------------------
+
+    def subscribe(self) -> asyncio.Queue[FailureEvent]:
+        """A queue that receives every failure from now on."""
+        queue: asyncio.Queue[FailureEvent] = asyncio.Queue()
+        self._subscribers.append(queue)
+        return queue
+
+    def job(self, name: str) -> Job:
+        try:
+            return self.jobs[name]
+        except KeyError:
+            known = ", ".join(sorted(self.jobs)[:10]) or "none"
+            raise UnknownJobError(f"no job named {name!r} (jobs: {known})") from None
+
+    def state(self, name: str) -> JobState:
+        self.job(name)
+        attempt = self.attempts.get(name)
+        return attempt.state if attempt else JobState.PENDING
+
+    def all_final(self) -> bool:
+        return all(
+            name in self.attempts and self.attempts[name].state.is_final for name in self.jobs
+        )
+
+    async def resubmit(self, name: str, job: Job | None = None) -> Attempt:
+        """Start a new attempt of a finished job (optionally with a changed definition)."""
+        current = self.job(name)
+        attempt = self.attempts.get(name)
+        if attempt is not None and not attempt.state.is_final:
+            raise JobBusyError(
+                f"job {name!r} is still {attempt.state.value.lower()}; cancel it first"
+            )
+        if job is not None:
+            if job.name != name:
+                raise ValueError(f"resubmit({name!r}) was given a job named {job.name!r}")
+            if job != current:
+                self.store.upsert_jobs([job])
+                self.jobs[name] = job
+        return await self._submit(self.jobs[name])
+
+    async def cancel_job(self, name: str) -> None:
+        """Ask the scheduler to end the job's running attempt (no-op when it is final)."""
+        self.job(name)
+        attempt = self.attempts.get(name)
+        if attempt is None or attempt.state.is_final:
+            return
+        await self.scheduler.cancel(attempt)
+        self._wake.set()
+
+    def active(self) -> list[Attempt]:
+        return [a for a in self.attempts.values() if not a.state.is_final]
+
+    # -- loop ---------------------------------------------------------------------------------
+
+    async def _manage(self) -> None:
+        if not self._loaded:
+            self.load()
+        active = self.active()
+        if active:
+            await self.scheduler.recover(active)
+        for job in list(self.jobs.values()):
+            if job.name not in self.attempts:
+                await self._submit_in_background(job)
+        while True:
+            try:
+                await self.poll_once()
+            except SchedulerError as exc:
+                if self.scheduler_error is None:
+                    log.warning("scheduler did not answer: %s; jobs are kept", exc)
+                self.scheduler_error = str(exc)
+                self.changes.notify()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def poll_once(self) -> int:
+        """Poll every active attempt once; record and publish changes. Returns the count."""
+        active = self.active()
+        if not active:
+            return 0
+        statuses = await self.scheduler.poll(active)
+        self.scheduler_error = None
+        updates: list[AttemptUpdate] = []
+        changed: list[Attempt] = []
+        for attempt in active:
+            status = statuses.get(attempt.scheduler_id or "")
+            if status is None or (
+                status.state == attempt.state and status.reason == attempt.reason
+            ):
+                continue
+            updates.append(
+                AttemptUpdate(
+                    job=attempt.job,
+                    number=attempt.number,
+                    state=status.state,
+                    exit_code=status.exit_code,
+                    signal=status.signal,
+                    reason=status.reason,
+                    started_at=status.started_at,
+                    ended_at=status.ended_at,
+                )
+            )
+            changed.append(
+                replace(
+                    attempt,
+                    state=status.state,
+                    exit_code=status.exit_code,
+                    signal=status.signal,
+                    reason=status.reason,
+                    started_at=attempt.started_at or status.started_at,
+                    ended_at=status.ended_at,
+                )
+            )
+        self.store.update_attempts(updates)
+        for attempt in changed:
+            self.attempts[attempt.job] = attempt
+            if attempt.state.is_failure:
+                job = self.jobs[attempt.job]
+                self._publish(FailureEvent(job, attempt))
+                if attempt.number < job.max_attempts:
+                    self._spawn(self._submit_in_background(job), name=f"retry-{job.name}")
+        if changed:
+            self.changes.notify()
+        return len(changed)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _publish(self, event: FailureEvent) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait(event)
+
+    async def _submit(self, job: Job) -> Attempt:
+        previous = self.attempts.get(job.name)
+        number = previous.number + 1 if previous else 1
+        log_path = self.log_dir / job.name / f"attempt-{number}.log"
+        attempt = Attempt(
+            job=job.name,
+            number=number,
+            state=JobState.PENDING,
+            log_path=str(log_path),
+            submitted_at=time.time(),
+        )
+        self.store.add_attempt(attempt, self.scheduler.name)
+        try:
+            scheduler_id = await self.scheduler.submit(
+                SubmitRequest(
+                    job=job, attempt=number, cwd=job.resolved_cwd(self.workdir), log_path=log_path
+                )
+            )
+        except BaseException:
+            self.store.delete_attempt(job.name, number)
+            raise
+        attempt = replace(attempt, scheduler_id=scheduler_id)
+        self.store.set_scheduler_id(job.name, number, scheduler_id)
+        self.attempts[job.name] = attempt
+        self.changes.notify()
+        self._wake.set()
+        return attempt
+
+    async def _submit_in_background(self, job: Job) -> None:
+        try:
+            await self._submit(job)
+        except SubmitError as exc:
+            # Visible in the store and the diagnosis, never silent.
+            log.error("%s", exc)
+            self._record_submit_failure(job, str(exc))
+
+    def _record_submit_failure(self, job: Job, reason: str) -> None:
+        previous = self.attempts.get(job.name)
+        number = previous.number + 1 if previous else 1
+        now = time.time()
+        attempt = Attempt(
+            job=job.name,
+            number=number,
+            state=JobState.FAILED,
+            log_path=str(self.log_dir / job.name / f"attempt-{number}.log"),
+            reason=f"could not submit: {reason}",
+            submitted_at=now,
+            ended_at=now,
+        )
+        self.store.add_attempt(attempt, self.scheduler.name)
+        self.attempts[job.name] = attempt
+        self._publish(FailureEvent(job, attempt))
+        self.changes.notify()

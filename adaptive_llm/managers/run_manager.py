@@ -1,0 +1,230 @@
+"""The RunManager: one run of jobs in a workdir, owning the job and LLM managers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import weakref
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from ..diagnosis import Diagnosis
+from ..jobs.model import Attempt, Job
+from ..jobs.schedulers.base import Scheduler
+from ..jobs.schedulers.local import LocalScheduler
+from ..jobs.status import job_rows
+from ..jobs.store import Store
+from .job_manager import JobManager
+from .llm_manager import LLMManager
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = ".adaptive_llm"
+STORE_NAME = "store.sqlite"
+
+#: RunManagers started in this process, by workdir: re-running a notebook cell replaces one.
+_ACTIVE: weakref.WeakValueDictionary[Path, RunManager] = weakref.WeakValueDictionary()
+
+
+class WorkdirBusyError(RuntimeError):
+    """Another process is running a RunManager on the same workdir."""
+
+
+class RunManager:
+    """Runs ``jobs`` in ``workdir`` and diagnoses their failures, in the background.
+
+    Everything is recorded in ``<workdir>/.adaptive_llm/store.sqlite`` with logs under
+    ``<workdir>/.adaptive_llm/logs/<job>/attempt-<n>.log``. A new RunManager on the same workdir
+    (after a kernel restart) sees every earlier job, attempt and diagnosis, and re-attaches to
+    local jobs that are still running.
+    """
+
+    def __init__(
+        self,
+        jobs: Iterable[Job] = (),
+        *,
+        workdir: str | os.PathLike[str],
+        scheduler: Scheduler | None = None,
+        llm: Any = None,
+        poll_interval: float = 1.0,
+        diagnosis_concurrency: int | None = None,
+    ) -> None:
+        self.workdir = Path(workdir).expanduser().resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = self.workdir / STATE_DIR
+        self.state_dir.mkdir(exist_ok=True)
+        self.log_dir = self.state_dir / "logs"
+        self.scheduler = scheduler or LocalScheduler()
+        self._jobs = list(jobs)
+        self.store = Store(self.state_dir / STORE_NAME)
+        self.job_manager = JobManager(
+            self._jobs,
+            store=self.store,
+            scheduler=self.scheduler,
+            workdir=self.workdir,
+            log_dir=self.log_dir,
+            poll_interval=poll_interval,
+        )
+        self.llm_manager = LLMManager(
+            self.job_manager, store=self.store, llm=llm, concurrency=diagnosis_concurrency
+        )
+        self._lock_file: IO[str] | None = None
+        self._closed = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the managers on the running event loop (a Jupyter cell's, or ``asyncio.run``'s).
+
+        Raises at once, with nothing submitted, when a job's cwd or the log directory is
+        unusable, or when another process runs a RunManager on this workdir.
+        """
+        if self._closed:
+            raise RuntimeError("this RunManager was closed; create a new one on the workdir")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "RunManager.start() needs a running event loop: call it in a Jupyter cell,"
+                " or inside a coroutine (asyncio.run(main()))"
+            ) from None
+        self.job_manager.validate(self._jobs)
+        self._take_workdir()
+        self.job_manager.load()
+        self.job_manager.start()
+        self.llm_manager.start()
+
+    @property
+    def is_started(self) -> bool:
+        return self.job_manager.is_started
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Until every job is final and every failure has its diagnosis cached.
+
+        Raises ``TimeoutError`` naming the unfinished jobs when ``timeout`` passes.
+        """
+        if not self.is_started:
+            raise RuntimeError("call rm.start() before rm.wait()")
+
+        async def until_done() -> None:
+            while not (self.job_manager.all_final() and self.llm_manager.all_diagnosed()):
+                for manager in (self.job_manager, self.llm_manager):
+                    if manager.task is not None and manager.task.done():
+                        raise RuntimeError(f"{type(manager).__name__} stopped; nothing to wait for")
+                await asyncio.wait(
+                    [
+                        asyncio.ensure_future(self.job_manager.changes.wait()),
+                        asyncio.ensure_future(self.llm_manager.changes.wait()),
+                    ],
+                    timeout=1.0,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+
+        try:
+            await asyncio.wait_for(until_done(), timeout)
+        except TimeoutError:
+            waiting = [
+                f"{name} ({self.job_manager.state(name).value})"
+                for name in self.job_manager.jobs
+                if not self.job_manager.state(name).is_final
+            ]
+            what = ", ".join(waiting) or "diagnoses still running"
+            raise TimeoutError(f"not finished after {timeout:g}s: {what}") from None
+
+    def cancel(self) -> asyncio.Task[None]:
+        """End the run: cancel every pending or running job, then stop the managers.
+
+        Returns the task doing it (await it to know it is done). To stop watching but leave
+        jobs running, use ``await rm.close()`` instead.
+        """
+        return asyncio.get_running_loop().create_task(self._cancel_all())
+
+    async def close(self) -> None:
+        """Stop the managers and close the store; running jobs keep running (re-attachable)."""
+        if self._closed:
+            return
+        self._closed = True
+        for manager in (self.job_manager, self.llm_manager):
+            manager.cancel()
+            if manager.task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await manager.task
+        self.llm_manager.close()
+        await self.scheduler.close()
+        self.store.close()
+        self._release_workdir()
+
+    # -- actions ------------------------------------------------------------------------------
+
+    async def resubmit(self, name: str, job: Job | None = None) -> Attempt:
+        """A new attempt of a finished job; old logs and diagnoses are kept."""
+        return await self.job_manager.resubmit(name, job)
+
+    async def cancel_job(self, name: str) -> None:
+        """Cancel one job's running attempt."""
+        await self.job_manager.cancel_job(name)
+
+    async def diagnosis(self, name: str) -> Diagnosis | None:
+        return await self.llm_manager.diagnosis(name)
+
+    def status(self) -> list[dict[str, Any]]:
+        """One row per job: state, attempt, exit code, category, location, log path."""
+        return job_rows(self.store)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    async def _cancel_all(self) -> None:
+        if self.is_started:
+            for attempt in self.job_manager.active():
+                await self.scheduler.cancel(attempt)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + getattr(self.scheduler, "kill_grace", 5.0) + 5.0
+            while self.job_manager.active() and loop.time() < deadline:
+                await self.job_manager.poll_once()
+                await asyncio.sleep(0.1)
+        await self.close()
+
+    def _take_workdir(self) -> None:
+        previous = _ACTIVE.get(self.workdir)
+        if previous is not None and previous is not self and not previous._closed:
+            log.warning("replacing the RunManager already running on %s", self.workdir)
+            previous._detach_now()
+        path = self.state_dir / "lock"
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held while running
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise WorkdirBusyError(
+                f"workdir {self.workdir} is in use by another RunManager (process {owner});"
+                " stop it first, or use another workdir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+        _ACTIVE[self.workdir] = self
+
+    def _detach_now(self) -> None:
+        """Synchronously stop this manager's loops and free the workdir (jobs keep running)."""
+        self._closed = True
+        self.job_manager.cancel()
+        self.llm_manager.cancel()
+        self.llm_manager.close()
+        self._release_workdir()
+
+    def _release_workdir(self) -> None:
+        if self._lock_file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+        if _ACTIVE.get(self.workdir) is self:
+            del _ACTIVE[self.workdir]
