@@ -140,15 +140,13 @@ def run_demo(
     workdir = workdir.expanduser().resolve()
     create_workspace(workdir)
     print(f"adaptive-llm demo: {len(EXPECTED)} jobs in {workdir} (local scheduler)\n")
-    ok = asyncio.run(_run(workdir))
-    if approve_all:
-        print("\n--approve-all: offline fix recipes arrive with the chat agent (see TODO.md).")
+    ok = asyncio.run(_run(workdir, approve_all=approve_all))
     if not headless:
         print("\nThe notebook UI is not there yet; see notebooks/ and TODO.md.")
     return 0 if ok else 1
 
 
-async def _run(workdir: Path) -> bool:
+async def _run(workdir: Path, *, approve_all: bool = False) -> bool:
     from .cli import format_table
 
     rm = RunManager(
@@ -177,6 +175,8 @@ async def _run(workdir: Path) -> bool:
                     f"{name}: expected {expected.state.value}/{expected.category},"
                     f" got {state.value}/{category}"
                 )
+        if approve_all and not problems:
+            problems += await _fix_in_chat(rm, "simulate")
     finally:
         await rm.close()
     print()
@@ -184,9 +184,41 @@ async def _run(workdir: Path) -> bool:
         print("Unexpected outcomes:\n  " + "\n  ".join(problems))
         return False
     print("Every job behaved as expected.")
+    if not approve_all:
+        print("  fix the time limit:  adaptive-llm demo --headless --approve-all")
     print(f"  jobs and diagnoses:  adaptive-llm status --workdir {workdir}")
     print("  diagnose any log:    adaptive-llm diagnose PATH.log")
     return True
+
+
+async def _fix_in_chat(rm: RunManager, name: str) -> list[str]:
+    """Open the chat on a failed job and approve every proposed fix, as a user typing
+    ``approve`` would; then wait for the new attempt."""
+    lm = rm.llm_manager
+    print(f"\n--- chat on {name} (offline assistant; every change asks for approval) ---")
+    reply = await lm.chat(name, "Why did this fail, and can you fix it?")
+    print(f"assistant: {reply.text}")
+    rounds = 0
+    while reply.approval is not None and rounds < 5:
+        rounds += 1
+        approval = reply.approval
+        print(f"\n[approval needed] {approval.summary}")
+        for line in (approval.diff or approval.command or "").splitlines():
+            print(f"    {line}")
+        print("you: approve")
+        reply = await lm.chat(name, "approve")
+        print(f"assistant: {reply.text}")
+    if reply.error:
+        return [f"{name}: the chat failed: {reply.error}"]
+    await rm.wait(timeout=60)
+    attempt = rm.job_manager.attempts[name]
+    print(f"\n{name}: attempt {attempt.number} {attempt.state.value}")
+    if attempt.state is not JobState.COMPLETED or attempt.number != 2:
+        return [
+            f"{name}: expected COMPLETED on attempt 2, got {attempt.state.value}"
+            f" on attempt {attempt.number}"
+        ]
+    return []
 
 
 def describe(name: str, state: JobState, diagnosis: Diagnosis, workdir: Path) -> str:

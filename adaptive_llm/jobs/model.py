@@ -58,12 +58,16 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _DURATION_RE = re.compile(
     r"^(?:(?P<days>\d+)-)?(?:(?P<h>\d+):)??(?:(?P<m>\d+):)?(?P<s>\d+(?:\.\d+)?)$"
 )
+_UNIT_DURATION_RE = re.compile(
+    r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m(?:in)?)?(?:(?P<s>\d+(?:\.\d+)?)s)?$"
+)
 _MEMORY_RE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]?)(?:i?B)?$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
 def parse_duration(value: float | int | str | None) -> float | None:
-    """Seconds from a number or a SLURM-style time (``90``, ``"05:00"``, ``"1-02:00:00"``).
+    """Seconds from a number, a SLURM-style time (``"05:00"``, ``"1-02:00:00"``) or units
+    (``"90s"``, ``"10m"``, ``"2h"``, ``"1h30m"``, ``"1d"``).
 
     A bare number string is seconds (unlike SLURM's minutes) to match the numeric form.
     """
@@ -72,16 +76,31 @@ def parse_duration(value: float | int | str | None) -> float | None:
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
-        text = value.strip()
+        text = value.strip().lower()
+        units = _UNIT_DURATION_RE.match(text) if text and not text[-1].isdigit() else None
+        if units:
+            return _positive(
+                int(units["d"] or 0) * 86400
+                + int(units["h"] or 0) * 3600
+                + int(units["m"] or 0) * 60
+                + float(units["s"] or 0),
+                value,
+            )
         match = _DURATION_RE.match(text)
         if not match:
-            raise ValueError(f"cannot parse time limit {value!r}: use seconds or [D-]HH:MM:SS")
+            raise ValueError(
+                f"cannot parse time limit {value!r}: use seconds, [D-]HH:MM:SS or e.g. '90m'"
+            )
         seconds = (
             int(match["days"] or 0) * 86400
             + int(match["h"] or 0) * 3600
             + int(match["m"] or 0) * 60
             + float(match["s"])
         )
+    return _positive(seconds, value)
+
+
+def _positive(seconds: float, value: object) -> float:
     if seconds <= 0:
         raise ValueError(f"time limit must be positive, got {value!r}")
     return seconds
@@ -230,6 +249,13 @@ class Job:
     def with_resources(self, **changes: Any) -> Job:
         """A copy with some resources changed (``time_limit="10:00"``, ``memory="2G"``)."""
         return replace(self, resources=replace(self.resources, **changes))
+
+    @classmethod
+    def from_sbatch(cls, path: str | os.PathLike[str], **overrides: Any) -> Job:
+        """A job running an existing SLURM batch script with the resources of its ``#SBATCH``."""
+        from .sbatch import job_from_sbatch
+
+        return job_from_sbatch(path, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
         return {

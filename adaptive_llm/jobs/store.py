@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +62,48 @@ CREATE TABLE IF NOT EXISTS diagnoses (
     PRIMARY KEY (job, number, engine)
 );
 CREATE INDEX IF NOT EXISTS diagnoses_signature ON diagnoses (signature);
+CREATE TABLE IF NOT EXISTS llm_diagnoses (
+    signature TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    job TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    text TEXT,
+    error TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chat_settings (
+    thread TEXT PRIMARY KEY,
+    yolo INTEGER NOT NULL DEFAULT 0,
+    allow_commands INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS proposals (
+    tool_call_id TEXT PRIMARY KEY,
+    thread TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    request TEXT NOT NULL,
+    plan BLOB,
+    status TEXT NOT NULL,
+    decided_by TEXT,
+    feedback TEXT,
+    result TEXT,
+    created_at REAL NOT NULL,
+    decided_at REAL
+);
+CREATE TABLE IF NOT EXISTS edits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    thread TEXT NOT NULL,
+    tool_call_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    diff TEXT NOT NULL,
+    before BLOB,
+    after_sha256 TEXT NOT NULL,
+    approved_by TEXT NOT NULL,
+    at REAL NOT NULL,
+    undone_at REAL
+);
 """
 
 
@@ -151,6 +193,17 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(_explain(self.path, exc)) from exc
 
+    # -- generic access for feature modules (chat records) ----------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of a read query (a clear ``StoreError`` on a broken store)."""
+        return self._query(sql, params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One write statement in its own transaction."""
+        with self.transaction() as db:
+            db.execute(sql, params)
+
     # -- jobs ---------------------------------------------------------------------------------
 
     def upsert_jobs(self, jobs: Iterable[Job]) -> None:
@@ -165,44 +218,71 @@ class Store:
                 rows,
             )
 
-    def jobs(self) -> list[Job]:
-        return [Job.from_dict(json.loads(r["spec"])) for r in self._query("SELECT spec FROM jobs")]
+    def jobs(self, skip: Container[str] = ()) -> list[Job]:
+        """Every recorded job, except those named in ``skip`` (already known to the caller)."""
+        return [
+            Job.from_dict(json.loads(r["spec"]))
+            for r in self._query("SELECT name, spec FROM jobs")
+            if r["name"] not in skip
+        ]
 
     # -- attempts -----------------------------------------------------------------------------
 
     def add_attempt(self, attempt: Attempt, scheduler: str) -> None:
+        self.add_attempts([attempt], scheduler)
+
+    def add_attempts(self, attempts: Sequence[Attempt], scheduler: str) -> None:
+        """Record new attempts (and their first transition) in one transaction."""
+        if not attempts:
+            return
+        now = time.time()
         with self.transaction() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO attempts (job, number, state, scheduler, scheduler_id, log_path,"
                 " reason, submitted_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    attempt.job,
-                    attempt.number,
-                    attempt.state.value,
-                    scheduler,
-                    attempt.scheduler_id,
-                    attempt.log_path,
-                    attempt.reason,
-                    attempt.submitted_at,
-                    attempt.ended_at,
-                ),
+                [
+                    (
+                        a.job,
+                        a.number,
+                        a.state.value,
+                        scheduler,
+                        a.scheduler_id,
+                        a.log_path,
+                        a.reason,
+                        a.submitted_at,
+                        a.ended_at,
+                    )
+                    for a in attempts
+                ],
             )
-            db.execute(
+            db.executemany(
                 "INSERT INTO transitions (job, number, state, reason, at) VALUES (?, ?, ?, ?, ?)",
-                (attempt.job, attempt.number, attempt.state.value, attempt.reason, time.time()),
+                [(a.job, a.number, a.state.value, a.reason, now) for a in attempts],
             )
 
     def delete_attempt(self, job: str, number: int) -> None:
         """Forget an attempt that never reached the scheduler (a refused submit)."""
+        self.delete_attempts([(job, number)])
+
+    def delete_attempts(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Forget attempts that never reached the scheduler, in one transaction."""
+        if not keys:
+            return
         with self.transaction() as db:
-            db.execute("DELETE FROM transitions WHERE job=? AND number=?", (job, number))
-            db.execute("DELETE FROM attempts WHERE job=? AND number=?", (job, number))
+            db.executemany("DELETE FROM transitions WHERE job=? AND number=?", keys)
+            db.executemany("DELETE FROM attempts WHERE job=? AND number=?", keys)
 
     def set_scheduler_id(self, job: str, number: int, scheduler_id: str) -> None:
+        self.set_scheduler_ids([(job, number, scheduler_id)])
+
+    def set_scheduler_ids(self, rows: Sequence[tuple[str, int, str]]) -> None:
+        """Record the scheduler ids of submitted attempts ``(job, number, id)``, in one go."""
+        if not rows:
+            return
         with self.transaction() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE attempts SET scheduler_id=? WHERE job=? AND number=?",
-                (scheduler_id, job, number),
+                [(sid, job, number) for job, number, sid in rows],
             )
 
     def update_attempts(self, updates: Sequence[AttemptUpdate]) -> None:

@@ -5,17 +5,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..jobs.model import Attempt, Job, JobState
-from ..jobs.schedulers.base import Scheduler, SchedulerError, SubmitError, SubmitRequest
+from ..jobs.schedulers.base import (
+    JobStatus,
+    Scheduler,
+    SchedulerError,
+    SubmitError,
+    SubmitRequest,
+)
 from ..jobs.store import AttemptUpdate, Store
 from .base import BaseManager, Changes
 
 log = logging.getLogger(__name__)
+
+#: Jobs whose new attempts are recorded in one store transaction when submitting many.
+SUBMIT_BATCH = 200
+#: State changes recorded per store transaction in one poll; the loop runs between batches.
+POLL_BATCH = 200
+#: While submitting many jobs, record the submitted ones and let the loop run this often (s).
+FLUSH_INTERVAL = 0.01
 
 
 class UnknownJobError(LookupError):
@@ -66,21 +80,28 @@ class JobManager(BaseManager):
         self._subscribers: list[asyncio.Queue[FailureEvent]] = []
         self._wake = asyncio.Event()
         self._loaded = False
+        #: Jobs whose automatic retry (max_attempts) is being submitted: not final yet.
+        self._retrying: set[str] = set()
 
     # -- setup --------------------------------------------------------------------------------
 
     def load(self) -> None:
         """Record the given jobs in the store and read what earlier runs left there."""
         self.store.upsert_jobs(self.jobs.values())
-        for job in self.store.jobs():
-            self.jobs.setdefault(job.name, job)
+        for job in self.store.jobs(skip=self.jobs):
+            self.jobs[job.name] = job
         self.attempts = self.store.latest_attempts()
         self._loaded = True
 
     def validate(self, jobs: Iterable[Job]) -> None:
         """Raise ``SubmitError`` for a job whose cwd or log directory is unusable."""
+        jobs = list(jobs)
+        checked: set[Path] = set()
         for job in jobs:
             cwd = job.resolved_cwd(self.workdir)
+            if cwd in checked:
+                continue
+            checked.add(cwd)
             if not cwd.is_dir():
                 what = "does not exist" if not cwd.exists() else "is not a directory"
                 raise SubmitError(f"job {job.name!r}: working directory {cwd} {what}")
@@ -89,6 +110,14 @@ class JobManager(BaseManager):
             probe = probe.parent
         if not probe.is_dir():
             raise SubmitError(f"cannot create log directory {self.log_dir}: {probe} is a file")
+        if probe == self.log_dir:  # one scandir, not a stat per job
+            names = {job.name for job in jobs}
+            for entry in os.scandir(self.log_dir):
+                if entry.name in names and not entry.is_dir():
+                    raise SubmitError(
+                        f"job {entry.name!r}: cannot create log directory"
+                        f" {self.log_dir / entry.name}: a file is in the way"
+                    )
 
     # -- public -------------------------------------------------------------------------------
 
@@ -111,6 +140,8 @@ class JobManager(BaseManager):
         return attempt.state if attempt else JobState.PENDING
 
     def all_final(self) -> bool:
+        if self._retrying:
+            return False
         return all(
             name in self.attempts and self.attempts[name].state.is_final for name in self.jobs
         )
@@ -130,6 +161,13 @@ class JobManager(BaseManager):
                 self.store.upsert_jobs([job])
                 self.jobs[name] = job
         return await self._submit(self.jobs[name])
+
+    def update_job(self, job: Job) -> None:
+        """Change a job's definition for its next attempts (e.g. more time or memory)."""
+        self.job(job.name)
+        self.store.upsert_jobs([job])
+        self.jobs[job.name] = job
+        self.changes.notify()
 
     async def cancel_job(self, name: str) -> None:
         """Ask the scheduler to end the job's running attempt (no-op when it is final)."""
@@ -151,9 +189,7 @@ class JobManager(BaseManager):
         active = self.active()
         if active:
             await self.scheduler.recover(active)
-        for job in list(self.jobs.values()):
-            if job.name not in self.attempts:
-                await self._submit_in_background(job)
+        await self._submit_many([j for j in self.jobs.values() if j.name not in self.attempts])
         while True:
             try:
                 await self.poll_once()
@@ -167,54 +203,73 @@ class JobManager(BaseManager):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
     async def poll_once(self) -> int:
-        """Poll every active attempt once; record and publish changes. Returns the count."""
+        """Poll every active attempt once; record and publish changes. Returns the count.
+
+        Changes are recorded in batches of ``POLL_BATCH`` (one transaction each) and the loop
+        runs between batches, so thousands of jobs changing at once do not stall it.
+        """
         active = self.active()
         if not active:
             return 0
         statuses = await self.scheduler.poll(active)
         self.scheduler_error = None
-        updates: list[AttemptUpdate] = []
-        changed: list[Attempt] = []
+        seen: list[tuple[Attempt, JobStatus]] = []
         for attempt in active:
             status = statuses.get(attempt.scheduler_id or "")
-            if status is None or (
-                status.state == attempt.state and status.reason == attempt.reason
+            if status is not None and (
+                status.state != attempt.state or status.reason != attempt.reason
             ):
-                continue
-            updates.append(
-                AttemptUpdate(
-                    job=attempt.job,
-                    number=attempt.number,
-                    state=status.state,
-                    exit_code=status.exit_code,
-                    signal=status.signal,
-                    reason=status.reason,
-                    started_at=status.started_at,
-                    ended_at=status.ended_at,
+                seen.append((attempt, status))
+        count = 0
+        retries: list[Job] = []
+        for begin in range(0, len(seen), POLL_BATCH):
+            if begin:
+                await asyncio.sleep(0)
+            updates: list[AttemptUpdate] = []
+            changed: list[Attempt] = []
+            for attempt, status in seen[begin : begin + POLL_BATCH]:
+                if self.attempts.get(attempt.job) is not attempt:
+                    continue  # changed meanwhile (a concurrent poll or a resubmit)
+                updates.append(
+                    AttemptUpdate(
+                        job=attempt.job,
+                        number=attempt.number,
+                        state=status.state,
+                        exit_code=status.exit_code,
+                        signal=status.signal,
+                        reason=status.reason,
+                        started_at=status.started_at,
+                        ended_at=status.ended_at,
+                    )
                 )
-            )
-            changed.append(
-                replace(
-                    attempt,
-                    state=status.state,
-                    exit_code=status.exit_code,
-                    signal=status.signal,
-                    reason=status.reason,
-                    started_at=attempt.started_at or status.started_at,
-                    ended_at=status.ended_at,
+                changed.append(
+                    replace(
+                        attempt,
+                        state=status.state,
+                        exit_code=status.exit_code,
+                        signal=status.signal,
+                        reason=status.reason,
+                        started_at=attempt.started_at or status.started_at,
+                        ended_at=status.ended_at,
+                    )
                 )
-            )
-        self.store.update_attempts(updates)
-        for attempt in changed:
-            self.attempts[attempt.job] = attempt
-            if attempt.state.is_failure:
-                job = self.jobs[attempt.job]
-                self._publish(FailureEvent(job, attempt))
-                if attempt.number < job.max_attempts:
-                    self._spawn(self._submit_in_background(job), name=f"retry-{job.name}")
-        if changed:
-            self.changes.notify()
-        return len(changed)
+            self.store.update_attempts(updates)
+            for attempt in changed:
+                self.attempts[attempt.job] = attempt
+                if attempt.state.is_failure:
+                    job = self.jobs[attempt.job]
+                    self._publish(FailureEvent(job, attempt))
+                    if attempt.number < job.max_attempts:
+                        retries.append(job)
+            if changed:
+                count += len(changed)
+                self.changes.notify()
+        if retries:
+            names = {job.name for job in retries}
+            self._retrying |= names
+            task = self._spawn(self._submit_many(retries), name=f"retry-{len(retries)}-jobs")
+            task.add_done_callback(lambda _: self._retrying.difference_update(names))
+        return count
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -257,6 +312,74 @@ class JobManager(BaseManager):
             # Visible in the store and the diagnosis, never silent.
             log.error("%s", exc)
             self._record_submit_failure(job, str(exc))
+
+    async def _submit_many(self, jobs: Sequence[Job]) -> None:
+        """Submit many jobs with few store transactions, letting the loop run meanwhile.
+
+        Like ``_submit_in_background`` for each job: a refused submit is recorded as a failed
+        attempt. New attempts are recorded ``SUBMIT_BATCH`` at a time before their submission;
+        scheduler ids are recorded (and the attempts published) every ``FLUSH_INTERVAL``.
+        """
+        for begin in range(0, len(jobs), SUBMIT_BATCH):
+            await self._submit_batch(jobs[begin : begin + SUBMIT_BATCH])
+            await asyncio.sleep(0)
+
+    async def _submit_batch(self, jobs: Sequence[Job]) -> None:
+        loop = asyncio.get_running_loop()
+        now = time.time()
+        attempts = []
+        for job in jobs:
+            previous = self.attempts.get(job.name)
+            number = previous.number + 1 if previous else 1
+            attempts.append(
+                Attempt(
+                    job=job.name,
+                    number=number,
+                    state=JobState.PENDING,
+                    log_path=str(self.log_dir / job.name / f"attempt-{number}.log"),
+                    submitted_at=now,
+                )
+            )
+        self.store.add_attempts(attempts, self.scheduler.name)
+        submitted: list[Attempt] = []
+        handled = 0
+        flushed = loop.time()
+        try:
+            for job, attempt in zip(jobs, attempts, strict=True):
+                request = SubmitRequest(
+                    job=job,
+                    attempt=attempt.number,
+                    cwd=job.resolved_cwd(self.workdir),
+                    log_path=Path(attempt.log_path),
+                )
+                try:
+                    scheduler_id = await self.scheduler.submit(request)
+                except SubmitError as exc:
+                    handled += 1
+                    self.store.delete_attempt(job.name, attempt.number)
+                    log.error("%s", exc)
+                    self._record_submit_failure(job, str(exc))
+                    continue
+                handled += 1
+                submitted.append(replace(attempt, scheduler_id=scheduler_id))
+                if loop.time() - flushed > FLUSH_INTERVAL:
+                    self._record_submitted(submitted)
+                    submitted = []
+                    await asyncio.sleep(0)
+                    flushed = loop.time()
+        finally:
+            self._record_submitted(submitted)
+            # Never handed to the scheduler (cancelled, or it raised): forget them.
+            self.store.delete_attempts([(a.job, a.number) for a in attempts[handled:]])
+
+    def _record_submitted(self, attempts: Sequence[Attempt]) -> None:
+        if not attempts:
+            return
+        self.store.set_scheduler_ids([(a.job, a.number, a.scheduler_id or "") for a in attempts])
+        for attempt in attempts:
+            self.attempts[attempt.job] = attempt
+        self.changes.notify()
+        self._wake.set()
 
     def _record_submit_failure(self, job: Job, reason: str) -> None:
         previous = self.attempts.get(job.name)

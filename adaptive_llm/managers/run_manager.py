@@ -53,13 +53,18 @@ class RunManager:
         poll_interval: float = 1.0,
         diagnosis_concurrency: int | None = None,
     ) -> None:
+        self._jobs = list(jobs)
+        seen: set[str] = set()
+        for job in self._jobs:  # before anything is created on disk
+            if job.name in seen:
+                raise ValueError(f"duplicate job name {job.name!r}: job names must be unique")
+            seen.add(job.name)
         self.workdir = Path(workdir).expanduser().resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_dir = self.workdir / STATE_DIR
         self.state_dir.mkdir(exist_ok=True)
         self.log_dir = self.state_dir / "logs"
         self.scheduler = scheduler or LocalScheduler()
-        self._jobs = list(jobs)
         self.store = Store(self.state_dir / STORE_NAME)
         self.job_manager = JobManager(
             self._jobs,
@@ -95,6 +100,7 @@ class RunManager:
         self.job_manager.validate(self._jobs)
         self._take_workdir()
         self.job_manager.load()
+        self.llm_manager.load()
         self.job_manager.start()
         self.llm_manager.start()
 
@@ -153,7 +159,7 @@ class RunManager:
             if manager.task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await manager.task
-        self.llm_manager.close()
+        await self.llm_manager.aclose()
         await self.scheduler.close()
         self.store.close()
         self._release_workdir()

@@ -1,0 +1,1 @@
+"""The chat agent: sandboxed workspace tools, the approve/YOLO gate, and the LangChain agent."""

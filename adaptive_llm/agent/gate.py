@@ -1,0 +1,130 @@
+"""The approve/YOLO gate: a tool-call middleware deciding, once per tool call, whether to ask.
+
+The first time a gated call is seen, its exact effect (a full diff, the job change, the
+command) is computed and recorded with the decision "ask" or "auto" (YOLO, read at that
+moment, so a switch counts from the next tool call). Only a recorded "ask" interrupts the
+graph. On resume the node runs again; the recorded decision is reused, so switching YOLO on
+while a question is pending never approves it. Every call ends in exactly one ToolMessage:
+the result, a refusal, or the user's rejection (with their reason or feedback).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from langchain.agents.middleware import AgentMiddleware, ToolCallRequest, wrap_tool_call
+from langchain_core.messages import ToolMessage
+from langgraph.types import Command, interrupt
+
+from .tools import GATED
+from .workspace import WorkspaceError
+
+if TYPE_CHECKING:
+    from .session import ChatService
+
+_APPROVE = {"approve", "approved", "yes", "y"}
+_REJECT_RE = re.compile(r"^(?:reject|no)\b[\s:,.;!-]*(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The user's answer to a pending approval."""
+
+    approve: bool
+    #: The reason given with ``reject ...`` / ``no ...``.
+    reason: str | None = None
+    #: Any other message typed while the approval was pending.
+    feedback: str | None = None
+
+    def to_resume(self) -> dict[str, Any]:
+        return {"approve": self.approve, "reason": self.reason, "feedback": self.feedback}
+
+
+def parse_answer(text: str) -> Decision:
+    """``approve``/``yes``/``y`` (whole message, any case) approves; ``reject [reason]``/``no``
+    declines; anything else declines and is passed on as the user's feedback."""
+    stripped = text.strip()
+    if stripped.lower().rstrip(".!") in _APPROVE:
+        return Decision(approve=True)
+    match = _REJECT_RE.match(stripped)
+    if match:
+        return Decision(approve=False, reason=match.group(1).strip() or None)
+    return Decision(approve=False, feedback=stripped)
+
+
+def rejection_text(decision: dict[str, Any]) -> str:
+    if decision.get("feedback"):
+        return (
+            "The user did not approve this and wrote instead: "
+            f"{decision['feedback']}\nNothing was changed. Respond to what they wrote."
+        )
+    if decision.get("reason"):
+        return f"The user rejected this: {decision['reason']}\nNothing was changed."
+    return (
+        "The user rejected this. Nothing was changed. Do not retry the same change; ask what"
+        " they would like instead."
+    )
+
+
+def build_gate(service: ChatService) -> AgentMiddleware[Any, Any]:
+    from .session import chat_context
+
+    records = service.records
+
+    async def approval_gate(
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
+    ) -> ToolMessage | Command[Any]:
+        call = request.tool_call
+        name = call["name"]
+        if name not in GATED:
+            return await handler(request)
+        call_id = str(call["id"])
+        context = chat_context(request.runtime)
+        proposal = records.proposal(call_id)
+        if proposal is None:
+            try:
+                shown, plan = await service.propose(context, name, dict(call["args"]))
+            except (WorkspaceError, ValueError, LookupError, RuntimeError) as exc:
+                return _message(call_id, name, f"Error: {exc}", error=True)
+            settings = records.settings(context.thread)
+            auto = settings["allow_commands"] if name == "run_command" else settings["yolo"]
+            proposal = records.add_proposal(
+                call_id,
+                context.thread,
+                name,
+                shown,
+                plan,
+                status="approved" if auto else "pending",
+                decided_by=("allowed" if name == "run_command" else "yolo") if auto else None,
+            )
+        if proposal.status == "pending":
+            answer = interrupt({"type": "approval", "tool_call_id": call_id, **proposal.request})
+            answer = answer if isinstance(answer, dict) else {"approve": False}
+            if answer.get("approve"):
+                records.decide(call_id, "approved", "user")
+            else:
+                text = rejection_text(answer)
+                records.decide(
+                    call_id, "rejected", "user", answer.get("feedback") or answer.get("reason")
+                )
+                records.finish(call_id, text)
+                return _message(call_id, name, text, error=True)
+            proposal = records.proposal(call_id) or proposal
+        if proposal.status == "done":  # a replay after it was applied: never apply twice
+            return _message(call_id, name, proposal.result or "", error=False)
+        result = await handler(request)
+        if isinstance(result, ToolMessage):
+            records.finish(call_id, result.text)
+        return result
+
+    return wrap_tool_call(approval_gate)
+
+
+def _message(call_id: str, name: str, text: str, *, error: bool) -> ToolMessage:
+    return ToolMessage(
+        content=text, tool_call_id=call_id, name=name, status="error" if error else "success"
+    )

@@ -1,0 +1,136 @@
+"""The offline assistant: no API key, no network. It explains the diagnosis and proposes the
+known fix recipes through the same tools, approval gate and history as a real model:
+
+- time limit → raise the job's time limit (double it), then resubmit;
+- out of memory → raise its memory limit (double it), then resubmit;
+- missing module → run the install command (a command: always asked), then resubmit.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+from ..jobs.model import format_duration, format_memory
+from .prompts import parse_job_context
+from .scripted import ScriptedChatModel, tool_call
+
+_PIP_RE = re.compile(r"pip install ([A-Za-z0-9_.\-\[\]]+)")
+_MODULE_RE = re.compile(r"No module named '([A-Za-z0-9_.]+)'")
+
+
+class OfflineChatModel(ScriptedChatModel):
+    """A deterministic assistant built on the diagnosis engine's findings."""
+
+    def __init__(self) -> None:
+        super().__init__(offline_reply, fake_usage=False)
+
+    @property
+    def _llm_type(self) -> str:
+        return "offline"
+
+
+def offline_reply(messages: list[BaseMessage]) -> AIMessage:
+    context: dict[str, Any] | None = None
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            context = parse_job_context(message.text)
+    if context is None:
+        return AIMessage(
+            content="I am the offline assistant: I can explain and fix failed jobs from their"
+            " diagnosis. Open a chat on a failed job, or configure a model"
+            ' (`RunManager(..., llm="openai:gpt-4.1-mini")`) for open questions.'
+        )
+    last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+    turn = messages[last_human + 1 :]
+    tools = [m for m in turn if isinstance(m, ToolMessage)]
+    if not tools:
+        return _first_answer(context)
+    last = tools[-1]
+    if last.status == "error":
+        return AIMessage(
+            content=f"That was not done: {last.text}\n\nTell me what you would like instead,"
+            " or configure a model for a deeper look."
+        )
+    if last.name in ("set_job_resources", "run_command"):
+        return AIMessage(
+            content="Done. Now I'll resubmit the job so you can see whether it works.",
+            tool_calls=tool_call("resubmit_job").tool_calls,
+        )
+    if last.name == "resubmit_job":
+        return AIMessage(content=f"{last.text} Its state updates in the job table.")
+    return AIMessage(content="Done.")
+
+
+def _first_answer(context: dict[str, Any]) -> AIMessage:
+    diagnosis = context.get("diagnosis") or {}
+    lines = [f"**{context.get('job')}** ended {context.get('state')}: {diagnosis.get('summary')}"]
+    location = diagnosis.get("location")
+    if location:
+        lines.append(f"The line to open is `{location['file']}:{location['line']}`.")
+    if diagnosis.get("suggestion"):
+        lines.append(f"Suggested next step: {diagnosis['suggestion']}")
+    proposal = _recipe(context)
+    if proposal is None:
+        lines.append(
+            "\nThere is no offline fix for this kind of failure; the excerpt and the location"
+            " above are the place to start. With a model configured I can read and edit the"
+            " code with you."
+        )
+        return AIMessage(content="\n".join(lines))
+    text, call = proposal
+    lines.append("\n" + text)
+    return AIMessage(content="\n".join(lines), tool_calls=call.tool_calls)
+
+
+def _recipe(context: dict[str, Any]) -> tuple[str, AIMessage] | None:
+    diagnosis = context.get("diagnosis") or {}
+    category = diagnosis.get("category")
+    resources = context.get("resources") or {}
+    if category == "time_limit" and resources.get("time_limit"):
+        new = float(resources["time_limit"]) * 2
+        if context.get("max_time_limit"):
+            new = min(new, float(context["max_time_limit"]))
+        return (
+            f"It hit its time limit of {format_duration(resources['time_limit'])}. I propose"
+            f" raising the limit to {format_duration(new)} and resubmitting.",
+            tool_call("set_job_resources", {"time_limit": format_duration(new)}),
+        )
+    if category == "out_of_memory" and resources.get("memory"):
+        new_memory = int(resources["memory"]) * 2
+        if context.get("max_memory"):
+            new_memory = min(new_memory, int(context["max_memory"]))
+        return (
+            f"It ran out of its {format_memory(resources['memory'])} memory limit. I propose"
+            f" raising it to {format_memory(new_memory)} and resubmitting.",
+            tool_call("set_job_resources", {"memory": format_memory(new_memory)}),
+        )
+    if category == "missing_module":
+        package = _package(diagnosis)
+        if package:
+            python = _python_of(context.get("command"))
+            command = f"{python} -m pip install {shlex.quote(package)}"
+            return (
+                f"The module is not installed. I propose installing `{package}` into the job's"
+                " Python environment, then resubmitting.",
+                tool_call("run_command", {"command": command}),
+            )
+    return None
+
+
+def _package(diagnosis: dict[str, Any]) -> str | None:
+    match = _PIP_RE.search(diagnosis.get("suggestion") or "")
+    if match:
+        return match.group(1)
+    match = _MODULE_RE.search(diagnosis.get("message") or diagnosis.get("summary") or "")
+    return match.group(1).split(".")[0] if match else None
+
+
+def _python_of(command: Any) -> str:
+    argv = command if isinstance(command, list) else shlex.split(str(command or ""))
+    if argv and re.search(r"python[0-9.]*$", argv[0]):
+        return shlex.quote(argv[0])
+    return "python"
