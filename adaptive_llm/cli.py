@@ -36,9 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     status.add_argument("--workdir", default=".", help="the RunManager's workdir (default: .)")
     status.add_argument("--json", action="store_true", help='print {"jobs": [...]}')
 
-    from .diagnosis import cli as diagnose_cli
+    from .diagnosis.cli import add_parser as add_diagnose_parser
+    from .diagnosis.cli import run as run_diagnose
 
-    diagnose_cli.add_parser(sub)
+    add_diagnose_parser(sub)
 
     args = parser.parse_args(argv)
     try:
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "status":
             return _status(Path(args.workdir), as_json=args.json)
-        return diagnose_cli.run(args)
+        return run_diagnose(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

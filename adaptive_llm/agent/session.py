@@ -120,7 +120,11 @@ class ChatService:
             import aiosqlite
             from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-            self._connection = await aiosqlite.connect(self.store.path)
+            # Autocommit: the saver's INSERT and its later ``await commit()`` would otherwise
+            # hold the write lock across an await, while the Store's synchronous writes (the
+            # gate's records, on the loop thread) wait for it and block the loop: a deadlock
+            # until the busy timeout ("store is locked").
+            self._connection = await aiosqlite.connect(self.store.path, isolation_level=None)
             await self._connection.execute("PRAGMA busy_timeout=5000")
             saver = AsyncSqliteSaver(self._connection)
 

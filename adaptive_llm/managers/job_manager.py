@@ -186,10 +186,13 @@ class JobManager(BaseManager):
     async def _manage(self) -> None:
         if not self._loaded:
             self.load()
+        forgotten = await self._adopt_orphans()
         active = self.active()
         if active:
             await self.scheduler.recover(active)
-        await self._submit_many([j for j in self.jobs.values() if j.name not in self.attempts])
+        await self._submit_many(
+            [j for j in self.jobs.values() if j.name not in self.attempts or j.name in forgotten]
+        )
         while True:
             try:
                 await self.poll_once()
@@ -201,6 +204,23 @@ class JobManager(BaseManager):
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def _adopt_orphans(self) -> set[str]:
+        """Attempts recorded without a scheduler id (a crash while submitting them): adopt
+        them if the scheduler has them, otherwise forget them so they are submitted again."""
+        orphans = [a for a in self.active() if a.scheduler_id is None]
+        forget: list[Attempt] = []
+        for attempt in orphans:
+            scheduler_id = await self.scheduler.adopt(attempt)
+            if scheduler_id is None:
+                forget.append(attempt)
+                continue
+            self.store.set_scheduler_id(attempt.job, attempt.number, scheduler_id)
+            self.attempts[attempt.job] = replace(attempt, scheduler_id=scheduler_id)
+        if forget:
+            self.store.delete_attempts([(a.job, a.number) for a in forget])
+            self.attempts = self.store.latest_attempts()
+        return {a.job for a in forget}
 
     async def poll_once(self) -> int:
         """Poll every active attempt once; record and publish changes. Returns the count.
@@ -214,7 +234,9 @@ class JobManager(BaseManager):
         statuses = await self.scheduler.poll(active)
         self.scheduler_error = None
         seen: list[tuple[Attempt, JobStatus]] = []
-        for attempt in active:
+        for index, attempt in enumerate(active):
+            if index and index % (10 * POLL_BATCH) == 0:
+                await asyncio.sleep(0)
             status = statuses.get(attempt.scheduler_id or "")
             if status is not None and (
                 status.state != attempt.state or status.reason != attempt.reason

@@ -66,6 +66,13 @@ class Scheduler(abc.ABC):
     async def cancel(self, attempt: Attempt) -> None:
         """Ask the scheduler to end an attempt; its final state arrives through ``poll``."""
 
+    async def adopt(self, attempt: Attempt) -> str | None:
+        """An id for an attempt recorded without one (the process died while submitting it).
+
+        Returns None when the scheduler never received it; the caller then submits it again.
+        """
+        return None
+
     async def recover(self, attempts: Sequence[Attempt]) -> None:  # noqa: B027
         """Take over attempts that a previous process started and did not see finish."""
 

@@ -152,10 +152,20 @@ class LocalScheduler(Scheduler):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(entry.runner_pid, 15)
 
+    async def adopt(self, attempt: Attempt) -> str | None:
+        if not attempt_files(attempt.log_path)[0].exists():
+            return None  # never reached submit(): nothing to adopt
+        entry = self._recover_one(attempt)
+        await self._launch_ready()
+        return entry.id
+
     async def recover(self, attempts: Sequence[Attempt]) -> None:
+        runners: dict[str, int] | None = None  # one /proc scan for all of them, when needed
         for attempt in attempts:
             if attempt.scheduler_id not in self._entries:
-                self._recover_one(attempt)
+                if runners is None and not attempt_files(attempt.log_path)[1].exists():
+                    runners = _live_runners()
+                self._recover_one(attempt, runners)
         await self._launch_ready()
 
     async def close(self) -> None:
@@ -219,7 +229,7 @@ class LocalScheduler(Scheduler):
         self._running.discard(entry.id)
         await self._launch_ready()
 
-    def _recover_one(self, attempt: Attempt) -> _Entry:
+    def _recover_one(self, attempt: Attempt, runners: dict[str, int] | None = None) -> _Entry:
         spec_path, status_path = attempt_files(attempt.log_path)
         entry = _Entry(
             id=attempt.scheduler_id or f"local-{uuid.uuid4().hex[:12]}",
@@ -236,9 +246,16 @@ class LocalScheduler(Scheduler):
                 self._running.add(entry.id)
                 self._check_external(entry)
         elif spec_path.exists():
-            entry.external = False
-            self._queue.append(entry.id)
-            entry.status = JobStatus(JobState.PENDING, reason="queued again after a restart")
+            # Launched but still starting (no status yet), or queued and never launched.
+            runner_pid = (_live_runners() if runners is None else runners).get(str(spec_path))
+            if runner_pid is not None:
+                entry.runner_pid = runner_pid
+                entry.status = JobStatus(JobState.RUNNING)
+                self._running.add(entry.id)
+            else:
+                entry.external = False
+                self._queue.append(entry.id)
+                entry.status = JobStatus(JobState.PENDING, reason="queued again after a restart")
         else:
             entry.status = JobStatus(
                 JobState.LOST, reason="no record of this attempt was found", ended_at=time.time()
@@ -261,6 +278,26 @@ class LocalScheduler(Scheduler):
             )
         entry.status = status
         self._running.discard(entry.id)
+
+
+def _live_runners() -> dict[str, int]:
+    """Spec path -> pid of every runner process alive on this machine (Linux ``/proc``)."""
+    runner = str(RUNNER).encode()
+    found: dict[str, int] = {}
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return found  # no /proc (macOS): an unstarted attempt is queued again
+    for pid in pids:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if runner in argv:
+            index = argv.index(runner)
+            if index + 1 < len(argv):
+                found[os.fsdecode(argv[index + 1])] = pid
+    return found
 
 
 def _runner_alive(pid: int, spec_path: Path) -> bool:
