@@ -1,0 +1,602 @@
+"""Sandboxed, async file operations inside one workspace root, for the chat agent's tools.
+
+Containment (resolve, then check): a path is taken relative to the root; an absolute path is
+accepted only when it lies inside the root (models often echo the root the prompt gave them).
+The path is resolved with every symlink followed (``Path.resolve``), and the *real* result must
+lie inside the real root, so ``..`` segments and symlinks leading out are refused wherever they
+occur, while symlinks from inside to inside work. Refused before resolving: NUL bytes, empty
+paths, backslashes (not a separator here; refused rather than guessed), a leading ``~`` (never
+expanded), over-long paths. Files are then opened (for reads and writes alike) by walking the
+real path from the root one component at a time with ``O_NOFOLLOW``, so a symlink swapped in
+after the check is refused, not followed. Writes go to a temporary file in the same directory,
+fsynced, then ``os.replace``; an existing file keeps its mode, a new one gets 0o644 minus umask.
+
+Deny list (reads and writes, case-insensitive, any component of the real path): the
+workspace's internal state ``.adaptive_llm/`` (also hidden from listings), ``.git``, ``.ssh``,
+``.gnupg``, ``.aws``, and secret-looking files: ``.env``, ``.env.*`` (``.env.example`` too),
+``*.pem``, ``*.key``, ``*.p12``, ``*.pfx``, ``id_rsa*``, ``id_dsa*``, ``id_ecdsa*``,
+``id_ed25519*``, ``.netrc``, ``_netrc``, ``.git-credentials``, ``.pgpass``, ``.npmrc``,
+``.pypirc``, ``.htpasswd``, ``credentials.json``. Only regular files are read or written:
+directories, devices, FIFOs and sockets are refused from ``lstat`` without being opened, and
+files are opened with ``O_NONBLOCK | O_NOFOLLOW`` and checked again with ``fstat``.
+
+Every refusal is a ``WorkspaceError`` whose message is meant for the model and the user alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import fnmatch
+import hashlib
+import importlib
+import os
+import re
+import secrets
+import stat
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import aiofiles
+
+__all__ = ["AppliedEdit", "EditPlan", "Workspace", "WorkspaceError"]
+
+_DENY_ANY = {".adaptive_llm", ".git", ".ssh", ".gnupg", ".aws"}
+_DENY_NAMES = {".env", ".netrc", "_netrc", ".git-credentials", ".pgpass", ".npmrc", ".pypirc"}
+_DENY_NAMES |= {".htpasswd", "credentials.json"}
+_DENY_GLOBS = (
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed*",
+)
+_SKIP_DIRS = {".git", ".adaptive_llm", ".venv", "venv", "node_modules", "__pycache__", ".tox"}
+_MAX_PATTERN = 300
+_LINE_SCAN = 1000  # characters of each line that search() matches against
+_SEARCH_SECONDS = 10.0
+_STALE = "'{}' changed since the edit was proposed; read it again"
+_parser: Any = importlib.import_module("re._parser")
+
+
+class WorkspaceError(Exception):
+    """A refused workspace operation; the message is shown to the model and the user."""
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    """A proposed write: exactly the bytes that ``Workspace.apply`` will put in ``path``."""
+
+    path: str
+    kind: Literal["create", "overwrite", "edit"]
+    before: bytes | None
+    after: bytes
+    diff: str
+    before_sha256: str | None
+
+
+@dataclass(frozen=True)
+class AppliedEdit:
+    """A write that happened; ``Workspace.undo`` restores ``before`` (or deletes a created file)."""
+
+    path: str
+    kind: Literal["create", "overwrite", "edit"]
+    before: bytes | None
+    after_sha256: str
+    diff: str
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _human(n: int) -> str:
+    if n < 1000:
+        return f"{n} B"
+    size, unit = n / 1000, "KB"
+    for bigger in ("MB", "GB"):
+        if size < 1000:
+            break
+        size, unit = size / 1000, bigger
+    return f"{size:.1f} {unit}".replace(".0 ", " ")
+
+
+def _denied(name: str) -> bool:
+    low = name.lower()
+    if low in _DENY_ANY or low in _DENY_NAMES:
+        return True
+    return any(fnmatch.fnmatchcase(low, g) for g in _DENY_GLOBS)
+
+
+def _show(name: str) -> str:
+    """A name safe to print on one line (control characters escaped)."""
+    return name if name.isprintable() else repr(name)[1:-1]
+
+
+def _lines(text: str) -> list[str]:
+    """Split on ``\\n`` only, keeping the ends (``str.splitlines`` also splits on ``\\r``...)."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _diff(path: str, before: bytes | None, after: bytes) -> str:
+    a = _lines(before.decode("utf-8", "replace")) if before is not None else []
+    b = _lines(after.decode("utf-8", "replace"))
+    old = "/dev/null" if before is None else f"a/{path}"
+    out = []
+    for line in difflib.unified_diff(a, b, old, f"b/{path}", lineterm="\n"):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _risky(pattern: str) -> bool:
+    """True for nested variable repetition like ``(a+)+`` or ``(a|aa)*`` (exponential time)."""
+
+    def walk(items: Any, in_rep: bool) -> bool:
+        for op, av in items:
+            if str(op) in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                lo, hi, sub = av
+                if in_rep and lo != hi:
+                    return True
+                if walk(sub, in_rep or hi == _parser.MAXREPEAT or hi > 16):
+                    return True
+            elif (str(op) == "BRANCH" and in_rep) or any(walk(c, in_rep) for c in children(av)):
+                return True
+        return False
+
+    def children(av: Any) -> Iterator[Any]:
+        if isinstance(av, _parser.SubPattern):
+            yield av
+        elif isinstance(av, list | tuple):
+            for x in av:
+                yield from children(x)
+
+    return bool(walk(_parser.parse(pattern), False))
+
+
+class Workspace:
+    """File operations contained in ``root`` (see the module docstring for the rules)."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        max_read_bytes: int = 1_000_000,
+        max_write_bytes: int = 1_000_000,
+        max_search_matches: int = 200,
+        max_list_entries: int = 500,
+    ) -> None:
+        self.root = Path(root).resolve(strict=True)
+        if not self.root.is_dir():
+            raise WorkspaceError(f"workspace root {self.root} is not a directory")
+        self.max_read_bytes = max_read_bytes
+        self.max_write_bytes = max_write_bytes
+        self.max_search_matches = max_search_matches
+        self.max_list_entries = max_list_entries
+
+    # -- containment ---------------------------------------------------------------------------
+
+    def resolve(self, path: str) -> Path:
+        """The real path for ``path``, or ``WorkspaceError`` if it is not allowed."""
+        if not isinstance(path, str):
+            raise WorkspaceError(f"path must be a string, not {type(path).__name__}")
+        if "\x00" in path:
+            raise WorkspaceError(f"path {path!r} contains a NUL byte: refused")
+        if not path.strip():
+            raise WorkspaceError("empty path: give a path relative to the workspace")
+        if "\\" in path:
+            raise WorkspaceError(f"path {path!r} contains a backslash; use '/' as the separator")
+        if path == "~" or path.startswith("~/"):
+            raise WorkspaceError(f"path {path!r}: '~' is not expanded; give a workspace path")
+        try:
+            raw = os.fsencode(path)
+        except UnicodeError:
+            raise WorkspaceError(f"path {path!r} cannot be encoded as a file name") from None
+        if len(raw) > 4000 or any(len(part) > 255 for part in raw.split(b"/")):
+            raise WorkspaceError(f"path {path[:60]!r}... is too long")
+        return self._contained(self.root / path, path)  # an absolute path replaces the root
+
+    def _contained(self, lexical: Path, path: str) -> Path:
+        try:
+            real = lexical.resolve(strict=False)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise WorkspaceError(f"path {path!r} cannot be resolved: {exc}") from None
+        if not real.is_relative_to(self.root):
+            raise WorkspaceError(f"path {path!r} is outside the workspace {self.root}")
+        for part in real.relative_to(self.root).parts:
+            if part.lower() == ".adaptive_llm":
+                raise WorkspaceError(f"{path!r} is the workspace's internal state: refused")
+            if _denied(part):
+                raise WorkspaceError(f"{path!r} is protected ({part!r} may hold secrets): refused")
+        return real
+
+    def _rel(self, real: Path) -> str:
+        return real.relative_to(self.root).as_posix() or "."
+
+    def _file(self, path: str) -> tuple[Path, str, os.stat_result | None]:
+        """Resolve a file path: (real, shown, lstat or None when absent); refuse non-files."""
+        if path.endswith("/"):
+            raise WorkspaceError(f"{path!r} ends with '/', which names a directory")
+        real = self.resolve(path)
+        shown = self._rel(real)
+        try:
+            st = os.lstat(real)
+        except (FileNotFoundError, NotADirectoryError):
+            return real, shown, None
+        except OSError as exc:
+            raise WorkspaceError(f"cannot access {shown!r}: {exc.strerror}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise WorkspaceError(f"{shown!r} is a directory; use list_dir")
+        if not stat.S_ISREG(st.st_mode):
+            raise WorkspaceError(f"{shown!r} is a device/FIFO/socket: refused")
+        return real, shown, st
+
+    def _walk(self, parts: tuple[str, ...], *, mkdir: bool = False, missing: str = "") -> int:
+        """A descriptor of root/parts, opened one component at a time, never following links."""
+        dfd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for i, comp in enumerate(parts):
+                flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                where = "/".join(parts[: i + 1])
+                try:
+                    nfd = os.open(comp, flags, dir_fd=dfd)
+                except FileNotFoundError:
+                    if not mkdir:
+                        raise WorkspaceError(missing or f"no such directory: {where}") from None
+                    os.mkdir(comp, 0o777, dir_fd=dfd)
+                    nfd = os.open(comp, flags, dir_fd=dfd)
+                except OSError:
+                    raise WorkspaceError(f"'{where}' is not a plain directory: refused") from None
+                os.close(dfd)
+                dfd = nfd
+        except BaseException:
+            os.close(dfd)
+            raise
+        return dfd
+
+    def _opener(self, real: Path) -> Callable[[str, int], int]:
+        """An ``opener`` for ``open`` that reaches ``real`` through ``_walk`` (no TOCTOU escape)."""
+        parts = real.relative_to(self.root).parts
+
+        def opener(_path: str, flags: int) -> int:
+            dfd = self._walk(parts[:-1])
+            try:
+                fd = os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
+            finally:
+                os.close(dfd)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise WorkspaceError("not a regular file: refused")
+            return fd
+
+        return opener
+
+    def _too_big(self, shown: str, size: int, hint: str = "") -> WorkspaceError:
+        limit = _human(self.max_read_bytes)
+        return WorkspaceError(f"{shown!r} is {_human(size)}, over the {limit} read limit{hint}")
+
+    async def _read_small(self, path: str) -> tuple[Path, str, bytes | None]:
+        """The whole content of a (text, small) file, or None when it does not exist."""
+        real, shown, st = self._file(path)
+        if st is None:
+            return real, shown, None
+        if st.st_size > self.max_read_bytes:
+            raise self._too_big(shown, st.st_size)
+        async with aiofiles.open(real, "rb", opener=self._opener(real)) as f:
+            data = await f.read(self.max_read_bytes + 1)
+        if len(data) > self.max_read_bytes:
+            raise self._too_big(shown, len(data))
+        if b"\x00" in data:
+            raise WorkspaceError(f"{shown!r} looks binary (NUL bytes); not editable")
+        return real, shown, data
+
+    # -- read-only operations ------------------------------------------------------------------
+
+    async def read_file(
+        self, path: str, start_line: int | None = None, end_line: int | None = None
+    ) -> str:
+        """Numbered lines of a text file (``"  12| text"``), optionally a 1-based line range."""
+        real, shown, st = self._file(path)
+        if st is None:
+            raise WorkspaceError(f"no such file: {shown}")
+        ranged = start_line is not None or end_line is not None
+        if st.st_size > self.max_read_bytes and not ranged:
+            raise self._too_big(shown, st.st_size, "; use start_line/end_line")
+        first = max(1, start_line or 1)
+        last = end_line if end_line is not None else None
+        if last is not None and last < first:
+            raise WorkspaceError(f"end_line {end_line} is before start_line {first}")
+        picked: list[bytes] = []
+        total, size, carry, stopped = 0, 0, b"", False
+        async with aiofiles.open(real, "rb", opener=self._opener(real)) as f:
+            while chunk := await f.read(1 << 20):
+                if b"\x00" in chunk:
+                    raise WorkspaceError(f"{shown!r} looks binary (NUL bytes); not shown")
+                parts = (carry + chunk).split(b"\n")
+                carry = parts.pop()
+                for line in parts:
+                    total += 1
+                    if total >= first and (last is None or total <= last):
+                        picked.append(line)
+                        size += len(line) + 1
+                if size > self.max_read_bytes:
+                    raise self._too_big(f"{shown}, lines {first}-{last}", size, "; ask for fewer")
+                if last is not None and total >= last and st.st_size > self.max_read_bytes:
+                    stopped = True
+                    break
+        if carry and not stopped:
+            total += 1
+            if total >= first and (last is None or total <= last):
+                picked.append(carry)
+        of_total = "" if stopped else f" of {total}"
+        if not picked:
+            if total == 0:
+                return f"{shown} is empty (0 lines)"
+            raise WorkspaceError(f"start_line {first} is past the end: {shown} has {total} lines")
+        text = [ln.decode("utf-8", "replace") for ln in picked]
+        notes = []
+        if any(t.endswith("\r") for t in text):
+            notes.append("CRLF line endings")
+        if any("\ufffd" in t for t in text) and b"\xef\xbf\xbd" not in b"".join(picked):
+            notes.append("not valid UTF-8; undecodable bytes shown as \ufffd")
+        if last is not None and last > first + len(picked) - 1:
+            notes.append(f"end_line {last} clamped; the file has {total} lines")
+        end = first + len(picked) - 1
+        head = f"{shown} (lines {first}-{end}{of_total})" + "".join(f" [{n}]" for n in notes)
+        width = max(4, len(str(end)))
+        body = [f"{n:>{width}}| {t.removesuffix(chr(13))}" for n, t in enumerate(text, first)]
+        return "\n".join([head, *body])
+
+    async def list_dir(self, path: str = ".") -> str:
+        """Sorted entries of a directory: ``name/`` for directories, sizes for files."""
+        real = self.resolve(path)
+        shown = self._rel(real)
+        if not real.is_dir():
+            raise WorkspaceError(
+                f"no such directory: {shown}"
+                if not real.exists()
+                else f"{shown!r} is not a directory; use read_file"
+            )
+        return await asyncio.to_thread(self._list_sync, real, shown)
+
+    def _list_sync(self, real: Path, shown: str) -> str:
+        try:
+            with os.scandir(real) as it:
+                entries = [e for e in it if e.name.lower() != ".adaptive_llm"]
+        except OSError as exc:
+            raise WorkspaceError(f"cannot list {shown!r}: {exc.strerror}") from None
+        entries.sort(key=lambda e: (not e.is_dir(follow_symlinks=False), e.name))
+        out = [f"{shown}/ ({len(entries)} entries)"]
+        for e in entries[: self.max_list_entries]:
+            name = _show(e.name)
+            if e.is_symlink():
+                try:
+                    inside = Path(e.path).resolve().is_relative_to(self.root)
+                    note = "" if inside else "  [outside the workspace]"
+                except (OSError, RuntimeError):
+                    note = "  [symlink loop]"
+                line = f"{name} -> {_show(os.readlink(e.path))}{note}"
+            elif e.is_dir(follow_symlinks=False):
+                line = f"{name}/"
+            elif e.is_file(follow_symlinks=False):
+                line = f"{name}  {_human(e.stat(follow_symlinks=False).st_size)}"
+            else:
+                line = f"{name}  [device/FIFO/socket]"
+            out.append(line + ("  [protected]" if _denied(e.name) else ""))
+        if len(entries) > self.max_list_entries:
+            out.append(f"... and {len(entries) - self.max_list_entries} more entries")
+        return "\n".join(out)
+
+    async def search(self, pattern: str, path: str = ".") -> str:
+        """``file:line: text`` for lines matching a regex (or literal text) under ``path``."""
+        if not pattern:
+            raise WorkspaceError("empty search pattern")
+        if len(pattern) > _MAX_PATTERN:
+            raise WorkspaceError(f"search pattern is over {_MAX_PATTERN} characters; shorten it")
+        note = ""
+        try:
+            if _risky(pattern):
+                raise WorkspaceError(
+                    "pattern repeats a variable-length part, like (a+)+ or (a|b)*, which can"
+                    " take exponential time; simplify it"
+                )
+            rx = re.compile(pattern)
+        except (re.error, RecursionError, OverflowError) as exc:
+            rx, note = (
+                re.compile(re.escape(pattern)),
+                f" (invalid regex: {exc}; searched literally)",
+            )
+        real = self.resolve(path)
+        if real.exists() and not real.is_dir():
+            self._file(path)
+        elif not real.exists():
+            raise WorkspaceError(f"no such file or directory: {self._rel(real)}")
+        return await asyncio.to_thread(self._search_sync, real, rx, (pattern, note))
+
+    def _search_files(self, real: Path) -> Iterator[Path]:
+        if not real.is_dir():
+            yield real
+            return
+        for top, dirs, files in os.walk(real):
+            dirs[:] = sorted(d for d in dirs if d.lower() not in _SKIP_DIRS and not _denied(d))
+            yield from (Path(top, f) for f in sorted(files) if not _denied(f))
+
+    def _search_sync(self, real: Path, rx: re.Pattern[str], note: tuple[str, str]) -> str:
+        hits: list[str] = []
+        skipped = 0
+        deadline = time.monotonic() + _SEARCH_SECONDS
+        timed_out = full = False
+        for file in self._search_files(real):
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            try:
+                target = self._contained(file, str(file))
+                st = os.stat(target)
+                if not stat.S_ISREG(st.st_mode) or st.st_size > self.max_read_bytes:
+                    skipped += 1
+                    continue
+                with open(target, "rb", opener=self._opener(target)) as f:
+                    data = f.read(self.max_read_bytes + 1)
+            except (WorkspaceError, OSError):
+                skipped += 1
+                continue
+            if b"\x00" in data or len(data) > self.max_read_bytes:
+                skipped += 1
+                continue
+            rel = _show(self._rel(file))
+            for n, line in enumerate(data.decode("utf-8", "replace").split("\n"), 1):
+                if rx.search(line[:_LINE_SCAN]):
+                    hits.append(f"{rel}:{n}: {_show(line.rstrip(chr(13))[:300])}")
+                    if len(hits) >= self.max_search_matches:
+                        full = True
+                        break
+            if full:
+                break
+        head = f"{len(hits)} matches for {note[0]!r} in {self._rel(real)}{note[1]}"
+        if full:
+            head += f" [stopped at {self.max_search_matches} matches; narrow the pattern or path]"
+        if timed_out:
+            head += f" [stopped after {_SEARCH_SECONDS:.0f} s; narrow the path]"
+        if skipped:
+            head += f" [{skipped} binary, oversized, special or outside files skipped]"
+        return "\n".join([head, *hits])
+
+    # -- edits ---------------------------------------------------------------------------------
+
+    async def plan_edit(self, path: str, old_text: str, new_text: str) -> EditPlan:
+        """Plan replacing the one exact occurrence of ``old_text`` with ``new_text``."""
+        if not old_text:
+            raise WorkspaceError("old_text is empty; use write_file to create or replace a file")
+        if old_text == new_text:
+            raise WorkspaceError("new_text is identical to old_text; nothing to change")
+        _, shown, before = await self._read_small(path)
+        if before is None:
+            raise WorkspaceError(f"no such file: {shown}")
+        old, new = old_text.encode(), new_text.encode()
+        if old not in before and b"\r\n" in before and b"\r" not in old + new:
+            old, new = old.replace(b"\n", b"\r\n"), new.replace(b"\n", b"\r\n")  # CRLF file
+        at = before.find(old)
+        if at < 0:
+            raise WorkspaceError(f"old_text not found in {shown}; read the file again")
+        if before.find(old, at + 1) >= 0:
+            n = max(2, before.count(old))
+            raise WorkspaceError(
+                f"old_text occurs {n} times in {shown}; include more context so it is unique"
+            )
+        after = before[:at] + new + before[at + len(old) :]
+        return self._plan(shown, "edit", before, after)
+
+    async def plan_write(self, path: str, content: str) -> EditPlan:
+        """Plan creating ``path`` or replacing its whole content with ``content``."""
+        real, shown, before = await self._read_small(path)
+        if before is None:
+            parent = real.parent
+            while not parent.exists():
+                parent = parent.parent
+            if not parent.is_dir():
+                raise WorkspaceError(f"cannot create {shown}: {self._rel(parent)!r} is a file")
+        after = content.encode()
+        if before == after:
+            raise WorkspaceError(f"{shown} already has exactly this content; nothing to change")
+        return self._plan(shown, "create" if before is None else "overwrite", before, after)
+
+    def _plan(
+        self,
+        shown: str,
+        kind: Literal["create", "overwrite", "edit"],
+        before: bytes | None,
+        after: bytes,
+    ) -> EditPlan:
+        if len(after) > self.max_write_bytes:
+            limit = _human(self.max_write_bytes)
+            raise WorkspaceError(f"new content is {_human(len(after))}, over the {limit} limit")
+        sha = None if before is None else _sha(before)
+        return EditPlan(shown, kind, before, after, _diff(shown, before, after), sha)
+
+    async def apply(self, plan: EditPlan) -> AppliedEdit:
+        """Write a plan atomically, refusing if the file changed since it was planned."""
+        if len(plan.after) > self.max_write_bytes or plan.kind not in (
+            "create",
+            "overwrite",
+            "edit",
+        ):
+            raise WorkspaceError("invalid edit plan: refused")
+        parts = self._parts(plan.path)
+        if (plan.kind == "create") != (plan.before_sha256 is None):
+            raise WorkspaceError("invalid edit plan: refused")
+        before = await asyncio.to_thread(
+            self._replace, parts, plan.after, plan.before_sha256, _STALE.format(plan.path)
+        )
+        return AppliedEdit(plan.path, plan.kind, before, _sha(plan.after), plan.diff)
+
+    async def undo(self, applied: AppliedEdit) -> str:
+        """Put back the content from before ``applied`` (delete the file if it created it)."""
+        parts = self._parts(applied.path)
+        stale = f"'{applied.path}' changed since the edit was applied; not undone"
+        await asyncio.to_thread(self._replace, parts, applied.before, applied.after_sha256, stale)
+        if applied.before is None:
+            return f"deleted {applied.path} (undid its creation)"
+        return f"restored {applied.path} to its content before the {applied.kind}"
+
+    def _parts(self, path: str) -> tuple[str, ...]:
+        parts = self._file(path)[0].relative_to(self.root).parts
+        if not parts:
+            raise WorkspaceError("the workspace root is not a file")
+        return parts
+
+    def _replace(
+        self, parts: tuple[str, ...], data: bytes | None, expect: str | None, stale: str
+    ) -> bytes | None:
+        """In the real parent (walked with O_NOFOLLOW): check the sha, then write or delete."""
+        dfd = self._walk(parts[:-1], mkdir=expect is None, missing=stale)
+        try:
+            return self._replace_in(dfd, parts[-1], data, expect, stale)
+        finally:
+            os.close(dfd)
+
+    def _replace_in(
+        self, dfd: int, name: str, data: bytes | None, expect: str | None, stale: str
+    ) -> bytes | None:
+        current, mode = None, None
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            if not stat.S_ISREG(st.st_mode):
+                raise WorkspaceError(f"'{name}' is not a regular file: refused")
+            mode = stat.S_IMODE(st.st_mode)
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
+            with open(fd, "rb") as f:
+                current = f.read(max(self.max_read_bytes, self.max_write_bytes) + 1)
+        if (None if current is None else _sha(current)) != expect:
+            raise WorkspaceError(stale)
+        if data is None:
+            os.unlink(name, dir_fd=dfd)
+        else:
+            tmp = f".{secrets.token_hex(8)}.adaptive_llm.tmp"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            fd = os.open(tmp, flags, 0o644, dir_fd=dfd)
+            try:
+                with open(fd, "wb") as f:
+                    if mode is not None:
+                        os.fchmod(f.fileno(), mode)
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dfd)
+                raise
+        os.fsync(dfd)
+        return current
