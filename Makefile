@@ -34,6 +34,10 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
+# A real single-node SLURM on this host for the SLURM tests (as root; installs Debian packages).
+slurm-up:
+	bash .ci/slurm-up
+
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/manager_scale.py
 	$(BIN)/python bench/eval_corpora.py

@@ -24,6 +24,7 @@ _UNLIMITED = {"unlimited", "infinite", "-1"}
 _SLURM_MEMORY_RE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)(?P<unit>[KMGT]?)B?$", re.IGNORECASE)
 _MEMORY_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _NAME_BAD_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Options we read into the Job (long name -> short flag).
 _SHORT = {"J": "job-name", "t": "time", "c": "cpus-per-task", "p": "partition", "A": "account"}
@@ -273,6 +274,9 @@ def render_sbatch(
     options.append(f"--mem={format_slurm_memory(res.memory or default_memory)}")
     options.append(f"--cpus-per-task={res.cpus}")
     options.extend(extra_sbatch_lines(extra))
+    bad = [key for key in job.env if not _ENV_NAME_RE.match(key)]
+    if bad:
+        raise SbatchError(f"job {job.name!r}: invalid environment variable name(s): {bad}")
     body = [f"export {key}={shlex.quote(value)}" for key, value in job.env.items()]
     if isinstance(job.command, str):
         body.append(job.command)

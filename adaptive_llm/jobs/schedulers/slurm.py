@@ -19,7 +19,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..model import Attempt, JobState
-from ..sbatch import DEFAULT_MEMORY, parse_slurm_memory, parse_slurm_time, render_sbatch
+from ..sbatch import (
+    DEFAULT_MEMORY,
+    SbatchError,
+    parse_slurm_memory,
+    parse_slurm_time,
+    render_sbatch,
+)
 from .base import JobStatus, Scheduler, SchedulerError, SubmitError, SubmitRequest
 from .slurm_parse import (
     INVALID_ID,
@@ -89,6 +95,8 @@ class SlurmScheduler(Scheduler):
                 defaults=self.defaults,
             )
             script.write_text(text, encoding="utf-8")
+        except SbatchError as exc:
+            raise SubmitError(str(exc)) from exc
         except OSError as exc:
             raise SubmitError(f"job {job.name!r}: cannot write {script}: {exc}") from exc
         code, out, err = await self._run("sbatch", "--parsable", str(script))

@@ -1,0 +1,250 @@
+"""SlurmScheduler against a real single-node SLURM (`make slurm-up`); skipped without one.
+
+Under CI=true a missing cluster fails these tests instead. Only one test waits for SLURM's
+one-minute minimum time limit (marked ``slurm_slow``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adaptive_llm import Attempt, Job, JobState, RunManager, SlurmScheduler, SubmitError
+from adaptive_llm.jobs.schedulers.base import JobStatus, SubmitRequest
+
+MakeRM = Callable[..., RunManager]
+CI_DIR = Path(__file__).resolve().parents[1] / ".ci"
+
+pytestmark = pytest.mark.usefixtures("slurm")
+
+
+class CountingSlurm(SlurmScheduler):
+    """Counts polls, so tests can compare them with the commands run (``calls``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_memory", "50M")
+        kwargs.setdefault("retry_max", 1.0)
+        super().__init__(**kwargs)
+        self.polls = 0
+
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, JobStatus]:
+        self.polls += 1
+        return await super().poll(attempts)
+
+
+async def run(make_rm: MakeRM, jobs: Sequence[Job], timeout: float = 60, **kw: Any) -> RunManager:
+    kw.setdefault("scheduler", CountingSlurm())
+    kw.setdefault("poll_interval", 0.2)
+    rm = make_rm(jobs, **kw)
+    rm.start()
+    await rm.wait(timeout=timeout)
+    return rm
+
+
+def py(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def read(path: str | Path) -> str:
+    return Path(path).read_text()
+
+
+async def test_success(make_rm: MakeRM) -> None:
+    job = Job("ok", py("import sys; print('hello out'); print('hello err', file=sys.stderr)"))
+    rm = await run(make_rm, [job])
+    attempt = rm.job_manager.attempts["ok"]
+    assert attempt.state is JobState.COMPLETED, attempt.reason
+    assert attempt.exit_code == 0 and attempt.signal is None
+    assert attempt.scheduler_id is not None and attempt.scheduler_id.isdigit()
+    assert attempt.started_at is not None and attempt.ended_at is not None
+    log = Path(attempt.log_path)
+    assert "hello out" in read(log) and "hello err" in read(log)
+    script = read(log.with_suffix(".sbatch"))
+    assert "#SBATCH --mem=50M" in script and f"#SBATCH --output={log}" in script
+    states = [state for _, state, _, _ in rm.store.transitions("ok")]
+    assert states[0] is JobState.PENDING and states[-1] is JobState.COMPLETED
+    assert await rm.llm_manager.diagnosis("ok") is None
+
+
+async def test_python_failure_is_diagnosed(make_rm: MakeRM, workdir: Path) -> None:
+    (workdir / "boom.py").write_text(
+        textwrap.dedent(
+            """
+            import json
+
+            def load(text):
+                return json.loads(text)
+
+            load("{not json")
+            """
+        )
+    )
+    rm = await run(make_rm, [Job("boom", [sys.executable, "boom.py"], env={"X": "a b"})])
+    attempt = rm.job_manager.attempts["boom"]
+    assert attempt.state is JobState.FAILED
+    assert attempt.exit_code == 1 and attempt.signal is None
+    assert attempt.reason is not None and "NonZeroExitCode" in attempt.reason
+    diagnosis = await rm.llm_manager.diagnosis("boom")
+    assert diagnosis is not None and diagnosis.category == "python_exception"
+    assert "JSONDecodeError" in diagnosis.summary
+
+
+async def test_memory_limit_is_out_of_memory(make_rm: MakeRM) -> None:
+    hog = "import time; x = bytearray(400 * 1024 * 1024); time.sleep(20)"
+    rm = await run(make_rm, [Job("hog", py(hog), resources={"memory": "100M"})])
+    attempt = rm.job_manager.attempts["hog"]
+    assert attempt.state is JobState.OUT_OF_MEMORY, attempt.reason
+    assert attempt.reason is not None and "--mem" in attempt.reason
+
+
+@pytest.mark.slurm_slow
+async def test_time_limit_from_slurm(make_rm: MakeRM) -> None:
+    job = Job("slow", ["sleep", "600"], resources={"time_limit": 60})
+    began = time.monotonic()
+    rm = await run(make_rm, [job], timeout=180)
+    attempt = rm.job_manager.attempts["slow"]
+    assert attempt.state is JobState.TIMEOUT, attempt.reason
+    assert attempt.reason is not None and "time limit" in attempt.reason
+    assert "00:01:00" in read(Path(attempt.log_path).with_suffix(".sbatch"))
+    assert time.monotonic() - began >= 55
+    diagnosis = await rm.llm_manager.diagnosis("slow")
+    assert diagnosis is not None and diagnosis.category == "time_limit"
+
+
+async def test_cancel(make_rm: MakeRM, proc: Any) -> None:
+    rm = make_rm([Job("sleeper", ["sleep", "300"])], scheduler=CountingSlurm(), poll_interval=0.2)
+    rm.start()
+    await proc.until(lambda: rm.job_manager.state("sleeper") is JobState.RUNNING, 30, "RUNNING")
+    await rm.cancel_job("sleeper")
+    await rm.wait(timeout=30)
+    attempt = rm.job_manager.attempts["sleeper"]
+    assert attempt.state is JobState.CANCELLED, attempt.reason
+    assert await rm.llm_manager.diagnosis("sleeper") is None
+
+
+async def test_submit_errors_are_clear(make_rm: MakeRM) -> None:
+    jobs = [
+        Job("nopart", ["true"], resources={"extra": {"partition": "no-such-partition"}}),
+        Job("huge", ["true"], resources={"memory": "64T"}),
+    ]
+    rm = await run(make_rm, jobs)
+    for name, words in (("nopart", "partition"), ("huge", "node configuration")):
+        attempt = rm.job_manager.attempts[name]
+        assert attempt.state is JobState.FAILED
+        assert attempt.reason is not None and "sbatch refused it" in attempt.reason
+        assert words in attempt.reason.lower(), attempt.reason
+
+
+async def test_from_sbatch_script_runs_unchanged(make_rm: MakeRM, tmp_path: Path) -> None:
+    scripts = tmp_path / "cluster"
+    scripts.mkdir()
+    (scripts / "data.txt").write_text("42\n")
+    script = scripts / "run.sh"
+    script.write_text(
+        "#!/bin/bash\n"
+        "#SBATCH -J legacy\n"
+        "#SBATCH --time=5\n"
+        "#SBATCH --mem=64M\n"
+        "#SBATCH -c 1 --partition=debug\n"
+        "#SBATCH --output=slurm-%j.out\n"
+        "#SBATCH --nodes=1\n"
+        'echo "read $(cat data.txt) on $SLURM_JOB_NODELIST cpus=$SLURM_CPUS_PER_TASK"\n'
+    )
+    job = Job.from_sbatch(script)
+    assert job.name == "legacy" and job.cwd == str(scripts)
+    assert job.resources.time_limit == 300 and job.resources.memory == 64 * 1024**2
+    rm = await run(make_rm, [job])
+    attempt = rm.job_manager.attempts["legacy"]
+    assert attempt.state is JobState.COMPLETED, attempt.reason
+    assert "read 42 on " in read(attempt.log_path)
+    assert not list(scripts.glob("slurm-*.out"))  # our log replaced --output
+    rendered = Path(attempt.log_path).with_suffix(".sbatch")
+    again = Job.from_sbatch(rendered)
+    assert (again.name, again.cwd, again.resources) == (job.name, job.cwd, job.resources)
+
+
+async def test_hundred_jobs_one_squeue_per_poll(make_rm: MakeRM) -> None:
+    scheduler = CountingSlurm()
+    jobs = [Job(f"many-{i:03d}", ["true"] if i % 10 else ["false"]) for i in range(100)]
+    rm = await run(make_rm, jobs, timeout=120, scheduler=scheduler, poll_interval=0.5)
+    states = [rm.job_manager.attempts[job.name].state for job in jobs]
+    assert states.count(JobState.COMPLETED) == 90 and states.count(JobState.FAILED) == 10
+    assert scheduler.calls["sbatch"] == 100
+    # One squeue per poll, whatever the number of jobs; no per-job scontrol (all still queued).
+    assert scheduler.calls["squeue"] == scheduler.polls > 0
+    assert scheduler.calls["scontrol"] == 0
+
+
+async def test_jobs_unknown_to_slurm(tmp_path: Path) -> None:
+    jobcomp = tmp_path / "jobcomp.txt"
+    jobcomp.write_text(
+        "JobId=987654 UserId=root(0) GroupId=root(0) Name=archived JobState=TIMEOUT"
+        " Partition=debug TimeLimit=1 StartTime=2026-11-21T19:24:02 EndTime=2026-11-21T19:25:30"
+        " NodeList=vm NodeCnt=1 ProcCnt=1 WorkDir=/tmp ExitCode=0:15\n"
+    )
+    scheduler = SlurmScheduler(jobcomp_path=jobcomp)
+    log = str(tmp_path / "x.log")
+    attempts = [
+        Attempt("archived", 1, JobState.RUNNING, log, scheduler_id="987654"),
+        Attempt("ghost", 1, JobState.RUNNING, log, scheduler_id="987655"),
+    ]
+    statuses = await scheduler.poll(attempts)
+    assert statuses["987654"].state is JobState.TIMEOUT
+    assert statuses["987655"].state is JobState.LOST
+    assert "no longer knows job 987655" in (statuses["987655"].reason or "")
+    assert scheduler.calls["squeue"] == 1
+
+
+async def test_bad_cwd_is_a_submit_error(tmp_path: Path) -> None:
+    scheduler = SlurmScheduler()
+    request = SubmitRequest(
+        Job("x", ["true"]), 1, tmp_path / "missing", tmp_path / "logs" / "attempt-1.log"
+    )
+    with pytest.raises(SubmitError, match="does not exist"):
+        await scheduler.submit(request)
+    assert scheduler.calls["sbatch"] == 0
+
+
+def _daemon(action: str) -> None:
+    script = "slurm-up" if action == "start" else "slurm-down"
+    args = ["bash", str(CI_DIR / script)] + ([] if action == "start" else ["slurmctld"])
+    subprocess.run(args, check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="stopping slurmctld needs root")
+async def test_slurmctld_restart_loses_no_job(make_rm: MakeRM, proc: Any) -> None:
+    scheduler = CountingSlurm(command_timeout=15)
+    jobs = [Job(f"steady-{i}", ["sleep", "6"]) for i in range(3)]
+    rm = make_rm(jobs, scheduler=scheduler, poll_interval=0.2)
+    rm.start()
+    jm = rm.job_manager
+    await proc.until(lambda: all(jm.state(j.name) is JobState.RUNNING for j in jobs), 30)
+    try:
+        await asyncio.to_thread(_daemon, "stop")
+        await proc.until(lambda: jm.scheduler_error is not None, 40, "a scheduler error")
+        assert "slurm" in (jm.scheduler_error or "").lower()
+        # Every job is kept, unchanged, while SLURM does not answer.
+        assert all(jm.state(j.name) is JobState.RUNNING for j in jobs)
+        assert {a.job for a in rm.store.latest_attempts().values()} >= {j.name for j in jobs}
+    finally:
+        await asyncio.to_thread(_daemon, "start")
+    await rm.wait(timeout=90)
+    assert jm.scheduler_error is None
+    for job in jobs:
+        attempt = jm.attempts[job.name]
+        assert attempt.state is JobState.COMPLETED, (job.name, attempt.reason)
+        assert rm.store.attempts(job.name)[-1].state is JobState.COMPLETED
+    # And the controller takes new work again.
+    await rm.resubmit("steady-0", Job("steady-0", ["true"]))
+    await rm.wait(timeout=60)
+    assert jm.attempts["steady-0"].number == 2
+    assert jm.attempts["steady-0"].state is JobState.COMPLETED
