@@ -1,0 +1,141 @@
+"""Classify a failure into the taxonomy of ``model.CATEGORIES``.
+
+Taxonomy: ``python_exception`` (an uncaught exception without a more specific class),
+``missing_module`` (ModuleNotFoundError, ImportError "No module named"), ``missing_file``
+(FileNotFoundError, "No such file or directory"), ``permission_denied``, ``out_of_memory``
+(MemoryError, OOM kill, SLURM memory limit, a bare "Killed" = SIGKILL, usually the OOM killer),
+``gpu_out_of_memory`` (CUDA out of memory), ``time_limit``, ``segfault`` (SIGSEGV/SIGBUS,
+aborts with core dumps), ``syntax_error``, ``test_failure`` (pytest, unittest, jest, cargo,
+go test, maven/gradle, rspec, ScalaTest...), ``compile_error``, ``dependency_install`` (pip,
+npm, apt, maven resolution), ``network``, ``cancelled``, ``node_failure`` and ``unknown``.
+
+Order of evidence: the scheduler's final state (it knows about time limits, cancellations and
+node failures better than any log line), then the scheduler's reason text, then the primary
+signal of the log. A specific exception type beats a generic rule (``FileNotFoundError`` ->
+``missing_file`` even though it came from a traceback).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from adaptive_llm.diagnosis.signals import Signal
+
+#: Scheduler states (SLURM names) that decide the category on their own.
+STATE_CATEGORIES: dict[str, str] = {
+    "TIMEOUT": "time_limit",
+    "DEADLINE": "time_limit",
+    "OUT_OF_MEMORY": "out_of_memory",
+    "OOM": "out_of_memory",
+    "CANCELLED": "cancelled",
+    "PREEMPTED": "cancelled",
+    "NODE_FAIL": "node_failure",
+    "LOST": "node_failure",
+    "BOOT_FAIL": "node_failure",
+}
+
+#: Exception types (last dotted component) with a more specific category than an exception.
+EXCEPTION_CATEGORIES: dict[str, str] = {
+    "FileNotFoundError": "missing_file",
+    "NotADirectoryError": "missing_file",
+    "IsADirectoryError": "missing_file",
+    "ModuleNotFoundError": "missing_module",
+    "MemoryError": "out_of_memory",
+    "PermissionError": "permission_denied",
+    "SyntaxError": "syntax_error",
+    "IndentationError": "syntax_error",
+    "TabError": "syntax_error",
+    "ConnectionError": "network",
+    "ConnectionRefusedError": "network",
+    "ConnectionResetError": "network",
+    "ConnectionAbortedError": "network",
+    "URLError": "network",
+    "gaierror": "network",
+    "ReadTimeout": "network",
+    "ConnectTimeout": "network",
+    "SSLError": "network",
+    "MaxRetryError": "network",
+    "NewConnectionError": "network",
+}
+
+_REASON_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)time ?limit|timed out|timeout"), "time_limit"),
+    (re.compile(r"(?i)out of memory|oom|memory limit"), "out_of_memory"),
+    (re.compile(r"(?i)SIGSEGV|SIGBUS|signal 11\b|signal 7\b|segmentation"), "segfault"),
+    (re.compile(r"(?i)cancel|preempt"), "cancelled"),
+    (re.compile(r"(?i)node fail|NODE_FAIL"), "node_failure"),
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    category: str
+    error_type: str | None
+    message: str | None
+
+
+def classify(
+    primary: Signal | None,
+    signals: list[Signal],
+    *,
+    state: str | None = None,
+    reason: str | None = None,
+) -> Verdict:
+    """The category, exception type and message of the failure."""
+    error_type = primary.error_type if primary else None
+    message = (primary.message if primary and primary.error_type else None) or (
+        primary.text if primary else None
+    )
+    text_category = _category_from_signal(primary, signals)
+    state_key = (state or "").strip().upper().split(" ")[0]
+    category = STATE_CATEGORIES.get(state_key)
+    if category == "cancelled" and text_category == "time_limit":
+        category = "time_limit"  # SLURM reports "CANCELLED ... DUE TO TIME LIMIT" sometimes
+    if category is None and reason and (primary is None or primary.score < 100):
+        for pattern, cat in _REASON_RULES:
+            if pattern.search(reason):
+                category = cat
+                break
+    if category is None:
+        category = text_category
+    if state_key == "COMPLETED" and primary is None:
+        category = "unknown"
+    return Verdict(category, error_type, message)
+
+
+def _category_from_signal(primary: Signal | None, signals: list[Signal]) -> str:
+    if primary is None:
+        return "unknown"
+    specific = exception_category(primary.error_type, primary.message)
+    if specific is not None:
+        return specific
+    if primary.category is not None:
+        return primary.category
+    if primary.error_type is not None:
+        return "python_exception"
+    # A generic signal (an error word, an exit status): borrow the category of the strongest
+    # categorised signal near it, else of the strongest categorised signal anywhere.
+    near = [s for s in signals if s.category and abs(s.line - primary.line) <= 50]
+    pool = near or [s for s in signals if s.category]
+    if pool:
+        best = max(pool, key=lambda s: (s.score, s.line))
+        return best.category or "unknown"
+    return "unknown"
+
+
+def exception_category(error_type: str | None, message: str | None) -> str | None:
+    """The category implied by an exception type (and, for ImportError, its message)."""
+    if not error_type:
+        return None
+    short = error_type.rsplit(".", 1)[-1]
+    msg = message or ""
+    if short == "OutOfMemoryError" or "out of memory" in msg.lower():
+        return "gpu_out_of_memory" if "cuda" in (error_type + msg).lower() else "out_of_memory"
+    if short == "ImportError" and "No module named" in msg:
+        return "missing_module"
+    if short == "OSError" and "No such file or directory" in msg:
+        return "missing_file"
+    if short == "OSError" and "Permission denied" in msg:
+        return "permission_denied"
+    return EXCEPTION_CATEGORIES.get(short)

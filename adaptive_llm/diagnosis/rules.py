@@ -1,0 +1,426 @@
+"""The line rules: which log lines signal a failure, how strongly, and of what kind.
+
+Each rule is a regular expression matched against cleaned log lines (``^``/``$`` are line
+boundaries), a score (higher = more likely the explanation; scheduler verdicts > crashes and
+tracebacks > compiler and test errors > generic error words > exit-status lines) and the
+category it implies, if any. All rules are compiled into one alternation so a region of the
+log is searched in a single pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import cache
+
+
+@cache
+def _compiled(pattern: str) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The pattern's top-level alternatives split into those anchored with ``^`` and the rest."""
+    parts = _alternatives(pattern)
+    anchored = [p[1:] for p in parts if p.startswith("^")]
+    floating = [p for p in parts if not p.startswith("^")]
+    return (
+        re.compile("|".join(anchored)) if anchored else None,
+        re.compile("|".join(floating)) if floating else None,
+    )
+
+
+def _alternatives(pattern: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth, in_class, escaped = 0, False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: str
+    score: int
+    category: str | None = None
+    #: How the signal's block extends beyond its line (see ``signals.expand``).
+    block: str = "line"
+    #: Lower-case literals of which every matching line holds at least one; lines are only
+    #: tested against the rules whose keys they contain (fast substring search first).
+    keys: tuple[str, ...] = ()
+
+    #: Lower-case literals of which a line matching the rule's unanchored alternatives holds
+    #: one: a cheap test before the regular expression.
+    need: tuple[str, ...] = ()
+
+    def matches(self, line: str, low: str) -> bool:
+        """Whether ``line`` (``low`` = lower-cased) matches; ``^`` alternatives at its start."""
+        anchored, floating = _compiled(self.pattern)
+        if anchored is not None and anchored.match(line):
+            return True
+        if floating is None or (self.need and not any(n in low for n in self.need)):
+            return False
+        return floating.search(line) is not None
+
+
+_RULES: tuple[Rule, ...] = (
+    # --- scheduler and kernel verdicts
+    Rule(
+        "slurm_time",
+        r"DUE TO TIME LIMIT|TIME LIMIT EXCEEDED|time limit of \S+ reached",
+        120,
+        "time_limit",
+    ),
+    Rule("slurm_node", r"DUE TO NODE FAIL|NODE_FAIL|node failure", 118, "node_failure"),
+    Rule("slurm_preempt", r"DUE TO PREEMPTION", 116, "cancelled"),
+    Rule("slurm_cancel", r"\*\*\* (?:JOB|STEP) [\w.]+ ON \S+ CANCELLED AT", 115, "cancelled"),
+    Rule(
+        "oom_kill",
+        r"(?i:oom[-_ ]kill|Exceeded (?:job|step) memory limit|out of memory:? kill"
+        r"|Memory cgroup out of memory)",
+        117,
+        "out_of_memory",
+    ),
+    Rule("slurmstepd", r"slurmstepd: error:", 85),
+    Rule(
+        "travis_time",
+        r"The job exceeded the maximum time limit|No output has been received in"
+        r" the last",
+        90,
+        "time_limit",
+    ),
+    # --- crashes
+    Rule(
+        "cuda_oom",
+        r"CUDA out of memory|CUDA error: out of memory|OutOfMemoryError: CUDA"
+        r"|CUBLAS_STATUS_ALLOC_FAILED",
+        108,
+        "gpu_out_of_memory",
+    ),
+    Rule("fatal_python", r"^Fatal Python error: ", 106, "segfault", "faulthandler"),
+    Rule("segv", r"Segmentation fault|\bSIGSEGV\b|\bBus error\b|\bSIGBUS\b", 104, "segfault"),
+    Rule(
+        "killed",
+        r"^(?:[^:\n]{0,200}: line \d+: +\d+ +)?Killed\b(?: +\S.*)?$|killed by signal 9"
+        r"|\bSIGKILL\b",
+        102,
+        "out_of_memory",
+    ),
+    Rule(
+        "abort",
+        r"\bAborted\b.*core dumped|\(core dumped\)|terminate called after throwing",
+        96,
+        "segfault",
+    ),
+    Rule(
+        "java_oom",
+        r"java\.lang\.OutOfMemoryError|std::bad_alloc|Cannot allocate memory"
+        r"|\bMemoryError\b",
+        92,
+        "out_of_memory",
+    ),
+    # --- Python
+    Rule("traceback", r"Traceback \(most recent call last\):", 100, None, "traceback"),
+    Rule(
+        "syntax", r"^\s*(?:SyntaxError|IndentationError|TabError): ", 99, "syntax_error", "syntax"
+    ),
+    Rule("py_exc", r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)(?::\s|$)", 70),
+    Rule(
+        "panic",
+        r"thread '[^']*' panicked at|^panic: |^goroutine \d+ \[running\]:",
+        95,
+        None,
+        "down",
+    ),
+    # --- compilers
+    Rule("cc_error", r"^\S[^:\n]*:\d+(?::\d+)?:\s*(?:fatal )?error\b", 80, "compile_error", "down"),
+    Rule(
+        "java_error", r"^\[(?i:error)\] \S+\.(?:java|kt|scala|groovy):\[?\d+", 80, "compile_error"
+    ),
+    Rule(
+        "msbuild_error",
+        r"\(\d+,\d+\): (?:fatal )?error [A-Z]+\d+:|: error TS\d+:",
+        80,
+        "compile_error",
+    ),
+    Rule("rust_error", r"^error(?:\[E\d+\])?: ", 76, "compile_error", "down"),
+    Rule(
+        "compile_misc",
+        r"COMPILATION ERROR|Compilation failed|undefined reference to"
+        r"|cannot find symbol|ld returned \d+ exit status|error: linker command failed",
+        74,
+        "compile_error",
+    ),
+    # --- test runners
+    Rule(
+        "pytest_failed", r"^FAILED \S+::\S+|^ERROR \S+::\S+|^_{3,} \S.* _{3,}$", 78, "test_failure"
+    ),
+    Rule(
+        "pytest_summary",
+        r"^=+ .*\b\d+ (?:failed|errors?)\b.*=+$|^=+ (?:FAILURES|ERRORS) =+$",
+        76,
+        "test_failure",
+    ),
+    Rule("pytest_detail", r"^E {2,}\S|^\S+\.py:\d+: (?:[A-Z]\w*|in \w+)$", 66),
+    Rule("unittest", r"^(?:FAIL|ERROR): \w+ \(|^FAILED \((?:failures|errors)=", 78, "test_failure"),
+    Rule("go_test", r"^\s*--- FAIL: |^FAIL\s+\S+\s+[\d.]+s$|^FAIL$", 78, "test_failure"),
+    Rule(
+        "scalatest_mocha",
+        r"\*\*\* FAILED \*\*\*|^\s*\d+ failing$|\*\* TEST FAILED \*\*",
+        76,
+        "test_failure",
+    ),
+    Rule(
+        "test_misc",
+        r"^(?:Failure|Error):$|Minitest::Assertion|^\s*\[-\] \S|^\d+\) [\w\\]+::\w+",
+        76,
+        "test_failure",
+    ),
+    Rule("cross_mark", r"\u274c|\u2717|\u2718|\u2716", 74),
+    Rule("fail_line", r"^\s*(?:FAIL|FAILED|FAILURE)\b(?!:? *0\b)", 72, "test_failure"),
+    Rule(
+        "cargo_test",
+        r"^test result: FAILED|^---- \S+ stdout ----$|^test \S+ \.\.\. FAILED$",
+        78,
+        "test_failure",
+    ),
+    Rule("jest", r"^\s*● |^Tests?:\s+.*\d+ failed|^FAIL\s+\S+\.\w+", 76, "test_failure"),
+    Rule(
+        "maven_test",
+        r"Tests run:.*(?:Failures: [1-9]|Errors: [1-9])|<<< (?:FAILURE|ERROR)!"
+        r"|^\[ERROR\] (?:Failures|Errors|Tests run):|^\[ERROR\]\s+\S+[.:]\w+:\d+ ",
+        76,
+        "test_failure",
+    ),
+    Rule("gradle_test", r" > \w.* FAILED$|^\d+ tests? completed, \d+ failed", 76, "test_failure"),
+    Rule(
+        "rspec",
+        r"^\d+ examples?, [1-9]\d* failures?|^rspec \./|^Failures:$"
+        r"|^There (?:was|were) \d+ (?:failures?|errors?):|^FAILURES!$|\[FAIL\]|^not ok \d+",
+        76,
+        "test_failure",
+    ),
+    # --- installs, network, files
+    Rule(
+        "dependency",
+        r"Could not find a version that satisfies|No matching distribution found"
+        r"|ResolutionImpossible|Could not resolve dependencies|Failed to collect dependencies"
+        r"|Unable to locate package|has no installation candidate|error occurred while installing"
+        r"|npm ERR! code E(?:RESOLVE|NOTARGET|404)|Could not find artifact|Failed to build \S+"
+        r"|subprocess-exited-with-error|Could not resolve all (?:files|dependencies)"
+        r"|Could not install packages|Gem::\w*Error|version solving failed",
+        82,
+        "dependency_install",
+    ),
+    Rule(
+        "network",
+        r"Connection refused|Could not resolve host|Name or service not known"
+        r"|Temporary failure in name resolution|Network is unreachable|Connection reset by peer"
+        r"|Connection timed out|Read timed out|CERTIFICATE_VERIFY_FAILED|Max retries exceeded"
+        r"|Failed to establish a new connection|Could not connect to|\b50[234] (?:Bad Gateway"
+        r"|Service Unavailable|Gateway Time-?out)",
+        72,
+        "network",
+    ),
+    Rule(
+        "permission",
+        r"Permission denied|\bEACCES\b|Operation not permitted",
+        72,
+        "permission_denied",
+    ),
+    Rule(
+        "missing_file", r"No such file or directory|\bENOENT\b|can't open file", 70, "missing_file"
+    ),
+    Rule("missing_cmd", r"command not found|is not recognized as an internal", 70),
+    # --- build tools and generic errors
+    Rule("npm", r"^npm ERR! |^error Command failed|^ERR! ", 64),
+    Rule("make", r"make(?:\[\d+\])?: \*\*\*|^ninja: build stopped|^error: command '.*' failed", 66),
+    Rule(
+        "build_failed",
+        r"BUILD FAILURE|BUILD FAILED|^FAILURE: Build failed|\* What went wrong:"
+        r"|^> Task \S+ FAILED|\[ERROR\] Failed to execute goal|Build failed|build failed",
+        70,
+    ),
+    Rule(
+        "java_exc",
+        r"^Exception in thread |^Caused by: |^\s*(?:[a-z]\w*\.)+[A-Z]\w*(?:Exception"
+        r"|Error)(?::|$)",
+        62,
+    ),
+    Rule(
+        "error_word",
+        r"(?i:\berror:|\bfatal:|\bfatal error\b)|^\[(?i:error)\]|^ERROR\b|\bERROR:|"
+        r"^\s*Error\b|^E: |^##\[error\]|\bFAILED\b|\bFailed\b|\bfailed\b|\bFAILURE\b",
+        50,
+    ),
+    # --- how the process ended
+    Rule(
+        "exit_status",
+        r"exited with (?:code |status )?[1-9]\d*|exit (?:code|status):? [1-9]\d*"
+        r"|returned non-zero exit status|Process completed with exit code [1-9]"
+        r"|killed by signal|terminated by signal",
+        45,
+    ),
+)
+
+
+#: Lower-case literals of which every line matching the rule holds at least one. Each key
+#: costs one pass over the text, so they are few and short; a line found by a key is then
+#: tested against the rules holding it.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "slurm_time": ("limit",),
+    "slurm_node": ("node",),
+    "slurm_preempt": ("cancel",),
+    "slurm_cancel": ("cancel",),
+    "oom_kill": ("oom", "memory", "limit", "kill"),
+    "slurmstepd": ("err",),
+    "travis_time": ("limit", "no output"),
+    "cuda_oom": ("memory", "fail"),
+    "fatal_python": ("fatal",),
+    "segv": ("fault", "sig", "err"),
+    "killed": ("kill",),
+    "abort": ("abort", "core", "terminate"),
+    "java_oom": ("memory", "alloc"),
+    "traceback": ("trace",),
+    "syntax": ("err",),
+    "py_exc": ("err", "xcept", "exit", "interrupt"),
+    "panic": ("panic",),
+    "cc_error": ("err",),
+    "java_error": ("err",),
+    "msbuild_error": ("err",),
+    "rust_error": ("err",),
+    "compile_misc": ("err", "fail", "undefined", "exit"),
+    "pytest_failed": ("fail", "err", "___"),
+    "pytest_summary": ("fail", "err"),
+    "pytest_detail": ("\ne  ", "err"),
+    "unittest": ("fail", "err"),
+    "go_test": ("fail",),
+    "fail_line": ("fail",),
+    "test_misc": ("fail", "err", "minitest", "[-] ", "::"),
+    "cross_mark": ("\u274c", "\u2717", "\u2718", "\u2716"),
+    "scalatest_mocha": ("fail",),
+    "cargo_test": ("fail",),
+    "jest": ("\u25cf ", "fail"),
+    "maven_test": ("fail", "err"),
+    "gradle_test": ("fail",),
+    "rspec": ("fail", "rspec", "not "),
+    "dependency": ("could", "err", "fail", "\ne: ", "not "),
+    "network": ("connect", "could", "timed out", "not ", "fail", "err"),
+    "permission": ("denied", "not "),
+    "missing_file": ("no such", "err"),
+    "missing_cmd": ("not ",),
+    "npm": ("err",),
+    "make": ("err", "fail"),
+    "build_failed": ("fail", "went wrong"),
+    "java_exc": ("xcept", "err"),
+    "error_word": ("err", "fatal", "fail", "\ne: "),
+    "exit_status": ("exit", "sig", "kill"),
+}
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "slurm_time": ("time limit",),
+    "slurm_node": ("node fail", "node_fail"),
+    "slurm_preempt": ("preemption",),
+    "slurm_cancel": ("cancelled at",),
+    "oom_kill": ("oom", "memory limit", "out of memory"),
+    "slurmstepd": ("slurmstepd",),
+    "travis_time": ("maximum time limit", "no output has been"),
+    "cuda_oom": ("cuda", "cublas"),
+    "segv": ("segmentation", "sigsegv", "bus error", "sigbus"),
+    "killed": ("killed", "sigkill"),
+    "abort": ("aborted", "core dumped", "terminate called"),
+    "java_oom": ("outofmemory", "bad_alloc", "allocate memory", "memoryerror"),
+    "traceback": ("traceback (most",),
+    "panic": ("panicked at",),
+    "java_error": ("[error]",),
+    "msbuild_error": ("): ", ": error ts"),
+    "compile_misc": (
+        "compilation",
+        "undefined reference",
+        "cannot find symbol",
+        "ld returned",
+        "linker",
+    ),
+    "maven_test": ("tests run:", "<<< "),
+    "gradle_test": (" > ",),
+    "test_misc": ("failure:", "error:", "minitest::", "[-] ", ") "),
+    "scalatest_mocha": ("failed *", "failing", "test failed"),
+    "rspec": ("[fail]",),
+    "dependency": (
+        "could not",
+        "no matching",
+        "resolutionimpossible",
+        "unable to locate",
+        "installation candidate",
+        "while installing",
+        "npm err! code e",
+        "failed to build",
+        "subprocess-exited",
+        "gem::",
+        "version solving",
+    ),
+    "network": (
+        "connection",
+        "could not",
+        "name or service",
+        "name resolution",
+        "unreachable",
+        "timed out",
+        "certificate_verify",
+        "max retries",
+        "failed to establish",
+        "bad gateway",
+        "service unavailable",
+        "gateway time",
+    ),
+    "permission": ("permission denied", "eacces", "not permitted"),
+    "missing_file": ("no such file", "enoent", "can't open"),
+    "missing_cmd": ("command not found", "not recognized"),
+    "make": ("make",),
+    "build_failed": ("build fail", "what went wrong", "failed to execute goal"),
+    "error_word": ("error:", "fatal", "failed", "failure"),
+    "exit_status": (
+        "exited with",
+        "exit code",
+        "exit status",
+        "non-zero exit",
+        "killed by signal",
+        "terminated by signal",
+    ),
+}
+_RULES = tuple(
+    replace(rule, keys=_KEYS[rule.name], need=_NEEDS.get(rule.name, ())) for rule in _RULES
+)
+
+RULES: dict[str, Rule] = {rule.name: rule for rule in _RULES}
+
+#: Rules from the highest score down; a line's best rule is the first one it matches.
+RULE_ORDER: tuple[Rule, ...] = tuple(sorted(_RULES, key=lambda r: -r.score))
+#: Bit ``i`` of ``KEY_MASKS[key]`` is set when ``RULE_ORDER[i]`` holds ``key``.
+KEY_MASKS: dict[str, int] = {}
+for _i, _rule in enumerate(RULE_ORDER):
+    for _key in _rule.keys:
+        KEY_MASKS[_key] = KEY_MASKS.get(_key, 0) | (1 << _i)
+
+#: A Python exception line: ``pkg.mod.Type: message`` (message optional).
+EXCEPTION_LINE = re.compile(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)(?::\s*(.*))?$")
+
+#: Lines that say there was no failure despite matching a rule ("0 failed", "Errors: 0").
+NEGATIVE = re.compile(
+    r"(?i)\b0 (?:errors?|failures?|failed)\b|\berrors?: 0\b|failures: 0, errors: 0"
+    r"|\bno errors?\b|-Werror|error_?log|errors?=0|\bif \(?err"
+)

@@ -1,0 +1,263 @@
+"""Find failure signals in the lines read from a log and the blocks they belong to.
+
+A signal is one line matched by a rule (see ``rules.py``), widened to its block: a whole Python
+traceback with its chained parts, a SyntaxError report, a compiler error with its caret lines.
+Nearby signals are grouped; a group's score is its best signal's, so the excerpt can spend the
+token budget on the strongest groups first.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+from adaptive_llm.diagnosis.reader import LogText, Region
+from adaptive_llm.diagnosis.rules import EXCEPTION_LINE, KEY_MASKS, NEGATIVE, RULE_ORDER, RULES
+
+#: Signals at most this many lines apart belong to one group.
+GROUP_GAP = 3
+#: A traceback block is followed at most this far.
+MAX_TRACEBACK_LINES = 400
+#: Score from which a signal in the tail of a large file makes the anchor scan unnecessary.
+TERMINAL_SCORE = 60
+
+_CHAIN = re.compile(
+    r"^(?:During handling of the above exception, another exception occurred:"
+    r"|The above exception was the direct cause of the following exception:)\s*$"
+)
+_BRACKET_PREFIX = re.compile(r"^\[[^\]]*\]:? ?")
+_FAULTHANDLER = re.compile(
+    r"^\s*$|^(?:Current thread|Thread) 0x|^\s+File \"|^\s+<no Python frame>|^Extension modules:"
+)
+_NEW_RECORD = re.compile(
+    r"(?i)traceback|error|exception|warning|^\[?\d{4}-\d\d-\d\d|^\[?\d\d:\d\d|^(?:INFO|DEBUG)\b"
+)
+_FILE_LINE = re.compile(r'^\s*File "[^"]+", line \d+')
+
+
+@dataclass
+class Signal:
+    """A failure signal: the rule it matched, its block of lines and what it says."""
+
+    rule: str
+    line: int
+    start: int
+    end: int
+    score: int
+    category: str | None
+    text: str
+    #: For tracebacks: the final exception line (type and message) and its line number.
+    error_type: str | None = None
+    message: str | None = None
+    error_line: int | None = None
+
+
+@dataclass
+class Group:
+    """Consecutive signals (within ``GROUP_GAP`` lines): one place in the log."""
+
+    start: int
+    end: int
+    score: int
+    signals: list[Signal] = field(default_factory=list)
+
+
+def find_signals(log: LogText) -> list[Signal]:
+    """All signals of the log, in line order (a traceback's inner lines are not repeated)."""
+    signals: list[Signal] = []
+    for region in log.regions:
+        signals.extend(_region_signals(region))
+    return signals
+
+
+def is_terminal(regions: list[Region]) -> bool:
+    """Whether these lines (the tail of a large file) already show a failure."""
+    return any(s.score >= TERMINAL_SCORE for r in regions for s in _region_signals(r))
+
+
+def group_signals(signals: list[Signal], gap: int = GROUP_GAP) -> list[Group]:
+    """Merge signals whose blocks are within ``gap`` lines of each other."""
+    groups: list[Group] = []
+    for sig in sorted(signals, key=lambda s: s.start):
+        if groups and sig.start <= groups[-1].end + gap + 1:
+            group = groups[-1]
+            group.end = max(group.end, sig.end)
+            group.score = max(group.score, sig.score)
+            group.signals.append(sig)
+        else:
+            groups.append(Group(sig.start, sig.end, sig.score, [sig]))
+    for group in groups:  # many signals together are a little stronger than one
+        group.score += min(5, len(group.signals) - 1)
+    return groups
+
+
+def primary_signal(signals: list[Signal]) -> Signal | None:
+    """The signal that best explains the failure: highest score, the last one on ties."""
+    best: Signal | None = None
+    for sig in signals:
+        if best is None or sig.score >= best.score:
+            best = sig
+    return best
+
+
+def _region_signals(region: Region) -> list[Signal]:
+    lines = region.lines
+    best = _match_lines(lines)
+    signals: list[Signal] = []
+    covered = -1
+    for idx in sorted(best):
+        if idx <= covered:
+            continue
+        sig = _expand(region, idx, best[idx])
+        signals.append(sig)
+        if RULES[sig.rule].block == "traceback":
+            covered = sig.end - region.start
+    return signals
+
+
+def _match_lines(lines: list[str]) -> dict[int, str]:
+    """The best-scoring rule of each line that matches one, by line index.
+
+    A fast substring search for the rules' lower-case keys over the whole text finds the
+    candidate lines; only those are tested against the rules holding that key.
+    """
+    text = "\n".join(lines)
+    low = "\n" + text.lower()
+    if len(low) != len(text) + 1:  # a few Unicode characters change length when lowered
+        low = "\n" + text.encode("ascii", "replace").decode("ascii").lower()
+    starts = list(accumulate((len(line) + 1 for line in lines), initial=0))
+    candidates: dict[int, int] = {}
+    for key, mask in KEY_MASKS.items():
+        shift = 0 if key.startswith("\n") else -1
+        pos = low.find(key)
+        while pos != -1:
+            idx = bisect_right(starts, pos + shift) - 1
+            candidates[idx] = candidates.get(idx, 0) | mask
+            nxt = starts[idx + 1] if idx + 1 < len(starts) else len(low)
+            pos = low.find(key, nxt - shift)
+    best: dict[int, str] = {}
+    for idx, mask in candidates.items():
+        line = lines[idx]
+        low_line = line.lower()
+        while mask:
+            low_bit = mask & -mask
+            rule = RULE_ORDER[low_bit.bit_length() - 1]
+            mask ^= low_bit
+            if not rule.matches(line, low_line):
+                continue
+            if rule.name == "error_word" and NEGATIVE.search(line):
+                continue
+            best[idx] = rule.name
+            break
+    return best
+
+
+def _expand(region: Region, idx: int, name: str) -> Signal:
+    rule = RULES[name]
+    lines = region.lines
+    line = lines[idx]
+    sig = Signal(
+        rule=name,
+        line=region.start + idx,
+        start=region.start + idx,
+        end=region.start + idx,
+        score=rule.score,
+        category=rule.category,
+        text=line.strip(),
+    )
+    if rule.block == "traceback":
+        end, err = _traceback_end(lines, idx)
+        sig.end = region.start + end
+        if err is not None:
+            sig.error_line = region.start + err
+            sig.error_type, sig.message = _parse_exception(_strip_prefix(lines, idx, err))
+    elif rule.block == "syntax":
+        for back in range(idx - 1, max(-1, idx - 6), -1):
+            if _FILE_LINE.match(lines[back]):
+                sig.start = region.start + back
+                break
+        sig.error_line = sig.line
+        sig.error_type, sig.message = _parse_exception(line.strip())
+    elif rule.block == "faulthandler":
+        end = idx
+        while end + 1 < len(lines) and end - idx < 80 and _FAULTHANDLER.match(lines[end + 1]):
+            end += 1
+        while end > idx and not lines[end].strip():
+            end -= 1
+        sig.end = region.start + end
+    elif rule.block == "down":
+        end = idx
+        while end + 1 < len(lines) and end - idx < 30:
+            nxt = lines[end + 1]
+            if not nxt.strip() or not (nxt[:1].isspace() or nxt.lstrip()[:1] in "|^-=~"):
+                break
+            end += 1
+        sig.end = region.start + end
+    elif name in ("py_exc", "java_exc", "java_oom"):
+        parsed = _parse_exception(line.strip())
+        if parsed[0] is not None and re.search(r"(?:Error|Exception|Exit|Interrupt)$", parsed[0]):
+            sig.error_type, sig.message = parsed
+            sig.error_line = sig.line
+    return sig
+
+
+def _strip_prefix(lines: list[str], head: int, idx: int) -> str:
+    """Line ``idx`` without the prefix that the traceback's first line had (``[rank1]: ``)."""
+    line = lines[idx]
+    prefix = lines[head][: lines[head].find("Traceback")]
+    if prefix and line.startswith(prefix):
+        return line[len(prefix) :]
+    if prefix and _BRACKET_PREFIX.match(prefix):
+        return _BRACKET_PREFIX.sub("", line, count=1)
+    return line if not prefix else line.lstrip()
+
+
+def _traceback_end(lines: list[str], head: int) -> tuple[int, int | None]:
+    """Last line of the traceback starting at ``head`` (with chained parts) and its error line."""
+    i = head + 1
+    limit = min(len(lines), head + MAX_TRACEBACK_LINES)
+    err: int | None = None
+    end = head
+    while i < limit:
+        body = _strip_prefix(lines, head, i)
+        if body[:1].isspace() or not body.strip():
+            i += 1
+            continue
+        if body.startswith("Traceback (most recent call last)"):
+            i += 1
+            continue
+        err = end = i  # the first unindented line after the frames: the exception
+        # A chained exception follows after a blank line and a "During handling" line.
+        j = i + 1
+        while j < limit and j - i < 8 and not _CHAIN.match(_strip_prefix(lines, head, j)):
+            if "Traceback (most recent call last)" in lines[j]:
+                break
+            j += 1
+        if j < limit and j - i < 8 and _CHAIN.match(_strip_prefix(lines, head, j)):
+            i = j + 1
+            continue
+        # A message may go on over a few lines (an assertion's explanation).
+        k = i + 1
+        while k < limit and k - i <= 5 and _strip_prefix(lines, head, k).strip():
+            if _NEW_RECORD.search(lines[k]) or _FILE_LINE.match(lines[k]):
+                break
+            k += 1
+        end = k - 1
+        break
+    else:
+        end = max(head, i - 1)
+    return end, err
+
+
+def _parse_exception(line: str) -> tuple[str | None, str | None]:
+    """``("KeyError", "'lr'")`` from ``KeyError: 'lr'``; ``(None, line)`` if not that shape."""
+    line = line.strip()
+    match = EXCEPTION_LINE.match(line)
+    if match is None:
+        head, sep, rest = line.partition(": ")
+        if sep and re.fullmatch(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*", head):
+            return head, rest.strip() or None
+        return None, line or None
+    return match.group(1), (match.group(2) or "").strip() or None

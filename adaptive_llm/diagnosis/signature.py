@@ -1,0 +1,51 @@
+"""A stable signature of a failure: one bug in 1,000 jobs gives one value, different bugs differ.
+
+The signature hashes the category, the exception type, the message with everything that
+varies between runs of the same bug masked (quoted values, numbers, paths, hex, UUIDs and other
+ids, timestamps, addresses) and the culprit location as ``basename:line``. The location is what
+tells two bugs with the same message apart; masking is what makes repeated runs agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+from adaptive_llm.diagnosis.model import Location
+
+_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?"),
+        "<ts>",
+    ),
+    (re.compile(r"\b\d\d:\d\d:\d\d(?:[.,]\d+)?\b"), "<ts>"),
+    (re.compile(r"\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b"), "<uuid>"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,}\b"), "<hex>"),
+    (re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"|`[^`\n]{0,200}`"), "<str>"),
+    (re.compile(r"(?:[A-Za-z]:)?(?:[\w.~-]*[/\\])+[\w.-]+"), "<path>"),
+    (re.compile(r"\b\d+(?:\.\d+)?\b"), "<n>"),
+    (re.compile(r"\b[A-Za-z_-]*\d[\w-]*\b"), "<id>"),
+    (re.compile(r"\s+"), " "),
+)
+
+
+def normalize_message(message: str | None) -> str:
+    """``message`` with run-specific values masked (``KeyError: 'lr'`` -> ``KeyError: <str>``)."""
+    text = (message or "")[:500]
+    for pattern, repl in _MASKS:
+        text = pattern.sub(repl, text)
+    return text.strip()
+
+
+def signature(
+    category: str,
+    error_type: str | None,
+    message: str | None,
+    location: Location | None,
+) -> str:
+    """16 hex digits identifying the failure (blake2b of its normalized parts)."""
+    where = f"{os.path.basename(location.file)}:{location.line}" if location else ""
+    parts = ["v1", category, error_type or "", normalize_message(message), where]
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
