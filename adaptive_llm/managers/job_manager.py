@@ -135,9 +135,14 @@ class JobManager(BaseManager):
             raise UnknownJobError(f"no job named {name!r} (jobs: {known})") from None
 
     def state(self, name: str) -> JobState:
+        """The job's state; ``UNKNOWN`` for an unfinished job while the scheduler is down."""
         self.job(name)
         attempt = self.attempts.get(name)
-        return attempt.state if attempt else JobState.PENDING
+        if attempt is None:
+            return JobState.PENDING
+        if self.scheduler_error is not None and not attempt.state.is_final:
+            return JobState.UNKNOWN
+        return attempt.state
 
     def all_final(self) -> bool:
         if self._retrying:

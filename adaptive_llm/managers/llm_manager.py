@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent.records import ChatRecords
 from ..diagnosis import DEFAULT_MAX_TOKENS, Diagnosis, DiagnosisError, Excerpt, diagnose
-from ..jobs.model import Attempt, Job, JobState
+from ..diagnosis.classify import STATE_CATEGORIES
+from ..jobs.model import Attempt, Job
 from ..jobs.store import Store
 from .base import BaseManager, Changes
 from .job_manager import FailureEvent, JobManager
@@ -37,14 +38,6 @@ Answer in Markdown, under 200 words."""
 
 #: Failures scheduled for diagnosis between two turns of the event loop.
 SCHEDULE_BATCH = 32
-
-_STATE_CATEGORY = {
-    JobState.TIMEOUT: "time_limit",
-    JobState.OUT_OF_MEMORY: "out_of_memory",
-    JobState.CANCELLED: "cancelled",
-    JobState.NODE_FAIL: "node_failure",
-    JobState.PREEMPTED: "node_failure",
-}
 
 
 class LLMManager(BaseManager):
@@ -338,7 +331,7 @@ class LLMManager(BaseManager):
 
 def _without_log(attempt: Attempt, problem: str) -> Diagnosis:
     """A diagnosis from the scheduler's account alone, when the log cannot be read."""
-    category = _STATE_CATEGORY.get(attempt.state, "unknown")
+    category = STATE_CATEGORIES.get(attempt.state.value, "unknown")
     reason = attempt.reason or attempt.state.value.lower()
     signature = hashlib.sha1(f"{category}|{attempt.state.value}|nolog".encode()).hexdigest()[:16]
     return Diagnosis(

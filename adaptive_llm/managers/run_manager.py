@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..diagnosis import Diagnosis
-from ..jobs.model import Attempt, Job
+from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.base import Scheduler
 from ..jobs.schedulers.local import LocalScheduler
 from ..jobs.status import job_rows
-from ..jobs.store import Store
+from ..jobs.store import Store, StoreError
 from .job_manager import JobManager
 from .llm_manager import LLMManager
 
@@ -28,6 +28,10 @@ STORE_NAME = "store.sqlite"
 
 #: RunManagers started in this process, by workdir: re-running a notebook cell replaces one.
 _ACTIVE: weakref.WeakValueDictionary[Path, RunManager] = weakref.WeakValueDictionary()
+
+
+#: Clean-up tasks of replaced RunManagers (kept alive until done).
+_DETACHING: set[asyncio.Task[None]] = set()
 
 
 class WorkdirBusyError(RuntimeError):
@@ -60,9 +64,17 @@ class RunManager:
                 raise ValueError(f"duplicate job name {job.name!r}: job names must be unique")
             seen.add(job.name)
         self.workdir = Path(workdir).expanduser().resolve()
-        self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_dir = self.workdir / STATE_DIR
-        self.state_dir.mkdir(exist_ok=True)
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self.state_dir.mkdir(exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StoreError(
+                f"cannot use workdir {self.workdir}: {self.state_dir} or a parent is a file,"
+                " not a directory"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.state_dir}: {exc.strerror or exc}") from None
         self.log_dir = self.state_dir / "logs"
         self.scheduler = scheduler or LocalScheduler()
         self.store = Store(self.state_dir / STORE_NAME)
@@ -178,8 +190,18 @@ class RunManager:
         return await self.llm_manager.diagnosis(name)
 
     def status(self) -> list[dict[str, Any]]:
-        """One row per job: state, attempt, exit code, category, location, log path."""
-        return job_rows(self.store)
+        """One row per job: state, attempt, exit code, category, location, log path.
+
+        While the scheduler does not answer, unfinished jobs show ``UNKNOWN`` with the reason.
+        """
+        rows = job_rows(self.store)
+        error = self.job_manager.scheduler_error
+        if error is not None:
+            for row in rows:
+                if not JobState(row["state"]).is_final:
+                    row["state"] = JobState.UNKNOWN.value
+                    row["reason"] = f"scheduler not answering: {error}"
+        return rows
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -223,8 +245,24 @@ class RunManager:
         self._closed = True
         self.job_manager.cancel()
         self.llm_manager.cancel()
-        self.llm_manager.close()
         self._release_workdir()
+        # The rest needs awaiting (watchers, the chat's connection); the store closes after it.
+        task = asyncio.get_running_loop().create_task(self._finish_detach())
+        _DETACHING.add(task)
+        task.add_done_callback(_DETACHING.discard)
+
+    async def _finish_detach(self) -> None:
+        try:
+            for manager in (self.job_manager, self.llm_manager):
+                if manager.task is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await manager.task
+            await self.llm_manager.aclose()
+            await self.scheduler.close()
+        except Exception:
+            log.exception("closing a replaced RunManager failed")
+        finally:
+            self.store.close()
 
     def _release_workdir(self) -> None:
         if self._lock_file is not None:

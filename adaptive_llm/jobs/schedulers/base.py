@@ -40,6 +40,14 @@ class JobStatus:
     ended_at: float | None = None
 
 
+@dataclass(frozen=True)
+class ResourceCaps:
+    """Upper bounds for a job's resources on this scheduler."""
+
+    time_limit: float | None = None
+    memory: int | None = None
+
+
 class Scheduler(abc.ABC):
     """Submit, poll all attempts in one call, cancel. All methods are coroutines."""
 
@@ -65,6 +73,13 @@ class Scheduler(abc.ABC):
     @abc.abstractmethod
     async def cancel(self, attempt: Attempt) -> None:
         """Ask the scheduler to end an attempt; its final state arrives through ``poll``."""
+
+    async def resource_caps(self, job: Job) -> ResourceCaps:
+        """The most time and memory a job could be given here (None: unknown or unlimited).
+
+        Fix recipes use it so that "double the time limit" never asks for more than allowed.
+        """
+        return ResourceCaps()
 
     async def adopt(self, attempt: Attempt) -> str | None:
         """An id for an attempt recorded without one (the process died while submitting it).

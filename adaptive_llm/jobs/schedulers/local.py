@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..model import Attempt, JobState
-from .base import JobStatus, Scheduler, SubmitError, SubmitRequest
+from ..model import Attempt, Job, JobState
+from .base import JobStatus, ResourceCaps, Scheduler, SubmitError, SubmitRequest
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,14 @@ class LocalScheduler(Scheduler):
         if entry.runner_pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(entry.runner_pid, 15)
+
+    async def resource_caps(self, job: Job) -> ResourceCaps:
+        """No time cap; memory up to this machine's physical memory."""
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            return ResourceCaps()
+        return ResourceCaps(memory=memory if memory > 0 else None)
 
     async def adopt(self, attempt: Attempt) -> str | None:
         if not attempt_files(attempt.log_path)[0].exists():

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..model import Attempt, JobState
+from ..model import Attempt, Job, JobState
 from ..sbatch import (
     DEFAULT_MEMORY,
     SbatchError,
@@ -26,7 +26,14 @@ from ..sbatch import (
     parse_slurm_time,
     render_sbatch,
 )
-from .base import JobStatus, Scheduler, SchedulerError, SubmitError, SubmitRequest
+from .base import (
+    JobStatus,
+    ResourceCaps,
+    Scheduler,
+    SchedulerError,
+    SubmitError,
+    SubmitRequest,
+)
 from .slurm_parse import (
     INVALID_ID,
     SACCT_FORMAT,
@@ -242,6 +249,24 @@ class SlurmScheduler(Scheduler):
                 continue
             return parse_slurm_time(record.get("MaxTime", "UNLIMITED"))
         return None
+
+    async def memory_max(self, partition: str | None = None) -> int | None:
+        """The largest node memory of the partition in bytes (``sinfo`` %m, MiB)."""
+        name = partition or self.defaults.get("partition")
+        args = ["-h", "-o", "%m"] + (["-p", name] if name else [])
+        code, out, err = await self._run("sinfo", *args)
+        if code != 0:
+            raise SchedulerError(f"sinfo failed: {err.strip()}")
+        sizes = [int(v.rstrip("+")) for v in out.split() if v.rstrip("+").isdigit()]
+        return max(sizes) * 1024**2 if sizes else None
+
+    async def resource_caps(self, job: Job) -> ResourceCaps:
+        """The partition's MaxTime and its largest node's memory."""
+        partition = job.resources.extra.get("partition")
+        return ResourceCaps(
+            time_limit=await self.time_limit_max(partition),
+            memory=await self.memory_max(partition),
+        )
 
     # -- commands -----------------------------------------------------------------------------
 

@@ -1,0 +1,134 @@
+"""Job model: parsing of durations and memory sizes, and validation of job definitions."""
+
+from __future__ import annotations
+
+import pytest
+
+from adaptive_llm import Job, JobState, Resources
+from adaptive_llm.jobs.model import (
+    FAILURE_STATES,
+    format_duration,
+    format_memory,
+    parse_duration,
+    parse_memory,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, None),
+        (90, 90.0),
+        (1.5, 1.5),
+        ("90", 90.0),
+        ("0.5", 0.5),
+        ("05:00", 300.0),
+        ("01:02:03", 3723.0),
+        ("1-02:00:00", 93600.0),
+        (" 10 ", 10.0),
+        ("90s", 90.0),
+        ("10m", 600.0),
+        ("10min", 600.0),
+        ("2h", 7200.0),
+        ("1h30m", 5400.0),
+        ("1d", 86400.0),
+    ],
+)
+def test_parse_duration(value: object, seconds: float | None) -> None:
+    assert parse_duration(value) == seconds  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["", "abc", "1x", "h", "1h-2", "-5", "1:2:3:4", "0", "0s", 0, -1])
+def test_parse_duration_rejects(value: object) -> None:
+    with pytest.raises(ValueError, match="time limit"):
+        parse_duration(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "amount"),
+    [
+        (None, None),
+        (1024, 1024),
+        ("512", 512),
+        ("1K", 1024),
+        ("512M", 512 * 1024**2),
+        ("300m", 300 * 1024**2),
+        ("2G", 2 * 1024**3),
+        ("2GiB", 2 * 1024**3),
+        ("1.5G", int(1.5 * 1024**3)),
+        ("1T", 1024**4),
+    ],
+)
+def test_parse_memory(value: object, amount: int | None) -> None:
+    assert parse_memory(value) == amount  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["", "lots", "2X", "-1G", "0", 0, -5])
+def test_parse_memory_rejects(value: object) -> None:
+    with pytest.raises(ValueError, match="memory"):
+        parse_memory(value)  # type: ignore[arg-type]
+
+
+def test_format_duration_and_memory() -> None:
+    assert format_duration(None) == "-"
+    assert format_duration(1.5) == "1.5s"
+    assert format_duration(45) == "45s"
+    assert format_duration(90) == "1m30s"
+    assert format_duration(3600) == "1h"
+    assert format_duration(3723) == "1h2m3s"
+    assert format_memory(None) == "-"
+    assert format_memory(512 * 1024**2) == "512M"
+    assert format_memory(2 * 1024**3) == "2G"
+    assert format_memory(1536 * 1024**2) == "1536M"
+    assert format_memory(100) == "100B"
+    for text in ("512M", "2G", "1K", "3T"):
+        assert format_memory(parse_memory(text)) == text
+
+
+def test_resources_parse_their_fields() -> None:
+    res = Resources(time_limit="01:00", memory="1G", cpus=2)
+    assert res.time_limit == 60.0
+    assert res.memory == 1024**3
+    assert Resources.from_dict(res.to_dict()) == res
+    with pytest.raises(ValueError, match="cpus"):
+        Resources(cpus=0)
+
+
+@pytest.mark.parametrize("name", ["", "-lead", ".hidden", "a b", "a/b", "x" * 129, "é"])
+def test_job_rejects_bad_names(name: str) -> None:
+    with pytest.raises(ValueError, match="invalid job name"):
+        Job(name, ["true"])
+
+
+@pytest.mark.parametrize("command", ["", "   ", [], ()])
+def test_job_rejects_empty_commands(command: object) -> None:
+    with pytest.raises(ValueError, match="command is empty"):
+        Job("j", command)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("max_attempts", [0, -1, 1.5, "2"])
+def test_job_rejects_bad_max_attempts(max_attempts: object) -> None:
+    with pytest.raises(ValueError, match="max_attempts"):
+        Job("j", ["true"], max_attempts=max_attempts)  # type: ignore[arg-type]
+
+
+def test_job_commands_and_round_trip() -> None:
+    argv_job = Job("a.b_c-1", ["python", "-c", "print('hi there')"], env={"N": 1})  # type: ignore[dict-item]
+    assert argv_job.argv == ["python", "-c", "print('hi there')"]
+    assert argv_job.command_text == "python -c 'print('\"'\"'hi there'\"'\"')'"
+    assert argv_job.env == {"N": "1"}
+    shell_job = Job("s", "echo hi | tr a-z A-Z", resources={"time_limit": "1:00"})  # type: ignore[arg-type]
+    assert shell_job.argv == ["/bin/sh", "-c", "echo hi | tr a-z A-Z"]
+    assert shell_job.resources.time_limit == 60.0
+    for job in (argv_job, shell_job, Job("m", ["x"], max_attempts=3, cwd="sub")):
+        assert Job.from_dict(job.to_dict()) == job
+    assert argv_job.with_resources(memory="2G").resources.memory == 2 * 1024**3
+
+
+def test_states_use_slurm_names() -> None:
+    assert JobState.OUT_OF_MEMORY.value == "OUT_OF_MEMORY"
+    assert JobState.COMPLETED.is_final and not JobState.COMPLETED.is_failure
+    assert JobState.CANCELLED.is_final and not JobState.CANCELLED.is_failure
+    assert JobState.LOST.is_failure
+    assert not JobState.RUNNING.is_final and not JobState.PENDING.is_final
+    assert JobState.TIMEOUT in FAILURE_STATES

@@ -1,0 +1,129 @@
+"""The SQLite store: round trips, and clear errors (never silent loss) when it is unusable."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from adaptive_llm import Attempt, Job, JobState, RunManager, StoreError
+from adaptive_llm.jobs.status import job_rows
+from adaptive_llm.jobs.store import AttemptUpdate, Store
+
+
+def store_path(workdir: Path) -> Path:
+    return workdir / ".adaptive_llm" / "store.sqlite"
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    store = Store(path)
+    job = Job("a", ["echo", "hi"], resources={"time_limit": 5})  # type: ignore[arg-type]
+    store.upsert_jobs([job])
+    store.upsert_jobs([job])  # idempotent
+    now = time.time()
+    store.add_attempt(
+        Attempt("a", 1, JobState.PENDING, "/logs/a/attempt-1.log", submitted_at=now), "local"
+    )
+    store.set_scheduler_id("a", 1, "local-1")
+    store.update_attempts(
+        [AttemptUpdate("a", 1, JobState.RUNNING, started_at=now)],
+    )
+    store.update_attempts(
+        [
+            AttemptUpdate(
+                "a", 1, JobState.FAILED, exit_code=2, reason="exit code 2", ended_at=now + 1
+            )
+        ]
+    )
+    store.close()
+
+    store = Store(path, readonly=True)
+    assert store.jobs() == [job]
+    (attempt,) = store.attempts("a")
+    assert attempt.state is JobState.FAILED
+    assert attempt.exit_code == 2
+    assert attempt.scheduler_id == "local-1"
+    assert attempt.started_at == now and attempt.ended_at == now + 1
+    assert store.scheduler_of("a", 1) == "local"
+    assert [s for _, s, _, _ in store.transitions("a")] == [
+        JobState.PENDING,
+        JobState.RUNNING,
+        JobState.FAILED,
+    ]
+    (row,) = job_rows(store)
+    assert row["name"] == "a" and row["state"] == "FAILED" and row["exit_code"] == 2
+    store.close()
+
+
+def test_readonly_store_that_does_not_exist(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no adaptive_llm store"):
+        Store(tmp_path / "missing.sqlite", readonly=True)
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_corrupt_store_is_a_clear_error_and_left_alone(workdir: Path) -> None:
+    path = store_path(workdir)
+    path.parent.mkdir()
+    garbage = b"this is not sqlite at all\x00\xff" * 200
+    path.write_bytes(garbage)
+    with pytest.raises(StoreError) as info:
+        RunManager([Job("a", ["true"])], workdir=workdir)
+    message = str(info.value)
+    assert str(path) in message
+    assert "corrupt" in message or "not a valid" in message
+    assert path.read_bytes() == garbage
+
+
+def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
+
+
+def test_locked_store_is_a_clear_error_without_loss(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    store = Store(path)
+    store.upsert_jobs([Job("kept", ["true"])])
+    store.close()
+
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="locked") as info:
+            locked = Store(path, timeout=0.2)
+            try:
+                locked.upsert_jobs([Job("new", ["true"])])
+            finally:
+                locked.close()
+        assert str(path) in str(info.value)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+    store = Store(path)
+    assert [job.name for job in store.jobs()] == ["kept"]
+    store.upsert_jobs([Job("new", ["true"])])
+    assert sorted(job.name for job in store.jobs()) == ["kept", "new"]
+    store.close()
+
+
+def test_locked_fresh_store_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE unrelated (x)")
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("INSERT INTO unrelated VALUES (1)")
+    try:
+        with pytest.raises(StoreError, match="locked"):
+            Store(path, timeout=0.2)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()

@@ -1,0 +1,371 @@
+"""RunManager, JobManager and LLMManager: actions, bad input, restarts, diagnosis caching."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adaptive_llm import (
+    Job,
+    JobBusyError,
+    JobState,
+    LocalScheduler,
+    RunManager,
+    SubmitError,
+    UnknownJobError,
+    WorkdirBusyError,
+)
+from adaptive_llm.jobs.store import Store
+
+MakeRM = Callable[..., RunManager]
+
+FAIL = [sys.executable, "-c", "print('about to fail'); raise ValueError('bad value 42')"]
+
+
+def sleeper_code(pidfile: Path, seconds: float = 1000) -> str:
+    """A job that starts a grandchild ``sleep``, writes its pid, then sleeps."""
+    return textwrap.dedent(
+        f"""
+        import subprocess, time
+        child = subprocess.Popen(["sleep", "1000"])
+        with open({str(pidfile)!r}, "w") as fh:
+            fh.write(f"{{child.pid}}\\n")
+        print("sleeping", flush=True)
+        time.sleep({seconds})
+        """
+    )
+
+
+def read_log(path: str) -> str:
+    return Path(path).read_text()
+
+
+# -- actions -----------------------------------------------------------------------------------
+
+
+async def test_cancel_job_ends_the_process_group(make_rm: MakeRM, workdir: Path, proc: Any) -> None:
+    pidfile = workdir / "grandchild.pid"
+    rm = make_rm([Job("long", proc.py(sleeper_code(pidfile)))])
+    rm.start()
+    await proc.until(lambda: rm.job_manager.state("long") is JobState.RUNNING, what="RUNNING")
+    grandchild = proc.read_pid(pidfile)
+    await rm.cancel_job("long")
+    await rm.wait(timeout=30)
+    attempt = rm.job_manager.attempts["long"]
+    assert attempt.state is JobState.CANCELLED
+    assert attempt.reason is not None and "cancel" in attempt.reason
+    status = json.loads(Path(attempt.log_path).with_suffix(".status.json").read_text())
+    assert proc.wait_gone(status["pid"]), "the job itself survived its cancel"
+    assert proc.wait_gone(grandchild), "the job's grandchild survived its cancel"
+    assert proc.wait_gone(status["runner_pid"])
+    # A user's cancel is not a failure: no diagnosis, nothing to wait for.
+    assert await rm.llm_manager.diagnosis("long") is None
+    assert rm.store.attempts("long")[0].state is JobState.CANCELLED
+    # Cancelling a finished job is a no-op.
+    await rm.cancel_job("long")
+    assert rm.job_manager.state("long") is JobState.CANCELLED
+
+
+async def test_cancel_a_queued_job(make_rm: MakeRM, workdir: Path, proc: Any) -> None:
+    marker = workdir / "second-ran"
+    jobs = [
+        Job("first", proc.py("import time; time.sleep(1.5)")),
+        Job("second", proc.py(f"open({str(marker)!r}, 'w').close()")),
+    ]
+    rm = make_rm(jobs, scheduler=LocalScheduler(max_concurrent=1, kill_grace=0.5))
+    rm.start()
+    await proc.until(lambda: "second" in rm.job_manager.attempts, what="second submitted")
+    assert rm.job_manager.state("second") is JobState.PENDING
+    await rm.cancel_job("second")
+    await rm.wait(timeout=30)
+    assert rm.job_manager.state("first") is JobState.COMPLETED
+    assert rm.job_manager.state("second") is JobState.CANCELLED
+    assert not marker.exists()
+
+
+async def test_rm_cancel_ends_every_job(make_rm: MakeRM, workdir: Path, proc: Any) -> None:
+    jobs = [Job(f"s{i}", proc.py(sleeper_code(workdir / f"s{i}.pid"))) for i in range(2)]
+    rm = make_rm(jobs)
+    rm.start()
+    await proc.until(
+        lambda: all(rm.job_manager.state(j.name) is JobState.RUNNING for j in jobs), what="RUNNING"
+    )
+    pids = [proc.read_pid(workdir / f"s{i}.pid") for i in range(2)]
+    await asyncio.wait_for(rm.cancel(), 30)
+    assert not rm.job_manager.is_running
+    store = Store(workdir / ".adaptive_llm" / "store.sqlite", readonly=True)
+    try:
+        assert {a.state for a in store.attempts()} == {JobState.CANCELLED}
+    finally:
+        store.close()
+    assert all(proc.wait_gone(pid) for pid in pids)
+
+
+async def test_resubmit_keeps_old_logs(make_rm: MakeRM, workdir: Path) -> None:
+    command = (
+        'n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo "run $n"; exit 1'
+    )
+    rm = make_rm([Job("again", command)])
+    rm.start()
+    await rm.wait(timeout=30)
+    first = rm.job_manager.attempts["again"]
+    assert first.number == 1 and first.state is JobState.FAILED
+    first_diagnosis = rm.llm_manager.cached("again")
+    assert first_diagnosis is not None
+
+    second = await rm.resubmit("again")
+    assert second.number == 2
+    assert second.log_path != first.log_path
+    await rm.wait(timeout=30)
+
+    latest = rm.job_manager.attempts["again"]
+    assert latest.number == 2 and latest.state is JobState.FAILED and latest.exit_code == 1
+    assert Path(first.log_path).name == "attempt-1.log"
+    assert Path(latest.log_path).name == "attempt-2.log"
+    assert read_log(first.log_path) == "run 1\n"
+    assert read_log(latest.log_path) == "run 2\n"
+    stored = rm.store.attempts("again")
+    assert [(a.number, a.state) for a in stored] == [(1, JobState.FAILED), (2, JobState.FAILED)]
+    transitions = rm.store.transitions("again")
+    for number in (1, 2):
+        states = [state for n, state, _, _ in transitions if n == number]
+        assert states[0] is JobState.PENDING and states[-1] is JobState.FAILED, transitions
+    # Each attempt has its own diagnosis; the first one is kept.
+    assert rm.llm_manager.cached("again", 1) is first_diagnosis
+    second_diagnosis = rm.llm_manager.cached("again")
+    assert second_diagnosis is not None and second_diagnosis is not first_diagnosis
+    assert rm.store.diagnosis("again", 1) is not None
+    assert rm.store.diagnosis("again", 2) is not None
+
+
+async def test_resubmit_with_a_changed_job(make_rm: MakeRM, proc: Any) -> None:
+    rm = make_rm([Job("fix", proc.py("raise SystemExit(3)"))])
+    rm.start()
+    await rm.wait(timeout=30)
+    assert rm.job_manager.attempts["fix"].exit_code == 3
+    fixed = Job("fix", proc.py("print('fixed')"))
+    await rm.resubmit("fix", fixed)
+    await rm.wait(timeout=30)
+    assert rm.job_manager.state("fix") is JobState.COMPLETED
+    assert rm.store.jobs() == [fixed]
+    with pytest.raises(ValueError, match="other"):
+        await rm.resubmit("fix", Job("other", ["true"]))
+
+
+async def test_resubmit_running_job_is_refused(make_rm: MakeRM, workdir: Path, proc: Any) -> None:
+    rm = make_rm([Job("busy", proc.py("import time; time.sleep(1000)"))])
+    rm.start()
+    await proc.until(lambda: rm.job_manager.state("busy") is JobState.RUNNING, what="RUNNING")
+    with pytest.raises(JobBusyError, match="busy"):
+        await rm.resubmit("busy")
+    assert len(rm.store.attempts("busy")) == 1
+
+
+async def test_max_attempts_retries_a_failing_job(make_rm: MakeRM) -> None:
+    rm = make_rm([Job("flaky", FAIL, max_attempts=2), Job("once", FAIL)])
+    rm.start()
+    await rm.wait(timeout=30)
+    flaky = rm.store.attempts("flaky")
+    assert [(a.number, a.state) for a in flaky] == [(1, JobState.FAILED), (2, JobState.FAILED)]
+    assert all("about to fail" in read_log(a.log_path) for a in flaky)
+    assert rm.llm_manager.cached("flaky", 1) is not None
+    assert rm.llm_manager.cached("flaky", 2) is not None
+    assert [a.number for a in rm.store.attempts("once")] == [1]
+    # Nothing else gets retried later on.
+    await asyncio.sleep(0.5)
+    assert len(rm.store.attempts("flaky")) == 2
+
+
+async def test_wait_timeout_names_the_unfinished_jobs(make_rm: MakeRM, proc: Any) -> None:
+    rm = make_rm([Job("sleepy", proc.py("import time; time.sleep(1000)"))])
+    with pytest.raises(RuntimeError, match="start"):
+        await rm.wait(timeout=1)
+    rm.start()
+    with pytest.raises(TimeoutError, match="sleepy"):
+        await rm.wait(timeout=0.5)
+
+
+def test_start_needs_a_running_loop(workdir: Path) -> None:
+    rm = RunManager([Job("a", ["true"])], workdir=workdir)
+    try:
+        with pytest.raises(RuntimeError, match="running event loop"):
+            rm.start()
+        assert rm.store.attempts() == []
+    finally:
+        asyncio.run(rm.close())
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+async def test_unknown_job_is_a_clear_error(make_rm: MakeRM) -> None:
+    rm = make_rm([Job("real", ["true"])])
+    rm.start()
+    for action in (rm.cancel_job, rm.resubmit, rm.llm_manager.diagnosis, rm.diagnosis):
+        with pytest.raises(UnknownJobError, match="'ghost'") as info:
+            await action("ghost")
+        assert "real" in str(info.value)  # lists the jobs that exist
+    assert rm.llm_manager.cached("ghost") is None
+
+
+def test_duplicate_job_names(workdir: Path) -> None:
+    jobs = [Job("same", ["true"]), Job("other", ["true"]), Job("same", ["false"])]
+    with pytest.raises(ValueError, match="duplicate job name 'same'"):
+        RunManager(jobs, workdir=workdir)
+    assert not (workdir / ".adaptive_llm" / "store.sqlite").exists()
+
+
+async def test_missing_cwd_fails_at_start_with_nothing_created(
+    make_rm: MakeRM, workdir: Path
+) -> None:
+    rm = make_rm([Job("ok", ["true"]), Job("lost", ["true"], cwd="no/such/dir")])
+    with pytest.raises(SubmitError, match=r"'lost'.*does not exist") as info:
+        rm.start()
+    assert str(workdir / "no" / "such" / "dir") in str(info.value)
+    assert not rm.is_started
+    assert rm.store.attempts() == []
+    assert rm.store.jobs() == []
+    assert not (workdir / ".adaptive_llm" / "logs").exists()
+
+
+async def test_cwd_that_is_a_file(make_rm: MakeRM, workdir: Path) -> None:
+    (workdir / "afile").write_text("")
+    rm = make_rm([Job("j", ["true"], cwd="afile")])
+    with pytest.raises(SubmitError, match="not a directory"):
+        rm.start()
+    assert rm.store.attempts() == []
+
+
+async def test_log_directory_unusable(make_rm: MakeRM, workdir: Path) -> None:
+    logs = workdir / ".adaptive_llm" / "logs"
+    logs.parent.mkdir()
+    logs.write_text("a file where the log directory should be")
+    rm = make_rm([Job("j", ["true"])])
+    with pytest.raises(SubmitError, match="log directory") as info:
+        rm.start()
+    assert str(logs) in str(info.value)
+    assert rm.store.attempts() == []
+    assert logs.read_text() == "a file where the log directory should be"
+
+
+async def test_job_log_directory_unusable(make_rm: MakeRM, workdir: Path) -> None:
+    job_logs = workdir / ".adaptive_llm" / "logs" / "j"
+    job_logs.parent.mkdir(parents=True)
+    job_logs.write_text("in the way")
+    rm = make_rm([Job("j", ["true"])])
+    with pytest.raises(SubmitError, match="log directory"):
+        rm.start()
+    assert rm.store.attempts() == []
+
+
+# -- one RunManager per workdir ----------------------------------------------------------------
+
+HOLDER = """
+import asyncio, sys
+from adaptive_llm import RunManager
+
+async def main():
+    rm = RunManager([], workdir=sys.argv[1])
+    rm.start()
+    print("READY", flush=True)
+    await asyncio.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+async def test_second_process_on_the_workdir_is_refused(
+    make_rm: MakeRM, workdir: Path, tmp_path: Path, proc: Any
+) -> None:
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), str(workdir), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None
+        line = await asyncio.wait_for(holder.stdout.readline(), 30)
+        assert line.strip() == b"READY"
+        rm = make_rm([Job("mine", proc.py("print('ran')"))])
+        with pytest.raises(WorkdirBusyError) as info:
+            rm.start()
+        assert str(holder.pid) in str(info.value)
+        assert rm.store.attempts() == []
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+        await holder.wait()
+    # Once the other process is gone, the same RunManager can start.
+    rm.start()
+    await rm.wait(timeout=30)
+    assert rm.job_manager.state("mine") is JobState.COMPLETED
+
+
+async def test_new_runmanager_in_the_same_process_replaces_the_old(
+    make_rm: MakeRM, proc: Any
+) -> None:
+    job = Job("cell", proc.py("import time; time.sleep(1); print('done')"))
+    first = make_rm([job])
+    first.start()
+    await proc.until(lambda: first.job_manager.state("cell") is JobState.RUNNING, what="RUNNING")
+    second = make_rm([job])  # the notebook cell, run again
+    second.start()
+    await asyncio.sleep(0.05)
+    assert not first.job_manager.is_running
+    assert not first.llm_manager.is_running
+    with pytest.raises(RuntimeError, match="closed"):
+        first.start()
+    await second.wait(timeout=30)
+    assert second.job_manager.state("cell") is JobState.COMPLETED
+    (attempt,) = second.store.attempts("cell")  # re-attached, not run twice
+    assert read_log(attempt.log_path) == "done\n"
+
+
+# -- diagnoses ---------------------------------------------------------------------------------
+
+
+async def test_concurrent_diagnosis_requests_compute_once(make_rm: MakeRM, proc: Any) -> None:
+    rm = make_rm([Job("bad", FAIL)])
+    rm.start()
+    await proc.until(lambda: rm.job_manager.state("bad").is_final, what="failure")
+    results = await asyncio.gather(*(rm.llm_manager.diagnosis("bad") for _ in range(20)))
+    first = results[0]
+    assert first is not None
+    assert all(result is first for result in results)
+    assert rm.llm_manager.computed == 1
+    await rm.wait(timeout=30)
+    assert rm.llm_manager.cached("bad") is first
+    assert rm.llm_manager.computed == 1
+    assert "bad value 42" in first.excerpt.text
+
+
+async def test_diagnoses_survive_a_restart(make_rm: MakeRM, workdir: Path) -> None:
+    rm = make_rm([Job("bad", FAIL), Job("good", ["true"])])
+    rm.start()
+    await rm.wait(timeout=30)
+    before = rm.llm_manager.cached("bad")
+    assert before is not None
+    await rm.close()
+
+    again = make_rm([])
+    again.start()
+    # Known at once: the store is read on start, nothing is recomputed.
+    assert set(again.job_manager.jobs) == {"bad", "good"}
+    cached = again.llm_manager.cached("bad")
+    assert cached is not None and cached.to_dict() == before.to_dict()
+    assert (await again.llm_manager.diagnosis("bad")) is cached
+    await again.wait(timeout=30)
+    assert again.llm_manager.computed == 0
+    assert again.job_manager.state("bad") is JobState.FAILED
+    assert again.job_manager.state("good") is JobState.COMPLETED
+    assert len(again.store.attempts()) == 2  # nothing was run again
+    rows = {row["name"]: row for row in again.status()}
+    assert rows["bad"]["summary"] == before.summary
+    assert rows["good"]["summary"] is None
