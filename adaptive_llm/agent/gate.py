@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from langchain.agents.middleware import AgentMiddleware, ToolCallRequest, wrap_tool_call
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.types import Command, interrupt
 
 from .tools import GATED
@@ -69,6 +69,23 @@ def rejection_text(decision: dict[str, Any]) -> str:
     )
 
 
+def proposal_key(thread: str, state: Any, call_id: str) -> str:
+    """The key of a tool call's proposal in the store.
+
+    A model's tool-call id is unique only within its reply (some OpenAI-compatible servers
+    number the calls of each reply: ``call_0`` every time), so the thread and the id of the
+    ``AIMessage`` holding the call are part of the key: a later call reusing an id is a new
+    call, asked again, never answered with an earlier call's result.
+    """
+    messages = state.get("messages", []) if isinstance(state, dict) else []
+    for message in reversed(messages):
+        if isinstance(message, AIMessage) and any(
+            c.get("id") == call_id for c in message.tool_calls
+        ):
+            return f"{thread}/{message.id}/{call_id}"
+    return f"{thread}//{call_id}"
+
+
 def build_gate(service: ChatService) -> AgentMiddleware[Any, Any]:
     from .session import chat_context
 
@@ -84,7 +101,8 @@ def build_gate(service: ChatService) -> AgentMiddleware[Any, Any]:
             return await handler(request)
         call_id = str(call["id"])
         context = chat_context(request.runtime)
-        proposal = records.proposal(call_id)
+        key = proposal_key(context.thread, request.state, call_id)
+        proposal = records.proposal(key)
         if proposal is None:
             try:
                 shown, plan = await service.propose(context, name, dict(call["args"]))
@@ -93,7 +111,7 @@ def build_gate(service: ChatService) -> AgentMiddleware[Any, Any]:
             settings = records.settings(context.thread)
             auto = settings["allow_commands"] if name == "run_command" else settings["yolo"]
             proposal = records.add_proposal(
-                call_id,
+                key,
                 context.thread,
                 name,
                 shown,
@@ -105,20 +123,20 @@ def build_gate(service: ChatService) -> AgentMiddleware[Any, Any]:
             answer = interrupt({"type": "approval", "tool_call_id": call_id, **proposal.request})
             answer = answer if isinstance(answer, dict) else {"approve": False}
             if answer.get("approve"):
-                records.decide(call_id, "approved", "user")
+                records.decide(key, "approved", "user")
             else:
                 text = rejection_text(answer)
                 records.decide(
-                    call_id, "rejected", "user", answer.get("feedback") or answer.get("reason")
+                    key, "rejected", "user", answer.get("feedback") or answer.get("reason")
                 )
-                records.finish(call_id, text)
+                records.finish(key, text)
                 return _message(call_id, name, text, error=True)
-            proposal = records.proposal(call_id) or proposal
+            proposal = records.proposal(key) or proposal
         if proposal.status == "done":  # a replay after it was applied: never apply twice
             return _message(call_id, name, proposal.result or "", error=False)
         result = await handler(request)
         if isinstance(result, ToolMessage):
-            records.finish(call_id, result.text)
+            records.finish(key, result.text)
         return result
 
     return wrap_tool_call(approval_gate)

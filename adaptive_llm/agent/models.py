@@ -52,6 +52,9 @@ def resolve_model(spec: Any) -> BaseChatModel:
             "llm must be a model name such as 'openai:gpt-4.1-mini', a dict of"
             " init_chat_model arguments, a LangChain chat model, or None"
         )
+    if str(kwargs["model"]).startswith("openai:"):
+        # Token usage in streamed replies (the chat's counter), also from compatible servers.
+        kwargs.setdefault("stream_usage", True)
     try:
         model = init_chat_model(**kwargs)
     except ImportError as exc:

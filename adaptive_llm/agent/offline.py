@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from ..jobs.model import format_duration, format_memory
-from .prompts import parse_job_context
+from .prompts import diagnosis_points, parse_job_context
 from .scripted import ScriptedChatModel, tool_call
 
 _PIP_RE = re.compile(r"pip install ([A-Za-z0-9_.\-\[\]]+)")
@@ -68,41 +68,43 @@ def offline_reply(messages: list[BaseMessage]) -> AIMessage:
 def _first_answer(context: dict[str, Any]) -> AIMessage:
     diagnosis = context.get("diagnosis") or {}
     lines = [f"**{context.get('job')}** ended {context.get('state')}: {diagnosis.get('summary')}"]
-    location = diagnosis.get("location")
-    if location:
-        lines.append(f"The line to open is `{location['file']}:{location['line']}`.")
-    if diagnosis.get("suggestion"):
-        lines.append(f"Suggested next step: {diagnosis['suggestion']}")
+    lines += diagnosis_points(diagnosis)
     proposal = _recipe(context)
     if proposal is None:
         lines.append(
-            "\nThere is no offline fix for this kind of failure; the excerpt and the location"
+            "There is no offline fix for this kind of failure; the excerpt and the location"
             " above are the place to start. With a model configured I can read and edit the"
             " code with you."
         )
-        return AIMessage(content="\n".join(lines))
+        return AIMessage(content="\n\n".join(lines))
     text, call = proposal
-    lines.append("\n" + text)
-    return AIMessage(content="\n".join(lines), tool_calls=call.tool_calls)
+    lines.append(text)
+    return AIMessage(content="\n\n".join(lines), tool_calls=call.tool_calls if call else [])
 
 
-def _recipe(context: dict[str, Any]) -> tuple[str, AIMessage] | None:
+def _recipe(context: dict[str, Any]) -> tuple[str, AIMessage | None] | None:
     diagnosis = context.get("diagnosis") or {}
     category = diagnosis.get("category")
     resources = context.get("resources") or {}
     if category == "time_limit" and resources.get("time_limit"):
-        new = float(resources["time_limit"]) * 2
+        current = float(resources["time_limit"])
+        new = current * 2
         if context.get("max_time_limit"):
             new = min(new, float(context["max_time_limit"]))
+        if new <= current:
+            return _at_cap("time limit", format_duration(current))
         return (
             f"It hit its time limit of {format_duration(resources['time_limit'])}. I propose"
             f" raising the limit to {format_duration(new)} and resubmitting.",
             tool_call("set_job_resources", {"time_limit": format_duration(new)}),
         )
     if category == "out_of_memory" and resources.get("memory"):
-        new_memory = int(resources["memory"]) * 2
+        current_memory = int(resources["memory"])
+        new_memory = current_memory * 2
         if context.get("max_memory"):
             new_memory = min(new_memory, int(context["max_memory"]))
+        if new_memory <= current_memory:
+            return _at_cap("memory", format_memory(current_memory))
         return (
             f"It ran out of its {format_memory(resources['memory'])} memory limit. I propose"
             f" raising it to {format_memory(new_memory)} and resubmitting.",
@@ -119,6 +121,14 @@ def _recipe(context: dict[str, Any]) -> tuple[str, AIMessage] | None:
                 tool_call("run_command", {"command": command}),
             )
     return None
+
+
+def _at_cap(what: str, value: str) -> tuple[str, None]:
+    return (
+        f"Its {what} of {value} is already the most this scheduler allows, so I cannot raise"
+        " it. Consider splitting the work, or checkpointing and resuming.",
+        None,
+    )
 
 
 def _package(diagnosis: dict[str, Any]) -> str | None:

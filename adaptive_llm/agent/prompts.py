@@ -49,6 +49,17 @@ def parse_job_context(text: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def diagnosis_points(diagnosis: dict[str, Any]) -> list[str]:
+    """The line to open and the next step of a diagnosis (``Diagnosis.to_dict()``), in Markdown."""
+    points = []
+    location = diagnosis.get("location")
+    if location:
+        points.append(f"The line to open is `{location['file']}:{location['line']}`.")
+    if diagnosis.get("suggestion"):
+        points.append(f"Suggested next step: {diagnosis['suggestion']}")
+    return points
+
+
 def system_prompt(root: str, context: dict[str, Any] | None) -> str:
     block = job_context_block(context) if context else "This chat is not about a single job."
     return SYSTEM_PROMPT.format(root=root, context=block)

@@ -17,6 +17,7 @@ from ..jobs.store import Store
 
 @dataclass(frozen=True)
 class Proposal:
+    #: The proposal's key: thread, AI message id and the model's call id (``gate.proposal_key``).
     tool_call_id: str
     thread: str
     tool: str

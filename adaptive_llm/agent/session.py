@@ -24,9 +24,10 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from langgraph.types import Command
 
 from ..jobs.model import Job, Resources, format_duration, format_memory
-from .gate import build_gate, parse_answer
+from ..jobs.schedulers.base import ResourceCaps
+from .gate import build_gate, parse_answer, proposal_key
 from .models import estimate_cost, model_label, resolve_model
-from .prompts import system_prompt
+from .prompts import diagnosis_points, system_prompt
 from .records import ChatRecords
 from .tools import build_tools, decode_plan, encode_plan, run_shell
 from .workspace import AppliedEdit, Workspace, WorkspaceError
@@ -112,6 +113,7 @@ class ChatService:
         self._agent: Any = None
         self._connection: Any = None
         self._locks: dict[str, asyncio.Lock] = {}
+        self._caps: dict[str, ResourceCaps] = {}
 
     # -- setup --------------------------------------------------------------------------------
 
@@ -182,6 +184,10 @@ class ChatService:
             data = diagnosis.to_dict()
             data.pop("path", None)
             context["diagnosis"] = data
+        caps = self._caps.get(name)
+        if caps is not None:
+            context["max_time_limit"] = caps.time_limit
+            context["max_memory"] = caps.memory
         llm_text = self.llm_manager.llm_diagnosis_text(name)
         if llm_text:
             context["llm_diagnosis"] = llm_text
@@ -248,7 +254,7 @@ class ChatService:
         """Apply the consented action recorded for this tool call; refuse without consent."""
         context = chat_context(runtime)
         call_id = str(runtime.tool_call_id)
-        proposal = self.records.proposal(call_id)
+        proposal = self.records.proposal(proposal_key(context.thread, runtime.state, call_id))
         if proposal is None or proposal.status not in ("approved",):
             return "Error: this action was not approved by the user; nothing was done."
         approved_by = proposal.decided_by or "user"
@@ -327,6 +333,8 @@ class ChatService:
         agent = await self.agent()
         config = {"configurable": {"thread_id": thread}}
         context = ChatContext(thread=thread, job=job)
+        if job is not None:
+            await self._refresh_caps(job)
         state = await agent.aget_state(config)
         if state.interrupts:
             decision = parse_answer(text).to_resume()
@@ -349,6 +357,15 @@ class ChatService:
                     final = message.text
                     break
         yield ChatEvent("done", text=final, data={"pending": len(approvals)})
+
+    async def _refresh_caps(self, job: str) -> None:
+        """The scheduler's limits for this job, for recipes; a scheduler error is not fatal."""
+        try:
+            caps = await self.job_manager.scheduler.resource_caps(self.job_manager.job(job))
+        except Exception as exc:
+            log.warning("could not read the scheduler's limits: %s", exc)
+            return
+        self._caps[job] = caps
 
     def _events(self, thread: str, part: dict[str, Any]) -> list[ChatEvent]:
         events: list[ChatEvent] = []
@@ -511,11 +528,7 @@ def _resources_diff(old: Job, new: Job) -> str:
 
 def _diagnosis_markdown(data: dict[str, Any]) -> str:
     parts = [f"**Diagnosis** ({data.get('category')}): {data.get('summary')}"]
-    location = data.get("location")
-    if location:
-        parts.append(f"Line to open: `{location['file']}:{location['line']}`")
-    if data.get("suggestion"):
-        parts.append(f"Next step: {data['suggestion']}")
+    parts += diagnosis_points(data)
     excerpt = (data.get("excerpt") or {}).get("text")
     if excerpt:
         parts.append("```text\n" + excerpt.rstrip() + "\n```")

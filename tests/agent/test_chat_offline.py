@@ -1,0 +1,99 @@
+"""The offline assistant (no model): fix recipes through the same gate, ending in a resubmit."""
+
+from __future__ import annotations
+
+import sys
+
+from chat_support import StartChat, check_order, edits, last_tool_message
+
+from adaptive_llm import Job, JobState
+
+
+async def test_time_limit_fix_loop_completes_on_attempt_two(start_chat: StartChat) -> None:
+    job = Job("slow", ["/bin/sh", "-c", "sleep 1.6; echo finished"], resources={"time_limit": 1})
+    rm = await start_chat(llm=None, jobs=[job])
+    lm = rm.llm_manager
+    assert rm.job_manager.state("slow") is JobState.TIMEOUT
+    assert lm.llm_calls == 0 and lm.llm_diagnosis_text("slow") is None
+
+    reply = await lm.chat("slow", "fix it")
+    assert reply.error is None
+    approval = reply.approval
+    assert approval is not None and approval.tool == "set_job_resources"
+    assert approval.diff is not None
+    assert "-time_limit = 1s" in approval.diff and "+time_limit = 2s" in approval.diff
+    assert rm.job_manager.job("slow").resources.time_limit == 1  # not before consent
+    await check_order(rm, "slow")
+
+    reply = await lm.chat("slow", "approve")
+    assert rm.job_manager.job("slow").resources.time_limit == 2
+    approval = reply.approval
+    assert approval is not None and approval.tool == "resubmit_job"
+    assert "attempt 2" in approval.summary
+    assert rm.job_manager.attempts["slow"].number == 1  # not resubmitted yet
+    await check_order(rm, "slow")
+
+    reply = await lm.chat("slow", "approve")
+    assert reply.approval is None and "attempt 2" in reply.text
+    await rm.wait(timeout=30)
+    attempt = rm.job_manager.attempts["slow"]
+    assert attempt.number == 2 and attempt.state is JobState.COMPLETED
+    [row] = edits(rm)
+    assert row["kind"] == "resources" and row["approved_by"] == "user"
+    messages = await check_order(rm, "slow")
+    assert "Resubmitted" in last_tool_message(messages).text
+    # The stored job definition was changed too (a restart keeps the fix).
+    assert {j.name: j for j in rm.store.jobs()}["slow"].resources.time_limit == 2
+
+
+async def test_resources_undo_restores_the_job(start_chat: StartChat) -> None:
+    job = Job("slow", ["/bin/sh", "-c", "sleep 5"], resources={"time_limit": 0.5})
+    rm = await start_chat(llm=None, jobs=[job])
+    lm = rm.llm_manager
+    await lm.chat("slow", "fix it")
+    reply = await lm.chat("slow", "approve")
+    assert reply.approval is not None and reply.approval.tool == "resubmit_job"
+    assert rm.job_manager.job("slow").resources.time_limit == 1
+    await lm.chat("slow", "reject not now")
+    assert rm.job_manager.attempts["slow"].number == 1
+    assert "Undone" in await lm.undo("slow")
+    assert rm.job_manager.job("slow").resources.time_limit == 0.5
+    await check_order(rm, "slow")
+
+
+async def test_missing_module_proposes_a_gated_install(start_chat: StartChat) -> None:
+    job = Job("imp", [sys.executable, "-c", "import adaptive_llm_no_such_module_xyz"])
+    rm = await start_chat(llm=None, jobs=[job])
+    lm = rm.llm_manager
+    lm.set_yolo("imp", True)  # commands ask even in YOLO
+    reply = await lm.chat("imp", "fix it")
+    approval = reply.approval
+    assert approval is not None and approval.tool == "run_command"
+    assert approval.command is not None
+    assert "-m pip install adaptive_llm_no_such_module_xyz" in approval.command
+    assert approval.command.startswith(sys.executable)
+    reply = await lm.chat("imp", "reject do not install anything")
+    assert reply.approval is None and "not done" in reply.text
+    messages = await check_order(rm, "imp")
+    tool = last_tool_message(messages)
+    assert tool.status == "error" and "do not install anything" in tool.text
+    assert "exit code" not in tool.text
+    assert rm.job_manager.attempts["imp"].number == 1
+
+
+async def test_no_recipe_explains_without_acting(start_chat: StartChat) -> None:
+    job = Job("bad", [sys.executable, "-c", "raise ValueError('bad value 42')"])
+    rm = await start_chat(llm=None, jobs=[job])
+    reply = await rm.llm_manager.chat("bad", "what happened?")
+    assert reply.approval is None and reply.error is None
+    assert "bad value 42" in reply.text or "ValueError" in reply.text
+    assert "no offline fix" in reply.text
+    history = await rm.llm_manager.history("bad")
+    assert history[0].role == "diagnosis"
+
+
+async def test_offline_general_chat(start_chat: StartChat) -> None:
+    rm = await start_chat(llm=None)
+    reply = await rm.llm_manager.chat(None, "hello")
+    assert "offline assistant" in reply.text
+    assert rm.llm_manager.usage(None).cost_usd == 0.0
