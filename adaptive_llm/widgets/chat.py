@@ -1,0 +1,403 @@
+"""The chat on a job: rendered history, streamed answers, approval cards, YOLO and Undo.
+
+Callbacks never block or await widget events: each starts a task on the kernel's running loop,
+kept in a set until it ends; an exception is logged and shown in the chat as a message.
+Streaming updates only the last message, at most every ``THROTTLE`` seconds; a new message
+appends one widget, so the history is never re-rendered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import time
+import warnings
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets  # type: ignore[import-untyped]
+
+from .render import diff_html, markdown_html, plain_html, sanitize, style_tag
+
+if TYPE_CHECKING:
+    from ..agent.session import Approval, ChatEvent, ChatMessage
+    from ..managers.llm_manager import LLMManager
+
+log = logging.getLogger(__name__)
+
+#: Minimum seconds between two updates of a streaming message.
+THROTTLE = 0.05
+_ROLE_LABEL = {"user": "you", "assistant": "assistant", "tool": "tool", "diagnosis": "diagnosis"}
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.get_event_loop_policy().get_event_loop()
+
+
+class TaskSet:
+    """Tasks started from widget callbacks: strongly referenced, exceptions reported.
+
+    Widget callbacks may run on another thread than the cells (ipykernel 7 handles widget
+    messages in a subshell thread with its own loop): ``call`` and ``start`` hand the work to
+    the loop the widget was created on, where the managers and their SQLite store live.
+    """
+
+    def __init__(self, on_error: Any) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.background: set[asyncio.Task[Any]] = set()
+        self._on_error = on_error
+        self.loop = _loop()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the widget's loop (now, when already on it)."""
+        try:
+            here = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            here = False
+        if here or not self.loop.is_running():
+            fn(*args)
+        else:
+            self.loop.call_soon_threadsafe(self._guarded, fn, *args)
+
+    def _guarded(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:
+            log.exception("widget callback failed")
+            self._on_error(exc)
+
+    def start(
+        self, coro: Coroutine[Any, Any, Any], name: str, *, background: bool = False
+    ) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task; a ``background`` one (a loop) is not waited for by ``idle``.
+
+        Call on the widget's loop (callbacks go through ``call`` first).
+        """
+        task = self.loop.create_task(coro, name=name)
+        self.tasks.add(task)
+        if background:
+            self.background.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        self.background.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("widget task %s failed", task.get_name(), exc_info=exc)
+            self._on_error(exc)
+
+    async def idle(self) -> None:
+        """Until every task started so far (and those they start) has ended."""
+        while self.tasks - self.background:
+            await asyncio.wait(list(self.tasks - self.background))
+
+
+class Bubble(widgets.HTML):  # type: ignore[misc]
+    """One message; ``set_text`` re-renders only this message."""
+
+    def __init__(self, role: str, text: str = "", *, error: bool = False, title: str = "") -> None:
+        super().__init__()
+        self.role = role
+        self.error = error
+        self.title = title or _ROLE_LABEL.get(role, role)
+        self.text = ""
+        self.add_class("adaptive-llm-bubble")
+        self.add_class(f"adaptive-llm-{role}")
+        if error:
+            self.add_class("adaptive-llm-error")
+        self.set_text(text)
+
+    def set_text(self, text: str) -> None:
+        self.text = text
+        body = plain_html(text) if self.role == "tool" else markdown_html(text)
+        label = f'<div class="adaptive-llm-role">{html.escape(self.title)}</div>'
+        self.value = label + body
+
+
+class ChatWidget(widgets.VBox):  # type: ignore[misc]
+    """``chat_widget(llm_manager, name)``: see the module docstring."""
+
+    def __init__(self, llm_manager: LLMManager, name: str | None) -> None:
+        self.lm = llm_manager
+        self.name = name
+        self.tasks = TaskSet(self._show_exception)
+        self.updates = 0  # widget value updates made by streaming (for tests and the bench)
+        title = f"Chat · {name}" if name else "Chat"
+        self.title = widgets.HTML(f'<span class="adaptive-llm-chat-title">{html.escape(title)}')
+        self.usage_label = widgets.HTML()
+        self.usage_label.add_class("adaptive-llm-usage")
+        self.yolo = widgets.ToggleButton(
+            value=False,
+            description="YOLO",
+            icon="bolt",
+            tooltip="Apply edits without asking (commands still ask)",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.yolo.add_class("adaptive-llm-yolo")
+        self.undo_button = widgets.Button(
+            description="Undo", icon="undo", tooltip="Undo the last applied edit"
+        )
+        self.undo_button.layout.width = "auto"
+        self.undo_button.add_class("adaptive-llm-undo")
+        header = widgets.HBox(
+            [self.title, self.usage_label, self.yolo, self.undo_button],
+            layout=widgets.Layout(align_items="center", justify_content="space-between"),
+        )
+        self.messages = widgets.VBox(layout=widgets.Layout(max_height="520px", overflow="auto"))
+        self.messages.add_class("adaptive-llm-messages")
+        self.approval_box = widgets.VBox()
+        self.status = widgets.HTML()
+        self.status.add_class("adaptive-llm-busy")
+        self.input = widgets.Text(
+            placeholder="Ask about this job, or type approve / reject",
+            layout=widgets.Layout(flex="1 1 auto", width="auto"),
+        )
+        self.input.add_class("adaptive-llm-chat-input")
+        with warnings.catch_warnings():  # Enter sends; a blur must not (value+observe would)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.input.on_submit(lambda _: self.tasks.call(self.submit))
+        self.send_button = widgets.Button(description="Send", button_style="primary")
+        self.send_button.layout.width = "auto"
+        self.send_button.add_class("adaptive-llm-send")
+        super().__init__(
+            [
+                widgets.HTML(style_tag()),
+                header,
+                self.messages,
+                self.approval_box,
+                self.status,
+                widgets.HBox([self.input, self.send_button]),
+            ]
+        )
+        self.add_class("adaptive-llm-chat")
+        self.approval: Approval | None = None
+        self._approval_buttons: list[widgets.Button] = []
+        self.busy = False
+        self.send_button.on_click(lambda _: self.tasks.call(self.submit))
+        self.undo_button.on_click(lambda _: self.tasks.call(self.undo))
+        self.yolo.observe(lambda change: self.tasks.call(self._on_yolo, change), "value")
+        self._set_busy(True, "loading the conversation…")
+        self.tasks.start(self._load(), "chat-load")
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def submit(self, text: str | None = None) -> None:
+        """Send the input's text (or ``text``) as the user's message, in a background task."""
+        message = (self.input.value if text is None else text).strip()
+        if not message or self.busy:
+            return
+        self.input.value = ""
+        self._set_busy(True)  # at once: a second Enter must not start a second turn
+        self._append(Bubble("user", message))
+        self._show_approval(None)
+        self.tasks.start(self._turn(message), "chat-turn")
+
+    def undo(self) -> None:
+        """Undo the chat's last applied edit, in a background task."""
+        if not self.busy:
+            self._set_busy(True, "undoing…")
+            self.tasks.start(self._undo(), "chat-undo")
+
+    def approve(self) -> None:
+        self.submit("approve")
+
+    def reject(self) -> None:
+        self.submit("reject")
+
+    async def idle(self) -> None:
+        await self.tasks.idle()
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    async def _load(self) -> None:
+        try:
+            history = await self.lm.history(self.name)
+            pending = await self.lm.pending(self.name)
+            self.yolo.value = bool(self._settings().get("yolo"))
+        except Exception as exc:
+            self._append(Bubble("assistant", _error_text(exc), error=True))
+            return
+        finally:
+            self._set_busy(False)
+        self.messages.children = tuple(_bubble(message) for message in history)
+        if not history:
+            self._append(Bubble("assistant", "Ask anything about this job."))
+        self._show_approval(pending[0] if pending else None)
+        self._update_usage()
+
+    async def _turn(self, text: str) -> None:
+        state = _Stream(self)
+        approval: Approval | None = None
+        try:
+            async for event in self.lm.chat_stream(self.name, text):
+                approval = state.handle(event) or approval
+        except Exception as exc:
+            state.flush()
+            self._append(Bubble("assistant", _error_text(exc), error=True))
+        finally:
+            state.flush()
+            self._set_busy(False)
+        self._show_approval(approval)
+        self._update_usage()
+
+    async def _undo(self) -> None:
+        try:
+            text = await self.lm.undo(self.name)
+        finally:
+            self._set_busy(False)
+        self._append(Bubble("tool", text, title="undo"))
+
+    def _on_yolo(self, change: dict[str, Any]) -> None:
+        try:
+            self.lm.set_yolo(self.name, bool(change["new"]))
+        except Exception as exc:
+            self._show_exception(exc)
+            return
+        self.yolo.button_style = "warning" if change["new"] else ""
+
+    # -- display ------------------------------------------------------------------------------
+
+    def _append(self, bubble: Bubble) -> Bubble:
+        self.messages.children = (*self.messages.children, bubble)
+        return bubble
+
+    def _set_busy(self, busy: bool, text: str = "the assistant is working…") -> None:
+        self.busy = busy
+        self.input.disabled = busy
+        self.send_button.disabled = busy
+        self.undo_button.disabled = busy
+        for button in self._approval_buttons:
+            button.disabled = busy
+        self.status.value = html.escape(text) if busy else ""
+
+    def _show_approval(self, approval: Approval | None) -> None:
+        self.approval = approval
+        if approval is None:
+            self.approval_box.children = ()
+            self._approval_buttons = []
+            return
+        parts = [f"<b>Approval needed:</b> {sanitize(markdown_html(approval.summary))}"]
+        if approval.diff:
+            parts.append(diff_html(approval.diff))
+        if approval.command:
+            parts.append(plain_html(approval.command))
+        card = widgets.HTML("".join(parts))
+        approve = widgets.Button(description="Approve", button_style="success", icon="check")
+        approve.add_class("adaptive-llm-approve")
+        reject = widgets.Button(description="Reject", button_style="danger", icon="times")
+        reject.add_class("adaptive-llm-reject")
+        approve.on_click(lambda _: self.tasks.call(self.approve))
+        reject.on_click(lambda _: self.tasks.call(self.reject))
+        self._approval_buttons = [approve, reject]
+        hint = widgets.HTML('<span class="adaptive-llm-usage">or type approve / reject</span>')
+        buttons = widgets.HBox([approve, reject, hint], layout=widgets.Layout(align_items="center"))
+        box = widgets.VBox([card, buttons])
+        box.add_class("adaptive-llm-approval")
+        self.approval_box.children = (box,)
+
+    def _update_usage(self) -> None:
+        try:
+            usage = self.lm.usage(self.name)
+        except Exception:
+            log.debug("usage not available", exc_info=True)
+            return
+        total = usage.input_tokens + usage.output_tokens
+        if not total:
+            self.usage_label.value = "0 tokens · no cost (offline assistant or no model call yet)"
+            return
+        cost = f" · ${usage.cost_usd:.4f}" if usage.cost_usd is not None else " · cost unknown"
+        self.usage_label.value = (
+            f"{total:,} tokens ({usage.input_tokens:,} in, {usage.output_tokens:,} out){cost}"
+        )
+
+    def _settings(self) -> dict[str, int]:
+        service = self.lm.chat_service()
+        return service.records.settings(service.thread_of(self.name))
+
+    def _show_exception(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        self._append(Bubble("assistant", _error_text(exc), error=True))
+
+
+class _Stream:
+    """One turn's events turned into bubbles; tokens flushed at most every ``THROTTLE`` s."""
+
+    def __init__(self, chat: ChatWidget) -> None:
+        self.chat = chat
+        self.bubble: Bubble | None = None
+        self.text = ""
+        self.shown = ""
+        self.flushed = 0.0
+
+    def handle(self, event: ChatEvent) -> Approval | None:
+        if event.type == "token":
+            self.text += event.text
+            if time.monotonic() - self.flushed >= THROTTLE:
+                self.flush()
+            return None
+        self.flush()
+        if event.type == "tool_call":
+            args = json.dumps(event.data.get("args") or {}, ensure_ascii=False)
+            self._end_message()
+            self.chat._append(Bubble("tool", f"{event.text}({args})", title="tool call"))
+        elif event.type == "tool_result":
+            name = str(event.data.get("name") or "tool")
+            error = event.data.get("status") == "error"
+            self.chat._append(Bubble("tool", event.text, title=f"{name} result", error=error))
+        elif event.type == "approval":
+            return event.approval
+        elif event.type == "error":
+            self._end_message()
+            self.chat._append(Bubble("assistant", event.text, error=True))
+        elif event.type == "done" and self.bubble is None and not self.text and event.text:
+            self.text = event.text
+            self.flush()
+        return None
+
+    def flush(self) -> None:
+        if self.text == self.shown:
+            return
+        if self.bubble is None:
+            self.bubble = self.chat._append(Bubble("assistant"))
+        self.bubble.set_text(self.text)
+        self.shown = self.text
+        self.flushed = time.monotonic()
+        self.chat.updates += 1
+
+    def _end_message(self) -> None:
+        self.bubble, self.text, self.shown = None, "", ""
+
+
+def _bubble(message: ChatMessage) -> Bubble:
+    if message.role == "tool":
+        return Bubble(
+            "tool",
+            message.text,
+            title=f"{message.name or 'tool'} result",
+            error=message.status == "error",
+        )
+    if message.role == "assistant" and not message.text and message.tool_calls:
+        calls = ", ".join(str(call.get("name")) for call in message.tool_calls)
+        return Bubble("tool", calls, title="tool call")
+    return Bubble(message.role, message.text)
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"**Error** ({type(exc).__name__}): {text}"
+
+
+def chat_widget(llm_manager: LLMManager, name: str | None = None) -> ChatWidget:
+    """The chat on job ``name`` (None: the general chat), ready to display in a cell."""
+    if name is not None:
+        llm_manager.job_manager.job(name)  # UnknownJobError at once, not in a task
+    return ChatWidget(llm_manager, name)

@@ -1,0 +1,214 @@
+"""End to end in a real browser: JupyterLab + Chromium run the quickstart and fix a job.
+
+JupyterLab is started on a free port in a temporary directory with a copy of the quickstart;
+Chromium is driven by Playwright (DESIGN.md §5). Screenshots go to ``test-artifacts/`` always
+(and the README's two to ``docs/``); a failure saves the page as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+DOCS = ROOT / "docs"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def lab(tmp_path: Path, chromium: str) -> Iterator[tuple[str, Path]]:
+    """A JupyterLab server on a free port, serving a temp dir with the quickstart."""
+    root = tmp_path / "lab"
+    root.mkdir()
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", root / "quickstart.ipynb")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+    }
+    env.pop("OPENAI_API_KEY", None)
+    notification = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)  # no "get notified about Jupyter news?" toast
+    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "jupyter"),
+            "lab",
+            "--no-browser",
+            "--IdentityProvider.token=",
+            "--ServerApp.ip=127.0.0.1",
+            f"--port={port}",
+            "--port-retries=0",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "lab.log", "wb"),  # noqa: SIM115 - closed with the process
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"jupyter lab did not start: {(tmp_path / 'lab.log').read_text()}")
+                time.sleep(0.2)
+        yield url, root
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # our session: the server, its kernels
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait(5)
+        _kill_demo_jobs(root)
+
+
+def _kill_demo_jobs(root: Path) -> None:
+    for status in root.rglob("*.status.json"):
+        try:
+            pid = json.loads(status.read_text()).get("pid")
+            if isinstance(pid, int):
+                os.killpg(pid, signal.SIGKILL)
+        except (OSError, ValueError, ProcessLookupError, PermissionError):
+            pass
+
+
+def _store(root: Path, sql: str) -> list[Any]:
+    path = root / "adaptive-llm-demo" / ".adaptive_llm" / "store.sqlite"
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_quickstart_fix_time_limit_in_browser(lab: tuple[str, Path], chromium: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    DOCS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        try:
+            page.goto(f"{url}/lab/tree/quickstart.ipynb")
+            page.wait_for_function(
+                "window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                " && window.jupyterapp.shell.currentWidget.sessionContext"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                ".connectionStatus === 'connected'",
+                timeout=45_000,
+            )
+            page.locator(".jp-Notebook .jp-Cell").first.click()
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+            table = page.locator(".adaptive-llm-info")
+            expect(table).to_be_visible(timeout=45_000)
+            row = table.locator(".adaptive-llm-job-simulate")
+            expect(row).to_contain_text("TIMEOUT", timeout=30_000)
+            expect(row.locator(".adaptive-llm-cell").nth(5)).to_contain_text("Time limit")
+            expect(table.locator(".adaptive-llm-job-prepare_data")).to_contain_text("COMPLETED")
+            expect(table.locator(".adaptive-llm-groups")).to_contain_text("failed with")
+            # The quickstart's own chat cell has run (the kernel is free again).
+            expect(page.locator(".adaptive-llm-chat").first).to_be_visible(timeout=30_000)
+            table.scroll_into_view_if_needed()
+            table.screenshot(path=str(DOCS / "info.png"))
+
+            row.locator(".adaptive-llm-chat-button").click()
+            chat = table.locator(".adaptive-llm-chat")
+            expect(chat.locator(".adaptive-llm-diagnosis")).to_contain_text("time_limit")
+            box = chat.locator(".adaptive-llm-chat-input input")
+            expect(box).to_be_enabled()
+            box.click()
+            box.fill("Why did this fail, and can you fix it?")
+            box.press("Enter")
+            card = chat.locator(".adaptive-llm-approval")
+            expect(card).to_contain_text("time_limit = 4s")
+            expect(card.locator(".adaptive-llm-approve")).to_be_visible()
+            expect(card.locator(".adaptive-llm-reject")).to_be_visible()
+            chat.scroll_into_view_if_needed()
+            chat.screenshot(path=str(DOCS / "chat-approval.png"))
+
+            expect(box).to_be_enabled()
+            box.fill("approve")
+            box.press("Enter")
+            expect(card).to_contain_text("Resubmit job simulate as attempt 2")
+            spec = _store(root, "SELECT spec FROM jobs WHERE name='simulate'")[0][0]
+            assert json.loads(spec)["resources"]["time_limit"] == 4  # recorded on disk
+            expect(box).to_be_enabled()
+            box.fill("approve")
+            box.press("Enter")
+            expect(chat).to_contain_text("Resubmitted job simulate as attempt 2")
+            expect(row).to_contain_text("COMPLETED", timeout=30_000)
+            expect(row.locator(".adaptive-llm-cell").nth(2)).to_have_text("2")
+
+            yolo = chat.locator(".adaptive-llm-yolo")
+            yolo.click()
+            expect(yolo).to_have_class(_contains("mod-active"))
+            page.wait_for_timeout(1000)
+            errors = chat.locator(".adaptive-llm-error")
+            assert errors.count() == 0, errors.all_inner_texts()
+            assert _store(root, "SELECT yolo FROM chat_settings WHERE thread='job:simulate'") == [
+                (1,)
+            ]
+            page.screenshot(path=str(ARTIFACTS / "browser-done.png"), full_page=True)
+            page.evaluate(
+                "window.jupyterapp.commands.execute('apputils:change-theme',"
+                " {theme: 'JupyterLab Dark'})"
+            )
+            page.wait_for_timeout(800)
+            table.screenshot(path=str(ARTIFACTS / "browser-dark.png"))
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def _contains(name: str) -> Any:
+    import re
+
+    return re.compile(rf"(^|\s){re.escape(name)}(\s|$)")

@@ -1,0 +1,284 @@
+"""The widgets in Python: clicks and typed text drive a real RunManager and LLMManager."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+
+from adaptive_llm import Job, RunManager, chat_widget, info
+from adaptive_llm.managers.llm_manager import LLM_DIAGNOSIS_PROMPT
+from adaptive_llm.testing import ScriptedChatModel, tool_call
+from adaptive_llm.widgets.chat import Bubble, ChatWidget
+from adaptive_llm.widgets.info import InfoWidget
+from adaptive_llm.widgets.render import diff_html, markdown_html
+
+MakeRm = Callable[..., RunManager]
+PY = sys.executable
+SLOW = Job("slow", ["/bin/sh", "-c", "sleep 1.6; echo finished"], resources={"time_limit": 1})
+OK = Job("ok", ["/bin/sh", "-c", "echo fine"])
+BOOM = Job("boom", ["/bin/sh", "-c", "echo 'RuntimeError: boom'; exit 1"])
+
+
+def script(*steps: AIMessage | str) -> Callable[[list[BaseMessage]], AIMessage | str]:
+    """Chat turns take ``steps`` in order; the background LLM diagnosis gets a fixed answer."""
+    remaining = list(steps)
+
+    def reply(messages: list[BaseMessage]) -> AIMessage | str:
+        first = messages[0] if messages else None
+        if isinstance(first, SystemMessage) and first.text.startswith(LLM_DIAGNOSIS_PROMPT[:60]):
+            return "Scripted diagnosis."
+        return remaining.pop(0)
+
+    return reply
+
+
+def type_text(chat: ChatWidget, text: str) -> None:
+    """What pressing Enter in the browser does: the value is synced, then submit fires."""
+    chat.input.value = text
+    chat.input._submission_callbacks(chat.input)
+
+
+def bubbles(chat: ChatWidget) -> list[Bubble]:
+    return list(chat.messages.children)
+
+
+async def started(make_rm: MakeRm, jobs: Sequence[Job], **kwargs: Any) -> RunManager:
+    rm = make_rm(jobs, **kwargs)
+    rm.start()
+    await rm.wait(timeout=30)
+    return rm
+
+
+def row_text(table: InfoWidget, name: str) -> str:
+    return " ".join(cell.value for cell in table.rows[name].cells)
+
+
+async def test_info_chat_fixes_the_time_limit_job(make_rm: MakeRm, proc: Any) -> None:
+    rm = make_rm([OK, SLOW, BOOM])
+    rm.start()
+    table = info(rm)
+    try:
+        assert "adaptive-llm-info" in table._dom_classes
+        rows = {name: row.box for name, row in table.rows.items()}
+        children = table.table.children
+        await rm.wait(timeout=30)
+        await proc.until(lambda: "TIMEOUT" in row_text(table, "slow"), 10, "the table update")
+        await proc.until(lambda: "time limit" in row_text(table, "slow").lower(), 10, "diagnosis")
+        # Incremental: the same row widgets, updated in place.
+        assert {name: row.box for name, row in table.rows.items()} == rows
+        assert all(table.rows[n].box is rows[n] for n in rows)
+        assert table.table.children == children and table.refreshes > 1
+        assert table.rows["ok"].chat.layout.display == "none"
+        assert table.rows["slow"].chat.layout.display != "none"
+        assert "adaptive-llm-chat-button" in table.rows["slow"].chat._dom_classes
+        assert "2 failed" in table.counts.value or "1 failed" in table.counts.value
+
+        table.rows["slow"].chat.click()
+        [chat] = table.chat_area.children
+        assert isinstance(chat, ChatWidget) and chat.input.disabled  # busy while loading
+        await chat.idle()
+        first = bubbles(chat)[0]
+        assert first.role == "diagnosis" and "time_limit" in first.value
+        type_text(chat, "Why did this fail, and can you fix it?")
+        assert chat.input.value == "" and chat.input.disabled
+        await chat.idle()
+        assert not chat.input.disabled
+        assert bubbles(chat)[0] is first  # history not re-rendered
+        assert chat.approval is not None and chat.approval.tool == "set_job_resources"
+        card = chat.approval_box.children[0]
+        assert "adaptive-llm-approval" in card._dom_classes
+        html_card = card.children[0].value
+        assert 'class="gd"' in html_card and 'class="gi"' in html_card
+        assert "time_limit = 1s" in html_card and "time_limit = 2s" in html_card
+        approve, reject = card.children[1].children[:2]
+        assert "adaptive-llm-approve" in approve._dom_classes
+        assert "adaptive-llm-reject" in reject._dom_classes
+
+        approve.click()  # the button, as a user would
+        await chat.idle()
+        assert rm.job_manager.job("slow").resources.time_limit == 2
+        assert chat.approval is not None and chat.approval.tool == "resubmit_job"
+        type_text(chat, "approve")  # typed, as a user would
+        await chat.idle()
+        assert chat.approval is None and chat.approval_box.children == ()
+        assert any("Resubmitted" in b.value for b in bubbles(chat))
+        await rm.wait(timeout=30)
+        await proc.until(lambda: "COMPLETED" in row_text(table, "slow"), 10, "completion")
+        assert table.rows["slow"].box is rows["slow"]
+        assert table.rows["slow"].cells[2].value == "2"
+        assert table.rows["slow"].chat.layout.display == "none"
+        assert "Usage" not in chat.usage_label.value and "tokens" in chat.usage_label.value
+        count = len(bubbles(chat))
+        chat.yolo.value = True  # after the fix, in the same chat
+        await chat.idle()
+        assert len(bubbles(chat)) == count, bubbles(chat)[-1].value
+        assert chat.yolo.button_style == "warning"
+        # Re-opening gives the same chat widget, with its history.
+        assert table.open_chat("slow") is chat
+    finally:
+        table.close()
+
+
+async def test_failures_grouped_by_signature(make_rm: MakeRm, workdir: Path) -> None:
+    (workdir / "train.py").write_text("import sys\n\nconfig = {}\nprint(config['lr'])\n")
+    jobs = [Job(f"t{i}", [PY, "train.py"]) for i in range(3)] + [BOOM]
+    rm = await started(make_rm, jobs)
+    table = info(rm)
+    try:
+        table.refresh()
+        assert "3 jobs failed with the same <b>KeyError</b> at train.py:4" in table.groups.value
+        assert "1 job failed with" in table.groups.value
+        assert "4 failed" in table.counts.value
+    finally:
+        table.close()
+
+
+async def test_resubmit_and_cancel_buttons(make_rm: MakeRm, proc: Any) -> None:
+    rm = make_rm([Job("long", ["/bin/sh", "-c", "sleep 30"])])
+    rm.start()
+    table = info(rm)
+    try:
+        row = table.rows["long"]
+        await proc.until(lambda: "RUNNING" in row_text(table, "long"), 10, "running")
+        assert row.resubmit.disabled and not row.cancel.disabled
+        row.cancel.click()
+        await table.tasks.idle()
+        await proc.until(lambda: "CANCELLED" in row_text(table, "long"), 15, "cancelled")
+        assert not row.resubmit.disabled
+        row.resubmit.click()
+        await table.tasks.idle()
+        await proc.until(lambda: row.cells[2].value == "2", 10, "attempt 2")
+        assert table.notice.value == ""
+    finally:
+        table.close()
+
+
+HOSTILE = [
+    "<script>alert(1)</script>hello",
+    "[click](javascript:alert(1))",
+    '<a href="JaVaScRiPt:alert(1)">x</a>',
+    "<img src=x onerror=alert(1)>",
+    '<div onclick="alert(1)" onmouseover="alert(1)">hover</div>',
+    "`<script>alert(1)</script>` and `<img src=x onerror=alert(1)>`",
+    "```html\n<script>alert(1)</script><iframe src=x></iframe>\n```",
+    "<iframe src='https://example.com'></iframe>",
+    "<style>body{display:none}</style>text",
+    '<svg onload="alert(1)"><a xlink:href="javascript:alert(1)">s</a></svg>',
+    '<form action="javascript:alert(1)"><input onfocus=alert(1) autofocus></form>',
+    '<a href="data:text/html,<script>alert(1)</script>">d</a>',
+    "<p style=\"background:url('javascript:alert(1)')\">p</p>",
+]
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, attrs))
+
+
+def assert_inert(rendered: str) -> None:
+    """Parsed as a browser would: only harmless tags, no handlers/styles, safe links only."""
+    parser = _Tags()
+    parser.feed(rendered)
+    for tag, attrs in parser.found:
+        assert tag not in ("script", "style", "iframe", "img", "svg", "form", "input", "object")
+        for name, value in attrs:
+            assert not name.startswith("on") and name not in ("style", "src", "action")
+            if name == "href":
+                assert (value or "").startswith(("http://", "https://", "mailto:")), value
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_markdown_renders_inert(text: str) -> None:
+    rendered = markdown_html(text)
+    assert_inert(rendered)
+    assert "<script" not in rendered.lower() and 'javascript:alert(1)"' not in rendered
+
+
+def test_code_is_escaped_and_highlighted() -> None:
+    rendered = markdown_html("```python\nx = '<b>'  # c\n```\n\n`<i>x</i>`")
+    assert "&lt;b&gt;" in rendered and "<b>" not in rendered
+    assert "<code>&lt;i&gt;x&lt;/i&gt;</code>" in rendered
+    assert 'class="adaptive-llm-hl"' in rendered and 'class="s1"' in rendered
+    links = markdown_html("[ok](https://example.com)")
+    assert 'href="https://example.com"' in links and "noopener" in links
+    diff = diff_html("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-<old>\n+<script>new</script>\n")
+    assert "&lt;script&gt;new" in diff and "<script" not in diff
+
+
+async def test_hostile_model_output_and_streaming(make_rm: MakeRm) -> None:
+    long = " ".join(f"word{i}" for i in range(400))
+    hostile = "<script>alert(1)</script>**bold** [x](javascript:alert(1)) <img src=x onerror=1>"
+    model = ScriptedChatModel(script(hostile, long))
+    rm = await started(make_rm, [BOOM], llm=model)
+    chat = chat_widget(rm.llm_manager, "boom")
+    await chat.idle()
+    type_text(chat, "hi")
+    await chat.idle()
+    reply = bubbles(chat)[-1]
+    assert reply.role == "assistant" and "<strong>bold</strong>" in reply.value
+    assert_inert(reply.value)
+    assert "<script" not in reply.value and "javascript:" not in reply.value
+    before = bubbles(chat)
+    updates = chat.updates
+    type_text(chat, "more")
+    await chat.idle()
+    # Two new bubbles appended; earlier ones are the same widgets.
+    assert bubbles(chat)[: len(before)] == before and len(bubbles(chat)) == len(before) + 2
+    assert "word399" in bubbles(chat)[-1].value
+    assert 1 <= chat.updates - updates < 400  # throttled: far fewer updates than tokens
+    assert "tokens" in chat.usage_label.value
+
+
+async def test_yolo_toggle_and_undo(make_rm: MakeRm, workdir: Path) -> None:
+    (workdir / "conf.txt").write_text("lr = 1\n")
+    edit = tool_call("edit_file", {"path": "conf.txt", "old_text": "lr = 1", "new_text": "lr = 2"})
+    model = ScriptedChatModel(script(edit, "Edited."))
+    rm = await started(make_rm, [BOOM], llm=model)
+    chat = chat_widget(rm.llm_manager, "boom")
+    await chat.idle()
+    assert "adaptive-llm-yolo" in chat.yolo._dom_classes and not chat.yolo.value
+    chat.yolo.value = True  # the toggle, as clicked
+    service = rm.llm_manager.chat_service()
+    assert service.records.settings(service.thread_of("boom"))["yolo"] == 1
+    type_text(chat, "set lr to 2")
+    await chat.idle()
+    assert chat.approval is None  # YOLO: applied without asking
+    assert (workdir / "conf.txt").read_text() == "lr = 2\n"
+    assert any(b.role == "tool" and "Applied" in b.value for b in bubbles(chat))
+    assert "adaptive-llm-undo" in chat.undo_button._dom_classes
+    chat.undo_button.click()
+    await chat.idle()
+    assert (workdir / "conf.txt").read_text() == "lr = 1\n"
+    assert "Undone" in bubbles(chat)[-1].value or "restored" in bubbles(chat)[-1].value
+
+
+async def test_errors_are_chat_messages(make_rm: MakeRm) -> None:
+    model = ScriptedChatModel(script())  # no reply scripted: the model raises
+    rm = await started(make_rm, [BOOM], llm=model)
+    chat = chat_widget(rm.llm_manager, "boom")
+    await chat.idle()
+    type_text(chat, "hello")
+    await chat.idle()
+    last = bubbles(chat)[-1]
+    assert "adaptive-llm-error" in last._dom_classes and "Traceback" not in last.value
+    assert not chat.input.disabled and not chat.busy
+
+    async def broken(name: str | None) -> str:
+        raise RuntimeError("disk on fire")
+
+    rm.llm_manager.undo = broken  # type: ignore[method-assign]
+    chat.undo_button.click()
+    await chat.idle()
+    assert "disk on fire" in bubbles(chat)[-1].value
+    assert "adaptive-llm-error" in bubbles(chat)[-1]._dom_classes
+    assert not chat.busy
