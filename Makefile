@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
-DEMO_ARGS ?= --headless
+# `make demo` runs the demo jobs, then opens the quickstart notebook in JupyterLab;
+# `make demo DEMO_ARGS=--headless` only prints (no browser, no server).
+DEMO_ARGS ?=
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo lab test lint typecheck pytest bench clean slurm-up
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed-demo
 	$(BIN)/adaptive-llm demo $(DEMO_ARGS)
+
+lab: $(VENV)/.installed-demo
+	$(BIN)/jupyter lab notebooks/quickstart.ipynb
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check adaptive_llm tests bench
@@ -42,6 +47,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/manager_scale.py
 	$(BIN)/python bench/eval_corpora.py
 	$(BIN)/python bench/huge_log.py
+	$(BIN)/python bench/chat_render.py
+	$(BIN)/python bench/slurm_poll.py
 
 clean:
 	rm -rf $(VENV) adaptive-llm-demo .pytest_cache .mypy_cache .ruff_cache

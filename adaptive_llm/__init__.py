@@ -1,36 +1,63 @@
 """adaptive_llm: run batch jobs from a notebook; when one fails, a diagnosis is waiting.
 
 The public API is small: define ``Job``s, hand them to a ``RunManager`` with a workdir, call
-``rm.start()`` in a cell, and ``await rm.llm_manager.diagnosis(name)`` for any failed job.
+``rm.start()`` in a cell, and ``await rm.llm_manager.diagnosis(name)`` for any failed job;
+``info(rm)`` shows the live job table and ``chat_widget(rm.llm_manager, name)`` a chat.
+
+Names are imported on first use (PEP 562), so ``import adaptive_llm`` and the
+``adaptive-llm diagnose`` command stay fast and free of LangChain and ipywidgets.
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from .diagnosis import Diagnosis
-from .jobs.model import Attempt, Job, JobState, Resources
-from .jobs.schedulers.base import Scheduler, SchedulerError, SubmitError
-from .jobs.schedulers.local import LocalScheduler
-from .jobs.schedulers.slurm import SlurmScheduler
-from .jobs.store import StoreError
-from .managers.job_manager import JobBusyError, UnknownJobError
-from .managers.run_manager import RunManager, WorkdirBusyError
-
 if TYPE_CHECKING:
+    from .diagnosis import Diagnosis
+    from .jobs.model import Attempt, Job, JobState, Resources
+    from .jobs.schedulers.base import Scheduler, SchedulerError, SubmitError
+    from .jobs.schedulers.local import LocalScheduler
+    from .jobs.schedulers.slurm import SlurmScheduler
+    from .jobs.store import StoreError
+    from .managers.job_manager import JobBusyError, UnknownJobError
+    from .managers.run_manager import RunManager, WorkdirBusyError
     from .widgets import chat_widget, info
 
 __version__ = "0.1.0"
 
-#: Imported on first use, so that ``import adaptive_llm`` stays free of ipywidgets/LangChain.
-_LAZY = {"info": "widgets", "chat_widget": "widgets"}
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "Diagnosis": "diagnosis",
+    "Attempt": "jobs.model",
+    "Job": "jobs.model",
+    "JobState": "jobs.model",
+    "Resources": "jobs.model",
+    "Scheduler": "jobs.schedulers.base",
+    "SchedulerError": "jobs.schedulers.base",
+    "SubmitError": "jobs.schedulers.base",
+    "LocalScheduler": "jobs.schedulers.local",
+    "SlurmScheduler": "jobs.schedulers.slurm",
+    "StoreError": "jobs.store",
+    "JobBusyError": "managers.job_manager",
+    "UnknownJobError": "managers.job_manager",
+    "RunManager": "managers.run_manager",
+    "WorkdirBusyError": "managers.run_manager",
+    "chat_widget": "widgets",
+    "info": "widgets",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        return getattr(module, name)
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 __all__ = [

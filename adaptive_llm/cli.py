@@ -41,7 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     add_diagnose_parser(sub)
 
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # `diagnose a.log --workdir D b.log`: paths after an option belong to diagnose too.
+        if args.command != "diagnose" or any(item.startswith("-") for item in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.paths.extend(extra)
     try:
         if args.command == "demo":
             from .demo import run_demo

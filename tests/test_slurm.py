@@ -232,9 +232,13 @@ async def test_slurmctld_restart_loses_no_job(make_rm: MakeRM, proc: Any) -> Non
         await asyncio.to_thread(_daemon, "stop")
         await proc.until(lambda: jm.scheduler_error is not None, 40, "a scheduler error")
         assert "slurm" in (jm.scheduler_error or "").lower()
-        # Every job is kept, unchanged, while SLURM does not answer.
-        assert all(jm.state(j.name) is JobState.RUNNING for j in jobs)
+        # Every job is kept, unchanged, while SLURM does not answer; it shows as UNKNOWN.
+        assert all(jm.state(j.name) is JobState.UNKNOWN for j in jobs)
+        assert all(jm.attempts[j.name].state is JobState.RUNNING for j in jobs)
         assert {a.job for a in rm.store.latest_attempts().values()} >= {j.name for j in jobs}
+        rows = {row["name"]: row for row in rm.status()}
+        assert all(rows[j.name]["state"] == "UNKNOWN" for j in jobs)
+        assert all("scheduler not answering" in rows[j.name]["reason"] for j in jobs)
     finally:
         await asyncio.to_thread(_daemon, "start")
     await rm.wait(timeout=90)
