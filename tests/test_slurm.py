@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -107,17 +106,58 @@ async def test_memory_limit_is_out_of_memory(make_rm: MakeRM) -> None:
 
 
 @pytest.mark.slurm_slow
-async def test_time_limit_from_slurm(make_rm: MakeRM) -> None:
-    job = Job("slow", ["sleep", "600"], resources={"time_limit": 60})
-    began = time.monotonic()
-    rm = await run(make_rm, [job], timeout=180)
-    attempt = rm.job_manager.attempts["slow"]
-    assert attempt.state is JobState.TIMEOUT, attempt.reason
-    assert attempt.reason is not None and "time limit" in attempt.reason
-    assert "00:01:00" in read(Path(attempt.log_path).with_suffix(".sbatch"))
-    assert time.monotonic() - began >= 55
-    diagnosis = await rm.llm_manager.diagnosis("slow")
-    assert diagnosis is not None and diagnosis.category == "time_limit"
+def test_demo_time_limit_fixed_by_recipe_on_slurm(tmp_path: Path) -> None:
+    """The SLURM demo: SLURM ends the simulation at its 1-minute limit, the offline assistant
+    proposes 2 minutes (capped by the partition's MaxTime), both approvals are given, and
+    the second attempt completes. About 3.5 minutes: the one slow test of the suite."""
+    import json
+
+    workdir = tmp_path / "demo"
+    cli = [sys.executable, "-m", "adaptive_llm.cli"]
+    demo = subprocess.run(
+        [
+            *cli,
+            "demo",
+            "--headless",
+            "--scheduler",
+            "slurm",
+            "--approve-all",
+            "--workdir",
+            str(workdir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "-time_limit = 1m" in demo.stdout and "+time_limit = 2m" in demo.stdout
+    assert "simulate: attempt 2 COMPLETED" in demo.stdout
+    logs = workdir / ".adaptive_llm" / "logs" / "simulate"
+    assert "--time=00:01:00" in read(logs / "attempt-1.sbatch")
+    assert "--time=00:02:00" in read(logs / "attempt-2.sbatch")
+    assert "DUE TO TIME LIMIT" in read(logs / "attempt-1.log")
+    assert "simulation done" in read(logs / "attempt-2.log")
+    status = subprocess.run(
+        [*cli, "status", "--workdir", str(workdir), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rows = {row["name"]: row for row in json.loads(status.stdout)["jobs"]}
+    assert rows["simulate"]["state"] == "COMPLETED" and rows["simulate"]["attempt"] == 2
+    assert rows["train"]["category"] == "python_exception"
+
+
+async def test_resource_caps_come_from_the_partition() -> None:
+    caps = await SlurmScheduler().resource_caps(Job("x", ["true"]))
+    assert caps.time_limit == 30 * 60  # MaxTime of .ci/slurm-up's partition
+    assert caps.memory is not None and caps.memory > 256 * 1024**2
+    with pytest.raises(Exception, match="nope"):
+        await SlurmScheduler().resource_caps(
+            Job("x", ["true"], resources={"extra": {"partition": "nope"}})
+        )
 
 
 async def test_cancel(make_rm: MakeRM, proc: Any) -> None:

@@ -242,7 +242,8 @@ class SlurmScheduler(Scheduler):
         args = ["-o", "show", "partition"] + ([name] if name else [])
         code, out, err = await self._run("scontrol", *args)
         if code != 0:
-            raise SchedulerError(f"scontrol show partition failed: {err.strip()}")
+            problem = err.strip() or out.strip() or f"exit code {code}"
+            raise SchedulerError(f"scontrol show partition {name or ''} failed: {problem}")
         for line in out.splitlines():
             record = parse_key_values(line)
             if name is None and record.get("Default") != "YES":
@@ -256,7 +257,7 @@ class SlurmScheduler(Scheduler):
         args = ["-h", "-o", "%m"] + (["-p", name] if name else [])
         code, out, err = await self._run("sinfo", *args)
         if code != 0:
-            raise SchedulerError(f"sinfo failed: {err.strip()}")
+            raise SchedulerError(f"sinfo failed: {err.strip() or out.strip() or code}")
         sizes = [int(v.rstrip("+")) for v in out.split() if v.rstrip("+").isdigit()]
         return max(sizes) * 1024**2 if sizes else None
 
