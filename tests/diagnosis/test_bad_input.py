@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -31,13 +33,31 @@ def test_directory(tmp_path: Path) -> None:
         diagnose(tmp_path)
 
 
-@pytest.mark.skipif(os.getuid() == 0, reason="root can read anything")
 def test_unreadable(tmp_path: Path) -> None:
+    """An unreadable log is a clear error; as root, checked in a child that drops to nobody."""
     log = tmp_path / "secret.log"
     log.write_text("x\n")
     log.chmod(0)
-    with pytest.raises(DiagnosisError, match="cannot open"):
-        diagnose(log)
+    if os.getuid() != 0:
+        with pytest.raises(DiagnosisError, match="cannot open"):
+            diagnose(log)
+        return
+    tmp_path.chmod(0o755)
+    code = (
+        "import os, sys\n"
+        "from adaptive_llm.diagnosis import DiagnosisError, diagnose\n"
+        "import adaptive_llm.diagnosis.engine, adaptive_llm.diagnosis.reader\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "try:\n"
+        "    diagnose(sys.argv[1])\n"
+        "except DiagnosisError as exc:\n"
+        "    print('ERROR', exc)\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code, str(log)], capture_output=True, text=True, timeout=60
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.startswith("ERROR") and "cannot open" in child.stdout
 
 
 def test_empty(tmp_path: Path) -> None:
