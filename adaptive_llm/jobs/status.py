@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from .model import JobState
+from .model import Job, JobState
 from .store import Store
 
 
-def job_rows(store: Store) -> list[dict[str, Any]]:
-    """Every job in the store with its latest attempt and that attempt's diagnosis."""
+def job_rows(store: Store, unrecorded: Iterable[Job] = ()) -> list[dict[str, Any]]:
+    """Every job in the store (plus ``unrecorded`` ones, not stored yet) with its latest
+    attempt and that attempt's diagnosis."""
     latest = store.latest_attempts()
     diagnoses = store.diagnoses()
     rows: list[dict[str, Any]] = []
-    for job in sorted(store.jobs(), key=lambda j: j.name):
+    jobs = {job.name: job for job in unrecorded} | {job.name: job for job in store.jobs()}
+    for job in sorted(jobs.values(), key=lambda j: j.name):
         attempt = latest.get(job.name)
         diag = diagnoses.get((job.name, attempt.number)) if attempt else None
         location = (diag or {}).get("location")

@@ -167,6 +167,11 @@ class Store:
                 " upgrade adaptive_llm"
             )
 
+    def check_writable(self) -> None:
+        """Raise ``StoreError`` now if the store cannot be written (locked, read-only)."""
+        with self.transaction():
+            pass
+
     def close(self) -> None:
         self._db.close()
 

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 #: Jobs whose new attempts are recorded in one store transaction when submitting many.
 SUBMIT_BATCH = 200
 #: State changes recorded per store transaction in one poll; the loop runs between batches.
-POLL_BATCH = 200
+POLL_BATCH = 100
 #: While submitting many jobs, record the submitted ones and let the loop run this often (s).
 FLUSH_INTERVAL = 0.01
 
@@ -80,18 +80,35 @@ class JobManager(BaseManager):
         self._subscribers: list[asyncio.Queue[FailureEvent]] = []
         self._wake = asyncio.Event()
         self._loaded = False
+        self._unrecorded: list[Job] = []
         #: Jobs whose automatic retry (max_attempts) is being submitted: not final yet.
         self._retrying: set[str] = set()
 
     # -- setup --------------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Record the given jobs in the store and read what earlier runs left there."""
-        self.store.upsert_jobs(self.jobs.values())
+        """Read what earlier runs left in the store (the given jobs are recorded by the loop,
+        in batches, before any of them is submitted)."""
+        self._unrecorded = list(self.jobs.values())
         for job in self.store.jobs(skip=self.jobs):
             self.jobs[job.name] = job
         self.attempts = self.store.latest_attempts()
         self._loaded = True
+
+    async def _record_jobs(self) -> None:
+        """Store the run's job definitions, ``SUBMIT_BATCH`` per transaction, yielding between
+        batches so that 10,000 jobs never hold the notebook's event loop."""
+        while self._unrecorded:
+            batch, self._unrecorded = (
+                self._unrecorded[:SUBMIT_BATCH],
+                self._unrecorded[SUBMIT_BATCH:],
+            )
+            self.store.upsert_jobs(batch)
+            await asyncio.sleep(0)
+
+    def unrecorded(self) -> list[Job]:
+        """Jobs of this run not yet written to the store (right after ``start()``)."""
+        return list(self._unrecorded)
 
     def validate(self, jobs: Iterable[Job]) -> None:
         """Raise ``SubmitError`` for a job whose cwd or log directory is unusable."""
@@ -191,6 +208,7 @@ class JobManager(BaseManager):
     async def _manage(self) -> None:
         if not self._loaded:
             self.load()
+        await self._record_jobs()
         forgotten = await self._adopt_orphans()
         active = self.active()
         if active:

@@ -110,6 +110,7 @@ class RunManager:
                 " or inside a coroutine (asyncio.run(main()))"
             ) from None
         self.job_manager.validate(self._jobs)
+        self.store.check_writable()  # a locked or read-only store fails here, not later
         self._take_workdir()
         self.job_manager.load()
         self.llm_manager.load()
@@ -194,7 +195,7 @@ class RunManager:
 
         While the scheduler does not answer, unfinished jobs show ``UNKNOWN`` with the reason.
         """
-        rows = job_rows(self.store)
+        rows = job_rows(self.store, self.job_manager.unrecorded())
         error = self.job_manager.scheduler_error
         if error is not None:
             for row in rows:
