@@ -6,7 +6,8 @@ first half of the range is scanned by a child Python process running this file (
 library only, started with ``-I -S``) while this process scans the second half. Any trouble
 with the child (no second CPU, spawn failure, the file replaced meanwhile) falls back to
 scanning its half here. This module imports nothing from the package, so the child starts in
-milliseconds.
+milliseconds. When only the newline count is needed (the tail already held the failure),
+``wc -l`` counts it, about four times faster than ``bytes.count``, with the same fallback.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 
+#: Counting newlines only (the tail held the failure): ``wc -l`` from this size on, when the
+#: part after the counted range (already read) is at most FAST_COUNT_REST bytes.
+FAST_COUNT_MIN = 64 << 20
+FAST_COUNT_REST = 8 << 20
 #: Chunk size of the scan.
 CHUNK_BYTES = 8 << 20
 #: Hits kept (the first few and the last ones).
@@ -30,11 +35,46 @@ Hit = tuple[int, int]  # (byte offset, 1-based line number)
 
 def scan_file(path: str, fd: int, end: int, anchors: tuple[bytes, ...]) -> tuple[list[Hit], int]:
     """Anchor hits in ``[0, end)`` of the open file ``fd`` and its newline count."""
+    if not anchors and end >= FAST_COUNT_MIN:
+        lines = count_newlines_wc(fd, end)
+        if lines is not None:
+            return [], lines
     if end >= SPLIT_MIN and (os.cpu_count() or 1) >= 2:
         result = _split_scan(path, fd, end, anchors)
         if result is not None:
             return result
     return scan(fd, 0, end, anchors)
+
+
+def count_newlines_wc(fd: int, end: int) -> int | None:
+    """Newlines in ``[0, end)`` counted by ``wc -l`` (vectorised: about 4x ``bytes.count``).
+
+    ``wc`` reads the same open file (a duplicate of ``fd``, so a rotated path does not
+    matter); the few bytes after ``end`` (the tail already read) are counted here. None when
+    ``wc`` is missing or fails, or the file changed size meanwhile: the caller counts itself.
+    """
+    import shutil
+    import subprocess  # only large files get here
+
+    wc = shutil.which("wc")
+    size = os.fstat(fd).st_size
+    if wc is None or size - end > FAST_COUNT_REST:
+        return None
+    dup = os.dup(fd)
+    try:
+        os.lseek(dup, 0, os.SEEK_SET)
+        done = subprocess.run([wc, "-l"], stdin=dup, capture_output=True, timeout=120, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    finally:
+        os.close(dup)
+    if done.returncode != 0 or os.fstat(fd).st_size != size:
+        return None
+    try:
+        total = int(done.stdout.split()[0])
+    except (IndexError, ValueError):
+        return None
+    return total - os.pread(fd, size - end, end).count(b"\n")
 
 
 def scan(fd: int, start: int, end: int, anchors: tuple[bytes, ...]) -> tuple[list[Hit], int]:
