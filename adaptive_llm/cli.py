@@ -90,12 +90,22 @@ def _status(workdir: Path, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"jobs": rows}, indent=2))
     else:
-        print(format_table(rows))
+        print(format_table(rows, base=workdir.resolve()))
     return 0
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table of job rows (name, state, attempt, exit, category, location)."""
+def format_table(rows: list[dict[str, Any]], base: Path | None = None) -> str:
+    """A plain-text table of job rows (name, state, attempt, exit, category, location);
+    paths inside ``base`` are shown relative to it."""
+
+    def shown(path: object) -> str:
+        if path is None:
+            return "-"
+        text = str(path)
+        if base is not None and Path(text).is_relative_to(base):
+            return str(Path(text).relative_to(base))
+        return text
+
     header = ("JOB", "STATE", "TRY", "EXIT", "CATEGORY", "WHERE", "LOG")
     lines: list[tuple[str, ...]] = [header]
     for row in rows:
@@ -108,8 +118,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                 str(row["attempt"]),
                 exit_text,
                 _text(row.get("category")),
-                f"{loc['file']}:{loc['line']}" if loc else "-",
-                _text(row.get("log_path")),
+                f"{shown(loc['file'])}:{loc['line']}" if loc else "-",
+                shown(row.get("log_path")),
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

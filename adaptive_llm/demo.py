@@ -198,7 +198,7 @@ async def _run(workdir: Path, *, approve_all: bool = False, scheduler: str = "lo
     try:
         await rm.wait(timeout=400 if slurm else 120)
         rows = rm.status()
-        print(format_table(rows))
+        print(format_table(rows, base=workdir))
         problems: list[str] = []
         for name, expected in EXPECTED.items():
             state = rm.job_manager.state(name)
