@@ -194,6 +194,13 @@ def test_quickstart_fix_time_limit_in_browser(lab: tuple[str, Path], chromium: s
             assert _store(root, "SELECT yolo FROM chat_settings WHERE thread='job:simulate'") == [
                 (1,)
             ]
+            # The history has outgrown its scroll box by now: every message keeps its full
+            # height (the box scrolls) instead of being squashed and clipped.
+            clipped = page.evaluate(
+                "Array.from(document.querySelectorAll('.adaptive-llm-messages > *'))"
+                ".filter(e => e.scrollHeight > e.clientHeight + 2).length"
+            )
+            assert clipped == 0, f"{clipped} chat messages are clipped"
             page.screenshot(path=str(ARTIFACTS / "browser-done.png"), full_page=True)
             page.evaluate(
                 "window.jupyterapp.commands.execute('apputils:change-theme',"
