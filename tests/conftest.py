@@ -150,6 +150,15 @@ def kill_leftovers(tmp_path: Path) -> Iterator[None]:
     _kill_leftovers(tmp_path)
 
 
+def _skip_or_fail(what: str, problem: str | None) -> None:
+    """Skip with the reason on a developer's machine; under CI=true a missing piece fails."""
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} not available under CI=true: {problem}")
+    pytest.skip(f"{what} not available: {problem}")
+
+
 # -- SLURM -------------------------------------------------------------------------------------
 
 _SLURM_READY = ("idle", "mixed", "allocated", "completing")
@@ -186,12 +195,7 @@ def require_slurm() -> None:
     """Skip the calling test when no SLURM cluster answers; fail instead under CI=true."""
     if not _slurm_problem:
         _slurm_problem.append(_slurm_unavailable())
-    problem = _slurm_problem[0]
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"SLURM not available under CI=true: {problem}")
-    pytest.skip(f"SLURM not available: {problem}")
+    _skip_or_fail("SLURM", _slurm_problem[0])
 
 
 @pytest.fixture(scope="session")
@@ -214,11 +218,7 @@ def require_browser() -> None:
         problem = f"{CHROMIUM} not found (apt-get install chromium)"
     elif importlib.util.find_spec("playwright") is None:
         problem = "the playwright package is not installed (pip install playwright)"
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests cannot run under CI=true: {problem}")
-    pytest.skip(f"browser tests need Chromium and Playwright: {problem}")
+    _skip_or_fail("Chromium and Playwright", problem)
 
 
 @pytest.fixture(scope="session")
