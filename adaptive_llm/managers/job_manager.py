@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.base import (
@@ -322,47 +323,42 @@ class JobManager(BaseManager):
         for queue in self._subscribers:
             queue.put_nowait(event)
 
-    async def _submit(self, job: Job) -> Attempt:
+    def _new_attempt(self, job: Job, **fields: Any) -> Attempt:
+        """The job's next attempt: number after its latest, log at ``<job>/attempt-<n>.log``."""
         previous = self.attempts.get(job.name)
         number = previous.number + 1 if previous else 1
+        fields.setdefault("state", JobState.PENDING)
+        fields.setdefault("submitted_at", time.time())
         log_path = self.log_dir / job.name / f"attempt-{number}.log"
-        attempt = Attempt(
-            job=job.name,
-            number=number,
-            state=JobState.PENDING,
-            log_path=str(log_path),
-            submitted_at=time.time(),
-        )
+        return Attempt(job=job.name, number=number, log_path=str(log_path), **fields)
+
+    async def _submit(self, job: Job) -> Attempt:
+        attempt = self._new_attempt(job)
         self.store.add_attempt(attempt, self.scheduler.name)
         try:
             scheduler_id = await self.scheduler.submit(
                 SubmitRequest(
-                    job=job, attempt=number, cwd=job.resolved_cwd(self.workdir), log_path=log_path
+                    job=job,
+                    attempt=attempt.number,
+                    cwd=job.resolved_cwd(self.workdir),
+                    log_path=Path(attempt.log_path),
                 )
             )
         except BaseException:
-            self.store.delete_attempt(job.name, number)
+            self.store.delete_attempt(job.name, attempt.number)
             raise
         attempt = replace(attempt, scheduler_id=scheduler_id)
-        self.store.set_scheduler_id(job.name, number, scheduler_id)
+        self.store.set_scheduler_id(job.name, attempt.number, scheduler_id)
         self.attempts[job.name] = attempt
         self.changes.notify()
         self._wake.set()
         return attempt
 
-    async def _submit_in_background(self, job: Job) -> None:
-        try:
-            await self._submit(job)
-        except SubmitError as exc:
-            # Visible in the store and the diagnosis, never silent.
-            log.error("%s", exc)
-            self._record_submit_failure(job, str(exc))
-
     async def _submit_many(self, jobs: Sequence[Job]) -> None:
         """Submit many jobs with few store transactions, letting the loop run meanwhile.
 
-        Like ``_submit_in_background`` for each job: a refused submit is recorded as a failed
-        attempt. New attempts are recorded ``SUBMIT_BATCH`` at a time before their submission;
+        A refused submit is recorded as a failed attempt (visible in the store and the
+        diagnosis, never silent). New attempts are recorded ``SUBMIT_BATCH`` at a time before their submission;
         scheduler ids are recorded (and the attempts published) every ``FLUSH_INTERVAL``.
         """
         for begin in range(0, len(jobs), SUBMIT_BATCH):
@@ -372,19 +368,7 @@ class JobManager(BaseManager):
     async def _submit_batch(self, jobs: Sequence[Job]) -> None:
         loop = asyncio.get_running_loop()
         now = time.time()
-        attempts = []
-        for job in jobs:
-            previous = self.attempts.get(job.name)
-            number = previous.number + 1 if previous else 1
-            attempts.append(
-                Attempt(
-                    job=job.name,
-                    number=number,
-                    state=JobState.PENDING,
-                    log_path=str(self.log_dir / job.name / f"attempt-{number}.log"),
-                    submitted_at=now,
-                )
-            )
+        attempts = [self._new_attempt(job, submitted_at=now) for job in jobs]
         self.store.add_attempts(attempts, self.scheduler.name)
         submitted: list[Attempt] = []
         handled = 0
@@ -427,14 +411,10 @@ class JobManager(BaseManager):
         self._wake.set()
 
     def _record_submit_failure(self, job: Job, reason: str) -> None:
-        previous = self.attempts.get(job.name)
-        number = previous.number + 1 if previous else 1
         now = time.time()
-        attempt = Attempt(
-            job=job.name,
-            number=number,
+        attempt = self._new_attempt(
+            job,
             state=JobState.FAILED,
-            log_path=str(self.log_dir / job.name / f"attempt-{number}.log"),
             reason=f"could not submit: {reason}",
             submitted_at=now,
             ended_at=now,
