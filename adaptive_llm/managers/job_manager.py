@@ -358,8 +358,9 @@ class JobManager(BaseManager):
         """Submit many jobs with few store transactions, letting the loop run meanwhile.
 
         A refused submit is recorded as a failed attempt (visible in the store and the
-        diagnosis, never silent). New attempts are recorded ``SUBMIT_BATCH`` at a time before their submission;
-        scheduler ids are recorded (and the attempts published) every ``FLUSH_INTERVAL``.
+        diagnosis, never silent). New attempts are recorded ``SUBMIT_BATCH`` at a time before
+        their submission; scheduler ids are recorded (and the attempts published) every
+        ``FLUSH_INTERVAL``.
         """
         for begin in range(0, len(jobs), SUBMIT_BATCH):
             await self._submit_batch(jobs[begin : begin + SUBMIT_BATCH])
