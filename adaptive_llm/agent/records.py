@@ -201,6 +201,12 @@ class ChatRecords:
         rows = self.store.query("SELECT * FROM llm_diagnoses WHERE signature=?", (signature,))
         return dict(rows[0]) if rows else None
 
+    def llm_signatures(self) -> set[str]:
+        """Signatures that have a stored LLM diagnosis (or the reason it failed)."""
+        return {
+            str(r["signature"]) for r in self.store.query("SELECT signature FROM llm_diagnoses")
+        }
+
     def save_llm_diagnosis(
         self, signature: str, model: str, job: str, number: int, text: str | None, error: str | None
     ) -> None:

@@ -77,6 +77,8 @@ class LLMManager(BaseManager):
         self.llm_calls = 0
         self.records = ChatRecords(store)
         self._llm_inflight: dict[str, asyncio.Task[None]] = {}
+        #: Signatures whose LLM diagnosis (or its failure) is stored: asked on every change.
+        self._llm_done: set[str] = set()
         self._llm_semaphore = asyncio.Semaphore(2)
         self._llm_model: Any = None
         self._chat: ChatService | None = None
@@ -125,7 +127,7 @@ class LLMManager(BaseManager):
             diagnosis = self._cache.get((attempt.job, attempt.number))
             if diagnosis is None:
                 return False
-            if self.uses_model and self.records.llm_diagnosis(diagnosis.signature) is None:
+            if self.uses_model and diagnosis.signature not in self._llm_done:
                 return False
         return True
 
@@ -228,6 +230,7 @@ class LLMManager(BaseManager):
                 self._cache.setdefault((job, number), Diagnosis.from_dict(data))
             except (KeyError, TypeError, ValueError):
                 log.warning("ignoring unreadable stored diagnosis of %s attempt %d", job, number)
+        self._llm_done.update(self.records.llm_signatures())
 
     def _attempt(self, name: str, number: int | None) -> Attempt | None:
         latest = self.job_manager.attempts.get(name)
@@ -280,7 +283,7 @@ class LLMManager(BaseManager):
     def _schedule_llm(self, job: Job, attempt: Attempt, diagnosis: Diagnosis) -> None:
         """One LLM diagnosis per distinct signature; later jobs with it reuse the first."""
         signature = diagnosis.signature
-        if signature in self._llm_inflight or self.records.llm_diagnosis(signature):
+        if signature in self._llm_inflight or signature in self._llm_done:
             return
         task = self._spawn(self._llm_diagnose(job, attempt, diagnosis), name=f"llm-{job.name}")
         self._llm_inflight[signature] = task
@@ -315,6 +318,7 @@ class LLMManager(BaseManager):
             self.records.save_llm_diagnosis(
                 diagnosis.signature, label, job.name, attempt.number, text, error
             )
+            self._llm_done.add(diagnosis.signature)
         self.changes.notify()
 
     def _run_engine(self, job: Job, attempt: Attempt) -> Diagnosis:
