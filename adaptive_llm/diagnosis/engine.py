@@ -14,6 +14,7 @@ from adaptive_llm.diagnosis.model import Diagnosis, Excerpt, Location
 from adaptive_llm.diagnosis.reader import LogText, read_log
 from adaptive_llm.diagnosis.redact import redact
 from adaptive_llm.diagnosis.signals import (
+    MatchMemo,
     Signal,
     find_signals,
     group_signals,
@@ -68,12 +69,15 @@ def diagnose(
     t0 = time.perf_counter()
     p = os.fspath(path)
     wd = os.fspath(workdir) if workdir is not None else None
-    log = read_log(p, is_terminal=is_terminal)
+    memo: MatchMemo = {}  # the tail of a large file is matched once, not twice
+    log = read_log(p, is_terminal=lambda regions: is_terminal(regions, memo))
     if log.binary or not log.regions:
         diag = _no_text(log, state, reason, time_limit, memory)
     else:
         try:
-            diag = _diagnose_text(log, state, reason, wd, time_limit, memory, max(0, max_tokens))
+            diag = _diagnose_text(
+                log, state, reason, wd, time_limit, memory, max(0, max_tokens), memo
+            )
         except Exception as exc:  # a bug here must not cost the user the log's last lines
             _logger.exception("diagnosis of %s failed; falling back to the log's tail", p)
             diag = _fallback(log, exc, max(0, max_tokens))
@@ -89,8 +93,9 @@ def _diagnose_text(
     time_limit: float | None,
     memory: int | None,
     max_tokens: int,
+    memo: MatchMemo | None = None,
 ) -> Diagnosis:
-    signals = find_signals(log)
+    signals = find_signals(log, memo)
     primary = primary_signal(signals)
     verdict = classify(primary, signals, state=state, reason=reason)
     location = locate(log, primary, signals, workdir)

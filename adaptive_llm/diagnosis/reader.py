@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adaptive_llm.diagnosis.model import DiagnosisError
-from adaptive_llm.diagnosis.scan import CHUNK_BYTES, scan_file
+from adaptive_llm.diagnosis.scan import CHUNK_BYTES, FileScan
 
 #: Files up to this size are read whole.
 FULL_READ_LIMIT = 8 << 20
@@ -32,7 +32,7 @@ MAX_LINE_CHARS = 2000
 #: of the file makes the scan unnecessary, so these target errors a program printed and
 #: survived (worker tracebacks, error lines, failed tests, panics).
 ANCHORS: tuple[bytes, ...] = (
-    b"Traceback (most recent call last)",
+    b"Traceback (most recent call last):",
     b"rror:",
     b"ERROR",
     b"FAIL",
@@ -44,9 +44,9 @@ ANCHORS: tuple[bytes, ...] = (
 #: above ``LARGE_FILE`` for tracebacks and error lines, above ``HUGE_FILE`` for tracebacks only
 #: (a gigabyte log is a long-running job's; what it survived is a worker's traceback).
 LARGE_FILE = 64 << 20
-LARGE_ANCHORS: tuple[bytes, ...] = (b"Traceback (most recent call last)", b"rror:")
+LARGE_ANCHORS: tuple[bytes, ...] = (b"Traceback (most recent call last):", b"rror:")
 HUGE_FILE = 256 << 20
-HUGE_ANCHORS: tuple[bytes, ...] = (b"Traceback (most recent call last)",)
+HUGE_ANCHORS: tuple[bytes, ...] = (b"Traceback (most recent call last):",)
 
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _CI_TIMESTAMP = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ", re.MULTILINE)
@@ -215,6 +215,17 @@ def _align(data: bytes, at_file_start: bool, at_file_end: bool) -> tuple[int, in
 def _read_large(
     path: str, fd: int, size: int, is_terminal: Callable[[list[Region]], bool] | None
 ) -> LogText:
+    with FileScan(fd, size) as file_scan:  # counting the newlines starts now
+        return _read_large_with(path, fd, size, is_terminal, file_scan)
+
+
+def _read_large_with(
+    path: str,
+    fd: int,
+    size: int,
+    is_terminal: Callable[[list[Region]], bool] | None,
+    file_scan: FileScan,
+) -> LogText:
     log = LogText(path=path, size=size, complete=False)
     tail_start = size - TAIL_BYTES
     raw = _pread_upto(fd, tail_start, TAIL_BYTES)
@@ -243,7 +254,7 @@ def _read_large(
         anchors = (
             HUGE_ANCHORS if size > HUGE_FILE else LARGE_ANCHORS if size > LARGE_FILE else ANCHORS
         )
-    hits, before = scan_file(path, fd, body_start, anchors)
+    hits, before = file_scan.run(body_start, anchors, raw)
     log.regions = [*_hit_regions(fd, hits, body_start, aligned), Region(before + 1, tail_lines)]
     log.total_lines = log.regions[-1].end
     return log

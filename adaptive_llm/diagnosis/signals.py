@@ -64,17 +64,23 @@ class Group:
     signals: list[Signal] = field(default_factory=list)
 
 
-def find_signals(log: LogText) -> list[Signal]:
+#: Rule matches of a list of lines, kept by the caller while it diagnoses one log (the tail of
+#: a large file is matched to decide on the scan, and again with the rest): ``id(lines)`` to
+#: the list (holding it keeps the id unique) and its matches.
+MatchMemo = dict[int, tuple[list[str], dict[int, str]]]
+
+
+def find_signals(log: LogText, memo: MatchMemo | None = None) -> list[Signal]:
     """All signals of the log, in line order (a traceback's inner lines are not repeated)."""
     signals: list[Signal] = []
     for region in log.regions:
-        signals.extend(_region_signals(region))
+        signals.extend(_region_signals(region, memo))
     return signals
 
 
-def is_terminal(regions: list[Region]) -> bool:
+def is_terminal(regions: list[Region], memo: MatchMemo | None = None) -> bool:
     """Whether these lines (the tail of a large file) already show a failure."""
-    return any(s.score >= TERMINAL_SCORE for r in regions for s in _region_signals(r))
+    return any(s.score >= TERMINAL_SCORE for r in regions for s in _region_signals(r, memo))
 
 
 def group_signals(signals: list[Signal], gap: int = GROUP_GAP) -> list[Group]:
@@ -102,9 +108,15 @@ def primary_signal(signals: list[Signal]) -> Signal | None:
     return best
 
 
-def _region_signals(region: Region) -> list[Signal]:
+def _region_signals(region: Region, memo: MatchMemo | None = None) -> list[Signal]:
     lines = region.lines
-    best = _match_lines(lines)
+    known = memo.get(id(lines)) if memo is not None else None
+    if known is not None and known[0] is lines:
+        best = known[1]
+    else:
+        best = _match_lines(lines)
+        if memo is not None:
+            memo[id(lines)] = (lines, best)
     signals: list[Signal] = []
     covered = -1
     for idx in sorted(best):

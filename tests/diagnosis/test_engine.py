@@ -245,7 +245,7 @@ def test_split_scan_in_two_processes_gives_the_same_result(
     log = tmp_path / "big.log"
     start = _big_log(log, tb, tail_noise=12)
     single = diagnose(log)
-    monkeypatch.setattr(scan, "SPLIT_MIN", 1)
+    monkeypatch.setattr(scan, "HELPED_MIN", 1)
     split = diagnose(log)
     assert split.excerpt == single.excerpt and split.signature == single.signature
     assert in_spans(start + 2, split.excerpt.spans)
