@@ -212,7 +212,8 @@ def failure_log(index: int, job: str, rng: random.Random) -> tuple[str, str]:
     values = {
         "src": src,
         "mod": rng.choice(["wandb", "einops", "flash_attn", "deepspeed"]),
-        "line": rng.randint(10, 400),
+        # One bug per cause: its culprit line is the same in every job (other values vary).
+        "line": 40 + 7 * (index % len(_CAUSES)),
         "key": rng.choice(["lr", "weight_decay", "betas"]),
         "mib": rng.randint(100, 4000),
         "shard": rng.randint(0, 999),
@@ -446,6 +447,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "diagnoses_cached": sum(d is not None for d in diagnoses),
         "diagnoses_stored": stored,
         "distinct_signatures": len({d.signature for d in diagnoses if d is not None}),
+        "causes_written": len(causes),
         "categories": sorted({d.category for d in diagnoses if d is not None}),
         "engine_ms_per_log_mean": round(statistics.mean(elapsed), 3) if elapsed else None,
         "diagnosis_concurrency": llm.concurrency,
