@@ -112,8 +112,8 @@ def _category_from_signal(primary: Signal | None, signals: list[Signal]) -> str:
         return specific
     if primary.category is not None:
         return primary.category
-    if primary.error_type is not None:
-        return "python_exception"
+    if primary.error_type is not None and primary.error_type != "panic":
+        return "python_exception"  # a Rust or Go panic is not one: its neighbours may tell
     # A generic signal (an error word, an exit status): borrow the category of the strongest
     # categorised signal near it, else of the strongest categorised signal anywhere.
     near = [s for s in signals if s.category and abs(s.line - primary.line) <= 50]

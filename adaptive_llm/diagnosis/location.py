@@ -26,7 +26,11 @@ MAX_SOURCE_BYTES = 4 << 20
 _FRAME = re.compile(r'^\s*(?:\[[^\]]*\]:? ?)?\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 _TRACEBACK = "Traceback (most recent call last)"
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
-_LIBRARY = re.compile(r"[/\\](?:site-packages|dist-packages|lib[/\\]python\d[\d.]*|Lib)[/\\]")
+_LIBRARY = re.compile(
+    r"[/\\](?:site-packages|dist-packages|lib[/\\]python\d[\d.]*|Lib)[/\\]"
+    r"|[/\\]go[\w.-]*[/\\]src[/\\](?:runtime|internal|testing|reflect|sync)[/\\]"  # Go's own
+    r"|[/\\](?:pkg[/\\]mod|\.cargo[/\\]registry|rustc[/\\][0-9a-f]+)[/\\]"  # modules, crates, std
+)
 
 #: Other tools' ``file:line`` formats, most specific first.
 _FILE_LINE_FORMATS: tuple[re.Pattern[str], ...] = (

@@ -145,7 +145,7 @@ _RULES: tuple[Rule, ...] = (
         r"thread '[^']*' panicked at|^panic: |^goroutine \d+ \[running\]:",
         95,
         None,
-        "down",
+        "panic",
     ),
     # --- compilers
     Rule("cc_error", r"^\S[^:\n]*:\d+(?::\d+)?:\s*(?:fatal )?error\b", 80, "compile_error", "down"),
@@ -158,7 +158,8 @@ _RULES: tuple[Rule, ...] = (
         80,
         "compile_error",
     ),
-    Rule("rust_error", r"^error(?:\[E\d+\])?: ", 76, "compile_error", "down"),
+    # "error: test failed, to rerun pass ..." is cargo's test summary (cargo_test), not rustc's.
+    Rule("rust_error", r"^error(?:\[E\d+\])?: (?!test failed\b)", 76, "compile_error", "down"),
     Rule(
         "compile_misc",
         r"COMPILATION ERROR|Compilation failed|undefined reference to"
@@ -195,7 +196,8 @@ _RULES: tuple[Rule, ...] = (
     Rule("fail_line", r"^\s*(?:FAIL|FAILED|FAILURE)\b(?!:? *0\b)", 72, "test_failure"),
     Rule(
         "cargo_test",
-        r"^test result: FAILED|^---- \S+ stdout ----$|^test \S+ \.\.\. FAILED$",
+        r"^test result: FAILED|^---- \S+ stdout ----$|^test \S+ \.\.\. FAILED$"
+        r"|^error: test failed\b",
         78,
         "test_failure",
     ),

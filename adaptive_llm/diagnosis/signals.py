@@ -124,7 +124,7 @@ def _region_signals(region: Region, memo: MatchMemo | None = None) -> list[Signa
             continue
         sig = _expand(region, idx, best[idx])
         signals.append(sig)
-        if RULES[sig.rule].block == "traceback":
+        if RULES[sig.rule].block in ("traceback", "panic"):
             covered = sig.end - region.start
     return signals
 
@@ -199,6 +199,16 @@ def _expand(region: Region, idx: int, name: str) -> Signal:
         while end > idx and not lines[end].strip():
             end -= 1
         sig.end = region.start + end
+    elif rule.block == "panic":
+        end, message = _panic_block(lines, idx)
+        sig.end = region.start + end
+        sig.error_line = sig.line
+        sig.error_type, sig.message = "panic", message
+        block = "\n".join(lines[idx : end + 1])
+        if _PANIC_SEGV.search(block):
+            sig.category = "segfault"
+        elif _PANIC_OOM.search(block):
+            sig.category = "out_of_memory"
     elif rule.block == "down":
         end = idx
         while end + 1 < len(lines) and end - idx < 30:
@@ -213,6 +223,55 @@ def _expand(region: Region, idx: int, name: str) -> Signal:
             sig.error_type, sig.message = parsed
             sig.error_line = sig.line
     return sig
+
+
+_PANIC_SEGV = re.compile(r"\bSIGSEGV\b|\bSIGBUS\b|nil pointer dereference")
+_PANIC_OOM = re.compile(r"(?i)out of memory|memory allocation of \d+ bytes failed")
+_RUST_OLD_PANIC = re.compile(r"panicked at '(?P<msg>.*)', \S+:\d+(?::\d+)?$")
+_GO_PRELUDE = re.compile(r"^(?:\[signal |\tpanic: |panic: .*\[recovered\])")
+
+
+def _panic_block(lines: list[str], head: int) -> tuple[int, str | None]:
+    """Last line of a Rust or Go panic starting at ``head``, and the panic's message.
+
+    Rust: ``thread 'x' panicked at file:l:c:`` then the message (older releases put it in
+    quotes on that line), then a ``note:`` or a ``stack backtrace:``. Go: ``panic: message``,
+    maybe ``[signal ...]``, then goroutine dumps (a header, function and ``\tfile:line`` lines),
+    separated by blank lines, and ``exit status N``.
+    """
+    line = lines[head].strip()
+    limit = min(len(lines), head + MAX_TRACEBACK_LINES)
+    if "panicked at" in line:
+        old = _RUST_OLD_PANIC.search(line)
+        j, said = head + 1, []
+        while j < limit and lines[j].strip() and not lines[j].startswith(("note:", "stack back")):
+            said.append(lines[j].strip())
+            j += 1
+        end = j - 1
+        if j < limit and lines[j].startswith("note:"):
+            end = j
+        elif j < limit and lines[j].startswith("stack back"):
+            j += 1
+            while j < limit and lines[j][:1].isspace():
+                j += 1
+            end = j - 1
+        message = old.group("msg") if old else " ".join(said)[:500] or None
+        return end, message
+    message = line[len("panic: ") :].strip() or None if line.startswith("panic: ") else None
+    end, j, dump = head, head + 1, line.startswith("goroutine ")
+    while j < limit:
+        text = lines[j]
+        if text.startswith("goroutine ") or (dump and text.strip()) or _GO_PRELUDE.match(text):
+            dump = dump or text.startswith("goroutine ")
+            end = j
+        elif text.strip():
+            if text.startswith("exit status "):
+                end = j
+            break
+        else:  # a blank line: the next goroutine's dump, or the end
+            dump = False
+        j += 1
+    return end, message
 
 
 def _strip_prefix(lines: list[str], head: int, idx: int) -> str:
