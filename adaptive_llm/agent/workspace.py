@@ -28,47 +28,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
-import fnmatch
 import hashlib
-import importlib
 import os
-import re
 import secrets
 import stat
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import aiofiles
 
+from .guard import WorkspaceError
+from .guard import denied as _denied
+from .guard import human as _human
+from .guard import show as _show
+from .search import compile_pattern, search_tree
+
 __all__ = ["AppliedEdit", "EditPlan", "Workspace", "WorkspaceError"]
 
-_DENY_ANY = {".adaptive_llm", ".git", ".ssh", ".gnupg", ".aws"}
-_DENY_NAMES = {".env", ".netrc", "_netrc", ".git-credentials", ".pgpass", ".npmrc", ".pypirc"}
-_DENY_NAMES |= {".htpasswd", "credentials.json"}
-_DENY_GLOBS = (
-    ".env.*",
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "id_rsa*",
-    "id_dsa*",
-    "id_ecdsa*",
-    "id_ed*",
-)
-_SKIP_DIRS = {".git", ".adaptive_llm", ".venv", "venv", "node_modules", "__pycache__", ".tox"}
-_MAX_PATTERN = 300
-_LINE_SCAN = 1000  # characters of each line that search() matches against
-_SEARCH_SECONDS = 10.0
 _STALE = "'{}' changed since the edit was proposed; read it again"
-_parser: Any = importlib.import_module("re._parser")
-
-
-class WorkspaceError(Exception):
-    """A refused workspace operation; the message is shown to the model and the user."""
 
 
 @dataclass(frozen=True)
@@ -98,29 +77,6 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _human(n: int) -> str:
-    if n < 1000:
-        return f"{n} B"
-    size, unit = n / 1000, "KB"
-    for bigger in ("MB", "GB"):
-        if size < 1000:
-            break
-        size, unit = size / 1000, bigger
-    return f"{size:.1f} {unit}".replace(".0 ", " ")
-
-
-def _denied(name: str) -> bool:
-    low = name.lower()
-    if low in _DENY_ANY or low in _DENY_NAMES:
-        return True
-    return any(fnmatch.fnmatchcase(low, g) for g in _DENY_GLOBS)
-
-
-def _show(name: str) -> str:
-    """A name safe to print on one line (control characters escaped)."""
-    return name if name.isprintable() else repr(name)[1:-1]
-
-
 def _lines(text: str) -> list[str]:
     """Split on ``\\n`` only, keeping the ends (``str.splitlines`` also splits on ``\\r``...)."""
     parts = text.split("\n")
@@ -135,31 +91,6 @@ def _diff(path: str, before: bytes | None, after: bytes) -> str:
     for line in difflib.unified_diff(a, b, old, f"b/{path}", lineterm="\n"):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
-
-
-def _risky(pattern: str) -> bool:
-    """True for nested variable repetition like ``(a+)+`` or ``(a|aa)*`` (exponential time)."""
-
-    def walk(items: Any, in_rep: bool) -> bool:
-        for op, av in items:
-            if str(op) in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-                lo, hi, sub = av
-                if in_rep and lo != hi:
-                    return True
-                if walk(sub, in_rep or hi == _parser.MAXREPEAT or hi > 16):
-                    return True
-            elif (str(op) == "BRANCH" and in_rep) or any(walk(c, in_rep) for c in children(av)):
-                return True
-        return False
-
-    def children(av: Any) -> Iterator[Any]:
-        if isinstance(av, _parser.SubPattern):
-            yield av
-        elif isinstance(av, list | tuple):
-            for x in av:
-                yield from children(x)
-
-    return bool(walk(_parser.parse(pattern), False))
 
 
 class Workspace:
@@ -397,78 +328,13 @@ class Workspace:
 
     async def search(self, pattern: str, path: str = ".") -> str:
         """``file:line: text`` for lines matching a regex (or literal text) under ``path``."""
-        if not pattern:
-            raise WorkspaceError("empty search pattern")
-        if len(pattern) > _MAX_PATTERN:
-            raise WorkspaceError(f"search pattern is over {_MAX_PATTERN} characters; shorten it")
-        note = ""
-        try:
-            if _risky(pattern):
-                raise WorkspaceError(
-                    "pattern repeats a variable-length part, like (a+)+ or (a|b)*, which can"
-                    " take exponential time; simplify it"
-                )
-            rx = re.compile(pattern)
-        except (re.error, RecursionError, OverflowError) as exc:
-            rx, note = (
-                re.compile(re.escape(pattern)),
-                f" (invalid regex: {exc}; searched literally)",
-            )
+        rx, note = compile_pattern(pattern)
         real = self.resolve(path)
         if real.exists() and not real.is_dir():
             self._file(path)
         elif not real.exists():
             raise WorkspaceError(f"no such file or directory: {self._rel(real)}")
-        return await asyncio.to_thread(self._search_sync, real, rx, (pattern, note))
-
-    def _search_files(self, real: Path) -> Iterator[Path]:
-        if not real.is_dir():
-            yield real
-            return
-        for top, dirs, files in os.walk(real):
-            dirs[:] = sorted(d for d in dirs if d.lower() not in _SKIP_DIRS and not _denied(d))
-            yield from (Path(top, f) for f in sorted(files) if not _denied(f))
-
-    def _search_sync(self, real: Path, rx: re.Pattern[str], note: tuple[str, str]) -> str:
-        hits: list[str] = []
-        skipped = 0
-        deadline = time.monotonic() + _SEARCH_SECONDS
-        timed_out = full = False
-        for file in self._search_files(real):
-            if time.monotonic() > deadline:
-                timed_out = True
-                break
-            try:
-                target = self._contained(file, str(file))
-                st = os.stat(target)
-                if not stat.S_ISREG(st.st_mode) or st.st_size > self.max_read_bytes:
-                    skipped += 1
-                    continue
-                with open(target, "rb", opener=self._opener(target)) as f:
-                    data = f.read(self.max_read_bytes + 1)
-            except (WorkspaceError, OSError):
-                skipped += 1
-                continue
-            if b"\x00" in data or len(data) > self.max_read_bytes:
-                skipped += 1
-                continue
-            rel = _show(self._rel(file))
-            for n, line in enumerate(data.decode("utf-8", "replace").split("\n"), 1):
-                if rx.search(line[:_LINE_SCAN]):
-                    hits.append(f"{rel}:{n}: {_show(line.rstrip(chr(13))[:300])}")
-                    if len(hits) >= self.max_search_matches:
-                        full = True
-                        break
-            if full:
-                break
-        head = f"{len(hits)} matches for {note[0]!r} in {self._rel(real)}{note[1]}"
-        if full:
-            head += f" [stopped at {self.max_search_matches} matches; narrow the pattern or path]"
-        if timed_out:
-            head += f" [stopped after {_SEARCH_SECONDS:.0f} s; narrow the path]"
-        if skipped:
-            head += f" [{skipped} binary, oversized, special or outside files skipped]"
-        return "\n".join([head, *hits])
+        return await asyncio.to_thread(search_tree, self, real, rx, (pattern, note))
 
     # -- edits ---------------------------------------------------------------------------------
 

@@ -1,0 +1,53 @@
+"""What the workspace refuses, and how it names things: the deny list and refusal errors.
+
+The deny list (reads and writes, case-insensitive, any component of the real path) is
+described in :mod:`adaptive_llm.agent.workspace`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+_DENY_ANY = {".adaptive_llm", ".git", ".ssh", ".gnupg", ".aws"}
+_DENY_NAMES = {".env", ".netrc", "_netrc", ".git-credentials", ".pgpass", ".npmrc", ".pypirc"}
+_DENY_NAMES |= {".htpasswd", "credentials.json"}
+_DENY_GLOBS = (
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed*",
+)
+
+
+class WorkspaceError(Exception):
+    """A refused workspace operation; the message is shown to the model and the user."""
+
+
+def denied(name: str) -> bool:
+    """Whether a path component is on the deny list (secrets, VCS and internal state)."""
+    low = name.lower()
+    if low in _DENY_ANY or low in _DENY_NAMES:
+        return True
+    return any(fnmatch.fnmatchcase(low, g) for g in _DENY_GLOBS)
+
+
+def show(name: str) -> str:
+    """A name safe to print on one line (control characters escaped)."""
+    return name if name.isprintable() else repr(name)[1:-1]
+
+
+def human(n: int) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KB``, ``20 MB``."""
+    if n < 1000:
+        return f"{n} B"
+    size, unit = n / 1000, "KB"
+    for bigger in ("MB", "GB"):
+        if size < 1000:
+            break
+        size, unit = size / 1000, bigger
+    return f"{size:.1f} {unit}".replace(".0 ", " ")
