@@ -152,8 +152,18 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
             [self.title, self.usage_label, self.yolo, self.undo_button],
             layout=widgets.Layout(align_items="center", justify_content="space-between"),
         )
-        self.messages = widgets.VBox(layout=widgets.Layout(max_height="520px", overflow="auto"))
+        # The messages in order, in a box that scrolls: ``column-reverse`` puts the scroll origin
+        # at the bottom, so the browser keeps the newest message in view as the history grows
+        # (and leaves a reader who scrolled up where they are), without any kernel-side scrolling.
+        self.messages = widgets.VBox(layout=widgets.Layout(overflow="visible"))  # not a scroller
         self.messages.add_class("adaptive-llm-messages")
+        self.history_box = widgets.Box(
+            [self.messages],
+            layout=widgets.Layout(
+                max_height="520px", overflow="auto", display="flex", flex_flow="column-reverse"
+            ),
+        )
+        self.history_box.add_class("adaptive-llm-history")
         self.approval_box = widgets.VBox()
         self.status = widgets.HTML()
         self.status.add_class("adaptive-llm-busy")
@@ -172,7 +182,7 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
             [
                 widgets.HTML(style_tag()),
                 header,
-                self.messages,
+                self.history_box,
                 self.approval_box,
                 self.status,
                 widgets.HBox([self.input, self.send_button]),

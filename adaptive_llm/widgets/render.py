@@ -136,9 +136,10 @@ CSS = (
   padding: 6px; background: var(--jp-layout-color1, #fff); }
 .adaptive-llm-chat-title { font-weight: 600; }
 .adaptive-llm-usage { color: var(--jp-ui-font-color2, #777); }
-.adaptive-llm-messages { overflow-y: auto; }
+/* The history scrolls, pinned to the bottom: a reversed column holding one box, the messages. */
+.adaptive-llm-history { display: flex; flex-direction: column-reverse; overflow-y: auto; }
 /* In the scrolling column, messages keep their height (the column scrolls, nothing is squashed). */
-.adaptive-llm-messages > * { flex-shrink: 0; }
+.adaptive-llm-history > *, .adaptive-llm-messages > * { flex-shrink: 0; }
 .adaptive-llm-bubble { border-radius: 8px; padding: 2px 10px; margin: 3px 0; flex-shrink: 0;
   color: var(--jp-content-font-color1, #222); line-height: 1.45; overflow-x: auto; }
 .adaptive-llm-bubble p { margin: 4px 0; }

@@ -201,6 +201,11 @@ def test_quickstart_fix_time_limit_in_browser(lab: tuple[str, Path], chromium: s
                 ".filter(e => e.scrollHeight > e.clientHeight + 2).length"
             )
             assert clipped == 0, f"{clipped} chat messages are clipped"
+            # ... and the box shows its newest message without the user scrolling to it.
+            view = _history_view(chat)
+            assert view["overflows"], f"the history should overflow its box by now: {view}"
+            assert view["newest"]["top"] >= view["box"]["top"] - 1, view
+            assert view["newest"]["bottom"] <= view["box"]["bottom"] + 1, view
             page.screenshot(path=str(ARTIFACTS / "browser-done.png"), full_page=True)
             page.evaluate(
                 "window.jupyterapp.commands.execute('apputils:change-theme',"
@@ -208,11 +213,74 @@ def test_quickstart_fix_time_limit_in_browser(lab: tuple[str, Path], chromium: s
             )
             page.wait_for_timeout(800)
             table.screenshot(path=str(ARTIFACTS / "browser-dark.png"))
+
+            # A reader who scrolled up stays where they are when a message arrives (Undo
+            # appends one): what they read does not move and the new message is out of view;
+            # back at the bottom, the history follows new messages again.
+            bubbles = chat.locator(".adaptive-llm-bubble")
+            undo = chat.locator(".adaptive-llm-undo")
+            count = bubbles.count()
+            history = chat.locator(".adaptive-llm-messages")
+            history.hover()
+            page.mouse.wheel(0, -250)
+            page.wait_for_timeout(500)
+            view = _history_view(chat)
+            assert view["newest"]["top"] >= view["box"]["bottom"], view  # scrolled away from it
+            reading = next(
+                bubble
+                for bubble in reversed(bubbles.all())
+                if (rect := bubble.bounding_box())
+                and rect["y"] >= view["box"]["top"]
+                and rect["y"] + rect["height"] <= view["box"]["bottom"]
+            )
+            before = reading.bounding_box()
+            undo.click()
+            expect(bubbles).to_have_count(count + 1)
+            page.wait_for_timeout(500)
+            after = reading.bounding_box()
+            view = _history_view(chat)
+            assert before and after and abs(after["y"] - before["y"]) <= 2, (before, after, view)
+            assert view["newest"]["top"] >= view["box"]["bottom"], view
+            history.hover()
+            page.mouse.wheel(0, 2000)
+            page.wait_for_timeout(500)
+            expect(undo).to_be_enabled()
+            undo.click()
+            expect(bubbles).to_have_count(count + 2)
+            page.wait_for_timeout(500)
+            view = _history_view(chat)
+            assert view["box"]["top"] - 1 <= view["newest"]["top"], view
+            assert view["newest"]["bottom"] <= view["box"]["bottom"] + 1, view
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
             raise
         finally:
             browser.close()
+
+
+def _history_view(chat: Any) -> dict[str, Any]:
+    """The chat history's scroll box (the messages' nearest scrolling ancestor) and the
+    newest message, as viewport rectangles."""
+    return dict(
+        chat.locator(".adaptive-llm-bubble").last.evaluate(
+            """newest => {
+                let box = newest.parentElement;
+                while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) {
+                    box = box.parentElement;
+                }
+                const rect = e => {
+                    const r = e.getBoundingClientRect();
+                    return {top: r.top, bottom: r.bottom};
+                };
+                return {
+                    box: rect(box),
+                    newest: rect(newest),
+                    overflows: box.scrollHeight > box.clientHeight + 2,
+                    scrollTop: box.scrollTop,
+                };
+            }"""
+        )
+    )
 
 
 def _contains(name: str) -> Any:
