@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .agent.models import RetryPolicy
     from .diagnosis import Diagnosis
     from .jobs.model import Attempt, Job, JobState, Resources
     from .jobs.schedulers.base import Scheduler, SchedulerError, SubmitError
@@ -42,6 +43,7 @@ _EXPORTS = {
     "JobBusyError": "managers.job_manager",
     "UnknownJobError": "managers.job_manager",
     "RunManager": "managers.run_manager",
+    "RetryPolicy": "agent.models",
     "WorkdirBusyError": "managers.run_manager",
     "chat_widget": "widgets",
     "info": "widgets",
@@ -68,6 +70,7 @@ __all__ = [
     "JobState",
     "LocalScheduler",
     "Resources",
+    "RetryPolicy",
     "RunManager",
     "Scheduler",
     "SchedulerError",

@@ -114,3 +114,22 @@ async def test_attempt_recorded_without_scheduler_id_is_submitted_again(tmp_path
         assert Path(attempts[0].log_path).read_text() == "ran\n"
     finally:
         await rm.close()
+
+
+def test_run_manager_without_a_model_imports_no_langchain(tmp_path: Path) -> None:
+    """Creating a RunManager (with a retry policy) is light: LangChain loads for a chat only."""
+    code = (
+        "import sys\n"
+        "from adaptive_llm import RetryPolicy, RunManager\n"
+        "policy = RetryPolicy(attempts=2, initial_delay=0.1, max_delay=1.0)\n"
+        f"rm = RunManager([], workdir={str(tmp_path)!r}, llm_retry=policy)\n"
+        "assert rm.llm_manager.retry is policy\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in"
+        " ('langchain', 'langchain_core', 'langgraph'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout

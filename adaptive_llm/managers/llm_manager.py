@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from ..agent.models import RetryPolicy
 from ..agent.records import ChatRecords
 from ..diagnosis import DEFAULT_MAX_TOKENS, Diagnosis, DiagnosisError, Excerpt, diagnose
 from ..diagnosis.classify import STATE_CATEGORIES
@@ -46,7 +47,8 @@ class LLMManager(BaseManager):
     Diagnoses come from the offline engine and need no model. With ``llm`` (a model name for
     ``init_chat_model``, a dict of its arguments, a LangChain chat model; default from
     ``ADAPTIVE_LLM_MODEL``) each distinct failure signature also gets one LLM diagnosis, and
-    chats use that model; without one, chats use the offline assistant.
+    chats use that model; without one, chats use the offline assistant. ``retry`` (a
+    ``RetryPolicy``; default 4 attempts, 1 s back-off doubling) governs the LLM diagnosis calls.
     """
 
     def __init__(
@@ -57,8 +59,10 @@ class LLMManager(BaseManager):
         llm: Any = None,
         concurrency: int | None = None,
         max_tokens: int = DEFAULT_MAX_TOKENS,
+        retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__()
+        self.retry = retry or RetryPolicy()
         self.job_manager = job_manager
         self.store = store
         self.llm = llm if llm is not None else os.environ.get("ADAPTIVE_LLM_MODEL") or None
@@ -130,6 +134,19 @@ class LLMManager(BaseManager):
             if self.uses_model and diagnosis.signature not in self._llm_done:
                 return False
         return True
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """How LLM calls are retried on rate limits, server errors and timeouts."""
+        return self._retry
+
+    @retry.setter
+    def retry(self, policy: RetryPolicy) -> None:
+        if not isinstance(policy, RetryPolicy):
+            raise TypeError(
+                f"retry must be a RetryPolicy (adaptive_llm.agent.models), got {policy!r}"
+            )
+        self._retry = policy
 
     @property
     def uses_model(self) -> bool:
@@ -309,6 +326,7 @@ class LLMManager(BaseManager):
                         SystemMessage(LLM_DIAGNOSIS_PROMPT),
                         HumanMessage(json.dumps(facts, indent=1)),
                     ],
+                    retry=self.retry,
                 )
                 text, error = reply.text.strip() or None, None
                 if text is None:

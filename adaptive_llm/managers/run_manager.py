@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from ..agent.models import RetryPolicy
 from ..diagnosis import Diagnosis
 from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.base import Scheduler
@@ -44,7 +45,8 @@ class RunManager:
     Everything is recorded in ``<workdir>/.adaptive_llm/store.sqlite`` with logs under
     ``<workdir>/.adaptive_llm/logs/<job>/attempt-<n>.log``. A new RunManager on the same workdir
     (after a kernel restart) sees every earlier job, attempt and diagnosis, and re-attaches to
-    local jobs that are still running.
+    local jobs that are still running. ``llm`` is the model for LLM diagnoses and chats (see
+    :class:`LLMManager`) and ``llm_retry`` a :class:`RetryPolicy` for its calls.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class RunManager:
         workdir: str | os.PathLike[str],
         scheduler: Scheduler | None = None,
         llm: Any = None,
+        llm_retry: RetryPolicy | None = None,
         poll_interval: float = 1.0,
         diagnosis_concurrency: int | None = None,
     ) -> None:
@@ -87,7 +90,11 @@ class RunManager:
             poll_interval=poll_interval,
         )
         self.llm_manager = LLMManager(
-            self.job_manager, store=self.store, llm=llm, concurrency=diagnosis_concurrency
+            self.job_manager,
+            store=self.store,
+            llm=llm,
+            concurrency=diagnosis_concurrency,
+            retry=llm_retry,
         )
         self._lock_file: IO[str] | None = None
         self._closed = False

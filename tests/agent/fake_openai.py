@@ -27,6 +27,8 @@ class Reply:
     status: int = 200
     text: str = ""
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: Extra response headers, e.g. ``{"Retry-After": "0.3"}`` on a 429.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Request:
     body: dict[str, Any]
     headers: dict[str, str]
     error: str | None = None  # why the server refused it (message order), if it did
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 def order_problem(messages: list[dict[str, Any]]) -> str | None:
@@ -138,19 +141,19 @@ class FakeOpenAI:
                     return self._json(
                         reply.status,
                         {"error": {"message": f"scripted {reply.status}", "type": kind}},
-                        retry_after=reply.status == 429,
+                        reply.headers,
                     )
                 if body.get("stream"):
                     return self._sse(body, reply)
                 return self._json(200, completion(body, reply))
 
-            def _json(self, status: int, data: Any, retry_after: bool = False) -> None:
+            def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
                 raw = json.dumps(data).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
-                if retry_after:
-                    self.send_header("Retry-After", "0")
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(raw)
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chat_support import StartChat, check_order, edits
-from fake_openai import FakeOpenAI, Reply
+from fake_openai import FakeOpenAI, Reply, Request
 
-from adaptive_llm import RunManager
+from adaptive_llm import Job, RunManager
+from adaptive_llm.agent.models import RetryPolicy, retry_after
+from adaptive_llm.managers.llm_manager import LLMManager
 
 pytest.importorskip("langchain_openai")
 
+import httpx
+import openai
 from langchain.chat_models import init_chat_model
 
 TRAIN = "import os\n\nlr = 0.1\nepochs = 3\n"
@@ -127,19 +134,27 @@ async def test_feedback_and_rejection_keep_an_order_the_provider_accepts(
     await check_order(rm, "j")
 
 
+#: Waits of 50, 150 and 450 ms (no jitter): quick, and each clearly longer than the last.
+TINY = RetryPolicy(attempts=4, initial_delay=0.05, max_delay=1.0, multiplier=3.0, jitter=0.0)
+FAILING = Job("j", ["/bin/sh", "-c", "echo 'RuntimeError: boom'; exit 1"])
+
+
+def gaps(requests: list[Request]) -> list[float]:
+    """Seconds between consecutive requests, as the server saw them."""
+    return [later.at - earlier.at for earlier, later in pairwise(requests)]
+
+
 async def test_llm_diagnosis_retries_rate_limits_and_falls_back_on_server_errors(
     make_rm: Callable[..., RunManager], tmp_path: Path
 ) -> None:
     """429, 429, 200 gives a diagnosis; 500 forever keeps the offline one and says why.
 
-    Both run at once (two runs, two servers): the manager's back-off (1 s, 2 s, 4 s) is real.
+    Both run at once (two runs, two servers), with real back-off from a tiny policy.
     """
-    from adaptive_llm import Job
-
-    job = Job("j", ["/bin/sh", "-c", "echo 'RuntimeError: boom'; exit 1"])
 
     async def run(server: FakeOpenAI, name: str) -> RunManager:
-        rm = make_rm([job], workdir=tmp_path / name, llm=model_kwargs(server))
+        rm = make_rm([FAILING], workdir=tmp_path / name, llm=model_kwargs(server))
+        rm.llm_manager.retry = TINY
         rm.start()
         await rm.wait(timeout=60)
         return rm
@@ -154,14 +169,97 @@ async def test_llm_diagnosis_retries_rate_limits_and_falls_back_on_server_errors
     assert len(limited.routed("diagnosis")) == 3
     assert ok.llm_manager.llm_calls == 1
     assert ok.llm_manager.llm_diagnosis_text("j") == "Diagnosed after 429s."
+    first, second = gaps(limited.routed("diagnosis"))
+    assert 0.045 <= first < second and second >= 0.135
 
     assert len(broken.routed("diagnosis")) == 4  # the first call and three retries
+    waits = gaps(broken.routed("diagnosis"))
+    assert waits == sorted(waits) and waits[0] >= 0.045 and waits[-1] >= 0.4  # they grow
     assert failed.llm_manager.llm_calls == 1
     text = failed.llm_manager.llm_diagnosis_text("j") or ""
     assert text.startswith("(LLM diagnosis unavailable") and "500" in text
+    assert "gave up after 4 attempts" in text
     assert "offline diagnosis stands" in text and KEY not in text
     diagnosis = await failed.diagnosis("j")
     assert diagnosis is not None and "boom" in (diagnosis.summary + str(diagnosis.message))
     context = failed.llm_manager.chat_service().job_context("j")
     assert context["llm_diagnosis"] == text  # what the chat is told
-    assert elapsed < 20
+    assert elapsed < 10  # the default policy would wait 7 to 10.5 s here
+
+
+async def test_retry_after_is_honoured_and_capped_by_max_delay(
+    make_rm: Callable[..., RunManager], server: FakeOpenAI
+) -> None:
+    """A 429's Retry-After replaces the (much shorter) back-off, but never exceeds max_delay."""
+    server.diagnosis_replies += [
+        Reply(429, headers={"Retry-After": "0.3"}),
+        Reply(429, headers={"Retry-After": "30"}),
+        Reply(text="Diagnosed after waiting."),
+    ]
+    rm = make_rm([FAILING], llm=model_kwargs(server))
+    rm.llm_manager.retry = RetryPolicy(attempts=3, initial_delay=0.01, max_delay=0.5, jitter=0)
+    rm.start()
+    await rm.wait(timeout=30)
+
+    assert rm.llm_manager.llm_diagnosis_text("j") == "Diagnosed after waiting."
+    asked, capped = gaps(server.routed("diagnosis"))
+    assert 0.29 <= asked < capped  # the server's 0.3 s, not the policy's 0.01 s
+    assert 0.49 <= capped < 5  # max_delay, not 30 s
+
+
+def rate_limited(headers: dict[str, str]) -> openai.RateLimitError:
+    """The error the OpenAI client raises for a 429 with these headers."""
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx.Response(429, headers=headers, request=request)
+    return openai.RateLimitError("rate limited", response=response, body=None)
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after(rate_limited({"Retry-After": "2"})) == 2.0
+    assert retry_after(rate_limited({"retry-after-ms": "250", "Retry-After": "1"})) == 0.25
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 < (retry_after(rate_limited({"Retry-After": soon})) or 0) <= 30
+    assert retry_after(rate_limited({"Retry-After": "-5"})) == 0.0
+    assert retry_after(rate_limited({"Retry-After": "soon"})) is None
+    assert retry_after(rate_limited({})) is None
+    assert retry_after(ValueError("no response")) is None
+
+
+def test_retry_policy_delays() -> None:
+    policy = RetryPolicy(initial_delay=1, max_delay=5, multiplier=2, jitter=0)
+    assert [policy.delay(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
+    assert policy.delay(1, retry_after=3) == 3 and policy.delay(1, retry_after=99) == 5
+    assert RetryPolicy(attempts=5000, multiplier=10).delay(4999) == 60  # no overflow
+    default = RetryPolicy()  # the behaviour before the policy existed: 1-1.5 s, 2-3 s, 4-6 s
+    assert default.attempts == 4
+    for n, low in ((1, 1), (2, 2), (3, 4)):
+        assert all(low <= default.delay(n) <= 1.5 * low for _ in range(50))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"attempts": 0}, "attempts must be >= 1"),
+        ({"attempts": 2.5}, "attempts must be an integer"),
+        ({"initial_delay": -1}, "initial_delay must be a finite number >= 0"),
+        ({"max_delay": float("inf")}, "max_delay must be a finite number >= 0"),
+        ({"initial_delay": 5, "max_delay": 1}, r"max_delay \(1\) must be >= initial_delay"),
+        ({"multiplier": 0.5}, "multiplier must be >= 1"),
+        ({"jitter": 2}, "jitter must be between 0 and 1"),
+        ({"jitter": "a lot"}, "jitter must be a number"),
+    ],
+)
+def test_invalid_retry_policies_are_refused(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RetryPolicy(**kwargs)
+
+
+async def test_llm_manager_refuses_a_retry_that_is_not_a_policy(
+    make_rm: Callable[..., RunManager],
+) -> None:
+    rm = make_rm([])
+    with pytest.raises(TypeError, match="retry must be a RetryPolicy"):
+        LLMManager(rm.job_manager, store=rm.store, retry={"attempts": 2})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="retry must be a RetryPolicy"):
+        rm.llm_manager.retry = 3  # type: ignore[assignment]
+    assert rm.llm_manager.retry == RetryPolicy()
