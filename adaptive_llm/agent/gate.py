@@ -6,6 +6,9 @@ moment, so a switch counts from the next tool call). Only a recorded "ask" inter
 graph. On resume the node runs again; the recorded decision is reused, so switching YOLO on
 while a question is pending never approves it. Every call ends in exactly one ToolMessage:
 the result, a refusal, or the user's rejection (with their reason or feedback).
+
+The gated calls of one reply are proposed and applied in the order the model listed them
+(``order``): undo then reverts the last one listed first.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from langchain.agents.middleware import AgentMiddleware, ToolCallRequest, wrap_tool_call
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import ToolMessage
 from langgraph.types import Command, interrupt
 
+from .order import SETTLED, SETTLED_OR_ASKING, ReplyOrder, earlier_calls, reply_of
 from .tools import GATED
 from .workspace import WorkspaceError
 
@@ -77,19 +81,15 @@ def proposal_key(thread: str, state: Any, call_id: str) -> str:
     ``AIMessage`` holding the call are part of the key: a later call reusing an id is a new
     call, asked again, never answered with an earlier call's result.
     """
-    messages = state.get("messages", []) if isinstance(state, dict) else []
-    for message in reversed(messages):
-        if isinstance(message, AIMessage) and any(
-            c.get("id") == call_id for c in message.tool_calls
-        ):
-            return f"{thread}/{message.id}/{call_id}"
-    return f"{thread}//{call_id}"
+    message = reply_of(state, call_id)
+    return f"{thread}/{message.id}/{call_id}" if message is not None else f"{thread}//{call_id}"
 
 
 def build_gate(service: ChatService) -> AgentMiddleware[Any, Any]:
     from .session import chat_context
 
     records = service.records
+    order = ReplyOrder(records)
 
     async def approval_gate(
         request: ToolCallRequest,
@@ -102,14 +102,27 @@ def build_gate(service: ChatService) -> AgentMiddleware[Any, Any]:
         call_id = str(call["id"])
         context = chat_context(request.runtime)
         key = proposal_key(context.thread, request.state, call_id)
+        before = [
+            proposal_key(context.thread, request.state, c)
+            for c in earlier_calls(request.state, call_id)
+        ]
         proposal = records.proposal(key)
         if proposal is None:
+            earlier = await order.wait(before, SETTLED_OR_ASKING)
+            asking = [p for p in earlier if p.status == "pending"]
             try:
-                shown, plan = await service.propose(context, name, dict(call["args"]))
-            except (WorkspaceError, ValueError, LookupError, RuntimeError) as exc:
-                return _message(call_id, name, f"Error: {exc}", error=True)
+                shown, plan = await service.propose(context, name, dict(call["args"]), asking)
+            except Exception as exc:  # recorded as settled: later calls must not wait on it
+                known = isinstance(exc, WorkspaceError | ValueError | LookupError | RuntimeError)
+                text = f"Error: {exc}" if known else f"Error: {type(exc).__name__}: {exc}"
+                refused = {"tool": name, "summary": text}
+                records.add_proposal(key, context.thread, name, refused, None, status="done")
+                records.finish(key, text)
+                order.changed()
+                return _message(call_id, name, text, error=True)
             settings = records.settings(context.thread)
             auto = settings["allow_commands"] if name == "run_command" else settings["yolo"]
+            auto = auto and not asking  # after a call waiting for the user: wait too
             proposal = records.add_proposal(
                 key,
                 context.thread,
@@ -119,24 +132,34 @@ def build_gate(service: ChatService) -> AgentMiddleware[Any, Any]:
                 status="approved" if auto else "pending",
                 decided_by=("allowed" if name == "run_command" else "yolo") if auto else None,
             )
+            order.changed()
         if proposal.status == "pending":
             answer = interrupt({"type": "approval", "tool_call_id": call_id, **proposal.request})
             answer = answer if isinstance(answer, dict) else {"approve": False}
             if answer.get("approve"):
                 records.decide(key, "approved", "user")
+                order.changed()
             else:
                 text = rejection_text(answer)
                 records.decide(
                     key, "rejected", "user", answer.get("feedback") or answer.get("reason")
                 )
                 records.finish(key, text)
+                order.changed()
                 return _message(call_id, name, text, error=True)
             proposal = records.proposal(key) or proposal
         if proposal.status == "done":  # a replay after it was applied: never apply twice
             return _message(call_id, name, proposal.result or "", error=False)
-        result = await handler(request)
-        if isinstance(result, ToolMessage):
-            records.finish(key, result.text)
+        await order.wait(before, SETTLED)
+        try:
+            result = await handler(request)
+        except Exception as exc:  # settled too, or the calls listed after it would wait forever
+            records.finish(key, f"Error: {type(exc).__name__}: {exc}")
+            order.changed()
+            raise
+        # Settled whatever the handler returned, or the calls listed after it would wait on.
+        records.finish(key, result.text if isinstance(result, ToolMessage) else "")
+        order.changed()
         return result
 
     return wrap_tool_call(approval_gate)

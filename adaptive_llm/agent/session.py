@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +27,9 @@ from ..jobs.model import Job, Resources, format_duration, format_memory
 from ..jobs.schedulers.base import ResourceCaps
 from .gate import build_gate, parse_answer, proposal_key
 from .models import estimate_cost, model_label, resolve_model
+from .order import plan_over
 from .prompts import diagnosis_points, system_prompt
-from .records import ChatRecords
+from .records import ChatRecords, Proposal
 from .tools import build_tools, decode_plan, encode_plan, run_shell
 from .workspace import AppliedEdit, Workspace, WorkspaceError
 
@@ -196,12 +197,23 @@ class ChatService:
     # -- the gate's two halves ----------------------------------------------------------------
 
     async def propose(
-        self, context: ChatContext, tool: str, args: dict[str, Any]
+        self,
+        context: ChatContext,
+        tool: str,
+        args: dict[str, Any],
+        ahead: Sequence[Proposal] = (),
     ) -> tuple[dict[str, Any], bytes | None]:
-        """What a gated call would do, exactly (shown to the user), and the data to apply it."""
+        """What a gated call would do, exactly (shown to the user), and the data to apply it.
+
+        ``ahead`` are the calls listed before it in the same reply that wait for the user: they
+        apply first, so an edit of a file they edit (or a change of the job's resources) is
+        planned on what they leave."""
         if tool in ("edit_file", "write_file"):
             workspace = self.workspace(context)
-            if tool == "edit_file":
+            base = _planned_content(workspace, args["path"], ahead)
+            if base is not None:
+                plan = await plan_over(workspace, base, tool, args)
+            elif tool == "edit_file":
                 plan = await workspace.plan_edit(args["path"], args["old_text"], args["new_text"])
             else:
                 plan = await workspace.plan_write(args["path"], args["content"])
@@ -227,6 +239,9 @@ class ChatService:
             raise ValueError(f"{tool} needs a chat about a job; this chat is not about one")
         job = self.job_manager.job(context.job)
         if tool == "set_job_resources":
+            for earlier in ahead:
+                if earlier.tool == "set_job_resources" and earlier.plan is not None:
+                    job = Job.from_dict(json.loads(earlier.plan)["after"])
             changes = {k: v for k, v in args.items() if v is not None}
             if not changes:
                 raise ValueError("set_job_resources needs time_limit, memory or cpus")
@@ -490,6 +505,18 @@ def chat_context(runtime: Any) -> ChatContext:
     if not isinstance(context, ChatContext):
         raise RuntimeError("tool called outside of an adaptive_llm chat")
     return context
+
+
+def _planned_content(workspace: Workspace, path: str, ahead: Sequence[Proposal]) -> bytes | None:
+    """What the last of ``ahead`` editing ``path`` will write, or None if none edits it."""
+    shown = workspace.resolve(path).relative_to(workspace.root).as_posix()
+    base = None
+    for earlier in ahead:
+        if earlier.tool in ("edit_file", "write_file") and earlier.plan is not None:
+            plan = decode_plan(earlier.plan)
+            if plan.path == shown:
+                base = plan.after
+    return base
 
 
 def _approval(value: Any) -> Approval:

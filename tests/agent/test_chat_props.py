@@ -27,11 +27,8 @@ from adaptive_llm.testing import ScriptedChatModel
 
 FILES = ["a.txt", "sub/b.py", "c.cfg"]
 content = st.text(alphabet="ab \r\n", max_size=6)
-proposals = st.lists(
-    st.tuples(st.sampled_from(range(len(FILES))), content),
-    max_size=2,
-    unique_by=lambda p: p[0],  # one call per file in a turn (they apply concurrently)
-)
+#: The calls of one turn; a file may be written more than once (they apply in listed order).
+proposals = st.lists(st.tuples(st.sampled_from(range(len(FILES))), content), max_size=3)
 actions = st.one_of(
     st.tuples(st.just("message"), proposals),
     st.tuples(
@@ -117,7 +114,11 @@ async def run_session(root: Path, steps: list[tuple[str, Any]]) -> None:
                     plan[:] = wanted
                     for i, new in wanted:
                         name, after = FILES[i], new.encode()
-                        before = expected.disk[name]
+                        # A call is planned on what the calls listed before it leave.
+                        before = next(
+                            (p[2] for p in reversed(expected.pending) if p[0] == name),
+                            expected.disk[name],
+                        )
                         if before == after:
                             continue  # "already has exactly this content": refused, not asked
                         if expected.yolo:
@@ -126,12 +127,9 @@ async def run_session(root: Path, steps: list[tuple[str, Any]]) -> None:
                             expected.pending.append((name, before, after))
                 reply = await lm.chat(None, text)
                 assert reply.error is None, reply.error
-                # Calls of one turn apply concurrently: undo follows the order they landed in.
-                new = expected.applied[before_count:]
+                # The calls of one turn apply in the order the model listed them.
                 order = [r["path"] for r in edits(rm)[before_count:]]
-                assert sorted(order) == sorted(e[0] for e in new)
-                new.sort(key=lambda e: order.index(e[0]))
-                expected.applied[before_count:] = new
+                assert order == [e[0] for e in expected.applied[before_count:]]
                 assert len(reply.approvals) == len(expected.pending)
             elif kind == "yolo":
                 lm.set_yolo(None, arg)
