@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -226,6 +227,131 @@ def chromium() -> str:
     """The Chromium binary for browser tests (skipped, or failed under CI=true, without it)."""
     require_browser()
     return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def chromium_launch(chromium: str) -> dict[str, Any]:
+    """Keyword arguments for Playwright's ``chromium.launch`` (DESIGN.md §5)."""
+    return {"executable_path": chromium, "args": CHROMIUM_FLAGS, "headless": True}
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
+# How each Jupyter frontend exposes ``window.jupyterapp`` (the tests drive it through it).
+_JUPYTER_APPS = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def jupyter_server(tmp_path: Path, chromium: str) -> Iterator[Callable[[str], tuple[str, Path]]]:
+    """``jupyter_server(app)``: ``jupyter lab`` or ``jupyter notebook`` (Notebook 7) on a free
+    port, serving a temp dir with a copy of the quickstart; returns its URL and that dir.
+
+    The server (its own session, with its kernels) and the demo jobs are killed at teardown.
+    """
+    import shutil
+    import subprocess
+    import urllib.request
+
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(app: str) -> tuple[str, Path]:
+        if app == "notebook":
+            _skip_or_fail("Jupyter Notebook 7", _notebook7_missing())
+        base = tmp_path / app
+        root = base / "root"
+        root.mkdir(parents=True)
+        shutil.copy(QUICKSTART, root / "quickstart.ipynb")
+        port = _free_port()
+        env = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(base / "config"),
+            "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+        }
+        env.pop("OPENAI_API_KEY", None)
+        notification = base / "settings" / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True)  # no "get notified about Jupyter news?" toast
+        (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+        log = base / "server.log"
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "jupyter"),
+                app,
+                "--no-browser",
+                "--IdentityProvider.token=",
+                "--ServerApp.ip=127.0.0.1",
+                f"--port={port}",
+                "--port-retries=0",
+                f"--ServerApp.root_dir={root}",
+                f"--{_JUPYTER_APPS[app]}.expose_app_in_browser=True",
+                "--LabApp.news_url=None",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(log, "wb"),  # noqa: SIM115 - closed with the process
+            start_new_session=True,
+        )
+        started.append((server, root))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status", timeout=2):
+                    return url, root
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"jupyter {app} did not start: {log.read_text()}")
+                time.sleep(0.2)
+
+    yield start
+    for server, root in started:
+        with contextlib.suppress(ProcessLookupError):  # our session: the server, its kernels
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait(5)
+        _kill_demo_jobs(root)
+
+
+def _notebook7_missing() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("notebook")
+    except PackageNotFoundError:
+        return "the notebook package is not installed (pip install -e '.[test]')"
+    return None if int(found.split(".")[0]) >= 7 else f"notebook {found} is not Notebook 7"
+
+
+def _kill_demo_jobs(root: Path) -> None:
+    for status in root.rglob("*.status.json"):
+        try:
+            pid = json.loads(status.read_text()).get("pid")
+            if isinstance(pid, int):
+                os.killpg(pid, signal.SIGKILL)
+        except (OSError, ValueError, ProcessLookupError, PermissionError):
+            pass
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,24 +1,17 @@
 """End to end in a real browser: JupyterLab + Chromium run the quickstart and fix a job.
 
-JupyterLab is started on a free port in a temporary directory with a copy of the quickstart;
-Chromium is driven by Playwright (DESIGN.md §5). Screenshots go to ``test-artifacts/`` always
-(and the README's two to ``docs/``); a failure saves the page as it was.
+JupyterLab is started on a free port in a temporary directory with a copy of the quickstart
+(``jupyter_server`` in tests/conftest.py); Chromium is driven by Playwright (DESIGN.md §5).
+Screenshots go to ``test-artifacts/`` always (and the README's two to ``docs/``); a failure
+saves the page as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,92 +20,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 DOCS = ROOT / "docs"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
-def lab(tmp_path: Path, chromium: str) -> Iterator[tuple[str, Path]]:
+def lab(jupyter_server: Callable[[str], tuple[str, Path]]) -> tuple[str, Path]:
     """A JupyterLab server on a free port, serving a temp dir with the quickstart."""
-    root = tmp_path / "lab"
-    root.mkdir()
-    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", root / "quickstart.ipynb")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-    }
-    env.pop("OPENAI_API_KEY", None)
-    notification = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)  # no "get notified about Jupyter news?" toast
-    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "jupyter"),
-            "lab",
-            "--no-browser",
-            "--IdentityProvider.token=",
-            "--ServerApp.ip=127.0.0.1",
-            f"--port={port}",
-            "--port-retries=0",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.expose_app_in_browser=True",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            *(["--allow-root"] if os.geteuid() == 0 else []),
-        ],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "lab.log", "wb"),  # noqa: SIM115 - closed with the process
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not start: {(tmp_path / 'lab.log').read_text()}")
-                time.sleep(0.2)
-        yield url, root
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # our session: the server, its kernels
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGKILL)
-            server.wait(5)
-        _kill_demo_jobs(root)
-
-
-def _kill_demo_jobs(root: Path) -> None:
-    for status in root.rglob("*.status.json"):
-        try:
-            pid = json.loads(status.read_text()).get("pid")
-            if isinstance(pid, int):
-                os.killpg(pid, signal.SIGKILL)
-        except (OSError, ValueError, ProcessLookupError, PermissionError):
-            pass
+    return jupyter_server("lab")
 
 
 def _store(root: Path, sql: str) -> list[Any]:
@@ -121,14 +34,16 @@ def _store(root: Path, sql: str) -> list[Any]:
         return db.execute(sql).fetchall()
 
 
-def test_quickstart_fix_time_limit_in_browser(lab: tuple[str, Path], chromium: str) -> None:
+def test_quickstart_fix_time_limit_in_browser(
+    lab: tuple[str, Path], chromium_launch: dict[str, Any]
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     url, root = lab
     ARTIFACTS.mkdir(exist_ok=True)
     DOCS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+        browser = pw.chromium.launch(**chromium_launch)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
         try:

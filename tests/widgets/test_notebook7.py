@@ -1,0 +1,106 @@
+"""The quickstart in Jupyter Notebook 7 (the ``notebook`` package) instead of JupyterLab.
+
+Lighter than the JupyterLab test: open ``/notebooks/quickstart.ipynb``, run every cell, check
+that the job table and the chat render with our stylesheet applied, click Chat and approve the
+fix with the card's buttons, and check that no browser error involves the widgets. Screenshots
+go to ``test-artifacts/notebook7-*.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+KERNEL_CONNECTED = (
+    "window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
+    "?.connectionStatus === 'connected'"
+)
+
+
+def test_quickstart_in_notebook7(
+    jupyter_server: Callable[[str], tuple[str, Path]], chromium_launch: dict[str, Any]
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = jupyter_server("notebook")
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []  # uncaught exceptions and console errors, with their stacks
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        page.on("pageerror", lambda exc: errors.append(f"{exc.message}\n{exc.stack}"))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        try:
+            page.goto(f"{url}/notebooks/quickstart.ipynb")
+            page.wait_for_function(KERNEL_CONNECTED, timeout=45_000)
+            expect(page.locator("#main-panel .jp-NotebookPanel")).to_be_visible()  # not Lab
+            page.locator(".jp-Notebook .jp-Cell").first.click()
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+            table = page.locator(".adaptive-llm-info")
+            expect(table).to_be_visible(timeout=45_000)
+            row = table.locator(".adaptive-llm-job-simulate")
+            expect(row).to_contain_text("TIMEOUT", timeout=30_000)
+            expect(table.locator(".adaptive-llm-job-prepare_data")).to_contain_text("COMPLETED")
+            expect(table.locator(".adaptive-llm-groups")).to_contain_text("failed with")
+            expect(page.locator(".adaptive-llm-chat").first).to_be_visible(timeout=30_000)
+            table.scroll_into_view_if_needed()
+            table.screenshot(path=str(ARTIFACTS / "notebook7-info.png"))
+
+            row.locator(".adaptive-llm-chat-button").click()
+            chat = table.locator(".adaptive-llm-chat")
+            expect(chat.locator(".adaptive-llm-diagnosis")).to_contain_text("time_limit")
+            box = chat.locator(".adaptive-llm-chat-input input")
+            expect(box).to_be_enabled()
+            box.click()
+            box.fill("Why did this fail, and can you fix it?")
+            box.press("Enter")
+            card = chat.locator(".adaptive-llm-approval")
+            expect(card).to_contain_text("time_limit = 4s")
+            # Our stylesheet applies here too: the card's frame, the history's scroll box.
+            assert card.evaluate("e => getComputedStyle(e).borderTopWidth") == "2px"
+            history = chat.locator(".adaptive-llm-history")
+            style = history.evaluate(
+                "e => [getComputedStyle(e).overflowY, getComputedStyle(e).flexDirection]"
+            )
+            assert style == ["auto", "column-reverse"], style
+            chat.scroll_into_view_if_needed()
+            chat.screenshot(path=str(ARTIFACTS / "notebook7-chat-approval.png"))
+
+            approve = card.locator(".adaptive-llm-approve")
+            approve.click()
+            expect(card).to_contain_text("Resubmit job simulate as attempt 2")
+            expect(approve).to_be_enabled()
+            approve.click()
+            expect(chat).to_contain_text("Resubmitted job simulate as attempt 2")
+            expect(row).to_contain_text("COMPLETED", timeout=30_000)
+            expect(row.locator(".adaptive-llm-cell").nth(2)).to_have_text("2")
+
+            # The history has outgrown its box: messages keep their height, the newest shows.
+            clipped = chat.locator(".adaptive-llm-messages > *").evaluate_all(
+                "all => all.filter(e => e.scrollHeight > e.clientHeight + 2).length"
+            )
+            assert clipped == 0, f"{clipped} chat messages are clipped"
+            view = chat.locator(".adaptive-llm-bubble").last.evaluate(
+                """(newest, box) => {
+                    box = newest.closest('.adaptive-llm-history');
+                    const b = box.getBoundingClientRect(), n = newest.getBoundingClientRect();
+                    return {overflows: box.scrollHeight > box.clientHeight + 2,
+                            visible: n.top >= b.top - 1 && n.bottom <= b.bottom + 1};
+                }"""
+            )
+            assert view == {"overflows": True, "visible": True}, view
+            chat.screenshot(path=str(ARTIFACTS / "notebook7-chat-done.png"))
+            assert chat.locator(".adaptive-llm-error").count() == 0
+            # Notebook 7 logs errors of its own (7.6.5: "reading 'schema'" from its shortcuts
+            # settings, with an empty notebook too); none may involve the widgets.
+            ours = [e for e in errors if "widget" in e.lower() or "adaptive" in e.lower()]
+            assert not ours, ours
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "notebook7-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
