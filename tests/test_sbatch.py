@@ -9,12 +9,16 @@ import pytest
 from adaptive_llm import Job, JobState
 from adaptive_llm.jobs.sbatch import (
     SbatchError,
+    batch_script_of,
     format_slurm_memory,
     format_slurm_time,
+    header_edit,
+    job_from_sbatch,
     parse_slurm_memory,
     parse_slurm_time,
     render_sbatch,
     sbatch_header_lines,
+    sbatch_header_raw,
 )
 from adaptive_llm.jobs.schedulers.slurm_parse import (
     controller_down,
@@ -284,3 +288,49 @@ def test_controller_down_messages() -> None:
     assert controller_down("slurm_load_jobs error: Unable to contact slurm controller (connect")
     assert controller_down("Socket timed out on send/recv operation")
     assert not controller_down("sbatch: error: invalid partition specified: nope")
+
+
+@pytest.mark.parametrize(
+    ("header", "old", "new"),
+    [
+        (["#SBATCH --time=10"], "#SBATCH --time=10", "#SBATCH --time=00:20:00"),
+        (["#SBATCH --time 10:00"], "#SBATCH --time 10:00", "#SBATCH --time=00:20:00"),
+        (
+            ["#SBATCH -t 10 -c 2  # short form"],
+            "#SBATCH -t 10 -c 2  # short form",
+            "#SBATCH --time=00:20:00 --cpus-per-task=2  # short form",
+        ),
+        (
+            ["#SBATCH -J run", "#SBATCH --mem=1G"],
+            "#SBATCH --mem=1G",
+            "#SBATCH --mem=1G\n#SBATCH --time=00:20:00",
+        ),
+    ],
+)
+def test_header_edit_sets_the_option_where_sbatch_reads_it(
+    tmp_path: Path, header: list[str], old: str, new: str
+) -> None:
+    assert header_edit(header, "time", "00:20:00") == (old, new)
+    script = tmp_path / "run.sh"
+    text = "#!/bin/bash\n" + "\n".join(header) + "\nsleep 1\n"
+    script.write_text(text.replace(old, new))
+    assert job_from_sbatch(script).resources.time_limit == 1200
+
+
+def test_header_edit_without_a_header_or_with_a_broken_line() -> None:
+    assert header_edit([], "time", "00:20:00") is None
+    assert header_edit(['#SBATCH --time="10'], "time", "00:20:00") is None
+
+
+def test_batch_script_of(tmp_path: Path) -> None:
+    script = tmp_path / "train.sh"
+    script.write_text("#!/bin/bash\n\n# comment\n#SBATCH --time=5\npython train.py\n#SBATCH -c 9\n")
+    assert sbatch_header_raw(script.read_text()) == ["#SBATCH --time=5"]
+    assert batch_script_of(Job.from_sbatch(script), tmp_path) == script
+    assert batch_script_of(Job("a", ["bash", "train.sh"], cwd=str(tmp_path)), tmp_path) == script
+    assert batch_script_of(Job("b", "sh train.sh --fast"), tmp_path) == script
+    assert batch_script_of(Job("c", ["python", "train.sh"]), tmp_path) is None
+    assert batch_script_of(Job("d", ["bash", "-c", "train.sh"]), tmp_path) is None
+    assert batch_script_of(Job("e", ["bash", "missing.sh"]), tmp_path) is None
+    (tmp_path / "plain.sh").write_text("#!/bin/bash\necho hi\n")
+    assert batch_script_of(Job("f", ["bash", "plain.sh"]), tmp_path) is None

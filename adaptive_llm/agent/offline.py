@@ -4,6 +4,10 @@ known fix recipes through the same tools, approval gate and history as a real mo
 - time limit → raise the job's time limit (double it), then resubmit;
 - out of memory → raise its memory limit (double it), then resubmit;
 - missing module → run the install command (a command: always asked), then resubmit.
+
+When the job runs a SLURM batch script, the same change is proposed for its ``#SBATCH`` line
+(in the same reply, after the job's change), so the fix holds when the user submits the script
+themselves.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from ..jobs.model import format_duration, format_memory
+from ..jobs.sbatch import format_slurm_memory, format_slurm_time, header_edit
 from .prompts import diagnosis_points, parse_job_context
 from .scripted import ScriptedChatModel, tool_call
 
@@ -46,22 +51,27 @@ def offline_reply(messages: list[BaseMessage]) -> AIMessage:
         )
     last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
     turn = messages[last_human + 1 :]
-    tools = [m for m in turn if isinstance(m, ToolMessage)]
-    if not tools:
+    asked = max(
+        (i for i, m in enumerate(turn) if isinstance(m, AIMessage) and m.tool_calls), default=-1
+    )
+    results = [m for m in turn[asked + 1 :] if isinstance(m, ToolMessage)]
+    if asked < 0:
         return _first_answer(context)
-    last = tools[-1]
-    if last.status == "error":
+    failed = [m for m in results if m.status == "error"]
+    done = [m for m in results if m.status != "error"]
+    if results and results[-1].name == "resubmit_job" and not failed:
+        return AIMessage(content=f"{results[-1].text} Its state updates in the job table.")
+    if any(m.name in ("set_job_resources", "run_command") for m in done):
+        note = "".join(f"\n\nNot done: {m.text}" for m in failed)
         return AIMessage(
-            content=f"That was not done: {last.text}\n\nTell me what you would like instead,"
-            " or configure a model for a deeper look."
-        )
-    if last.name in ("set_job_resources", "run_command"):
-        return AIMessage(
-            content="Done. Now I'll resubmit the job so you can see whether it works.",
+            content=f"Done.{note}\n\nNow I'll resubmit the job so you can see whether it works.",
             tool_calls=tool_call("resubmit_job").tool_calls,
         )
-    if last.name == "resubmit_job":
-        return AIMessage(content=f"{last.text} Its state updates in the job table.")
+    if failed:
+        return AIMessage(
+            content=f"That was not done: {failed[-1].text}\n\nTell me what you would like"
+            " instead, or configure a model for a deeper look."
+        )
     return AIMessage(content="Done.")
 
 
@@ -82,6 +92,25 @@ def _first_answer(context: dict[str, Any]) -> AIMessage:
     return AIMessage(content="\n\n".join(lines), tool_calls=call.tool_calls if call else [])
 
 
+def _with_script(
+    context: dict[str, Any], text: str, change: dict[str, str], key: str, value: str
+) -> tuple[str, AIMessage]:
+    """The job's change, and the same change of the batch script's ``#SBATCH`` line if any."""
+    calls = tool_call("set_job_resources", change).tool_calls
+    script = context.get("batch_script") or {}
+    edit = header_edit(script.get("header") or [], key, value) if script.get("path") else None
+    if edit is not None:
+        old, new = edit
+        calls += tool_call(
+            "edit_file", {"path": script["path"], "old_text": old, "new_text": new}
+        ).tool_calls
+        text += (
+            f" I'll also set `--{key}={value}` in `{script['path']}`, so the fix holds when you"
+            " submit the script yourself."
+        )
+    return text, AIMessage(content="", tool_calls=calls)
+
+
 def _recipe(context: dict[str, Any]) -> tuple[str, AIMessage | None] | None:
     diagnosis = context.get("diagnosis") or {}
     category = diagnosis.get("category")
@@ -93,10 +122,13 @@ def _recipe(context: dict[str, Any]) -> tuple[str, AIMessage | None] | None:
             new = min(new, float(context["max_time_limit"]))
         if new <= current:
             return _at_cap("time limit", format_duration(current))
-        return (
+        return _with_script(
+            context,
             f"It hit its time limit of {format_duration(resources['time_limit'])}. I propose"
             f" raising the limit to {format_duration(new)} and resubmitting.",
-            tool_call("set_job_resources", {"time_limit": format_duration(new)}),
+            {"time_limit": format_duration(new)},
+            "time",
+            format_slurm_time(new),
         )
     if category == "out_of_memory" and resources.get("memory"):
         current_memory = int(resources["memory"])
@@ -105,10 +137,13 @@ def _recipe(context: dict[str, Any]) -> tuple[str, AIMessage | None] | None:
             new_memory = min(new_memory, int(context["max_memory"]))
         if new_memory <= current_memory:
             return _at_cap("memory", format_memory(current_memory))
-        return (
+        return _with_script(
+            context,
             f"It ran out of its {format_memory(resources['memory'])} memory limit. I propose"
             f" raising it to {format_memory(new_memory)} and resubmitting.",
-            tool_call("set_job_resources", {"memory": format_memory(new_memory)}),
+            {"memory": format_memory(new_memory)},
+            "mem",
+            format_slurm_memory(new_memory),
         )
     if category == "missing_module":
         package = _package(diagnosis)

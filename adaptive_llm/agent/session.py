@@ -8,6 +8,7 @@ approval and the edit history live in the run's SQLite store and survive a kerne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import hashlib
 import json
@@ -15,6 +16,7 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain.agents import create_agent
@@ -24,6 +26,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from langgraph.types import Command
 
 from ..jobs.model import Job, Resources, format_duration, format_memory
+from ..jobs.sbatch import batch_script_of, script_header
 from ..jobs.schedulers.base import ResourceCaps
 from .gate import build_gate, parse_answer, proposal_key
 from .models import estimate_cost, model_label, resolve_model
@@ -181,6 +184,11 @@ class ChatService:
             "resources": job.resources.to_dict(),
             "log": attempt.log_path if attempt else None,
         }
+        script = batch_script_of(job, self.job_manager.workdir)
+        if script is not None:
+            with contextlib.suppress(ValueError):  # a script outside the workspace: not editable
+                rel = script.resolve().relative_to(Path(self.root(name)).resolve())
+                context["batch_script"] = {"path": rel.as_posix(), "header": script_header(script)}
         if diagnosis is not None:
             data = diagnosis.to_dict()
             data.pop("path", None)

@@ -124,6 +124,77 @@ def sbatch_header_lines(text: str) -> list[str]:
     return found
 
 
+def sbatch_header_raw(text: str) -> list[str]:
+    """The ``#SBATCH`` lines of the header exactly as written (without their line ends)."""
+    out: list[str] = []
+    for line in text.split("\n")[(1 if text.startswith("#!") else 0) :]:
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            break
+        if stripped.startswith("#SBATCH"):
+            out.append(line.removesuffix("\r"))
+    return out
+
+
+#: Script interpreters whose first argument is the batch script (``bash train.sh``).
+_SHELLS = {"bash", "sh", "zsh", "dash", "ksh"}
+_SCRIPT_PROBE = 64 << 10
+
+
+def batch_script_of(job: Job, workdir: Path) -> Path | None:
+    """The batch script ``job`` runs (``bash script.sh ...``) when its header has ``#SBATCH``
+    lines, else None. Those lines are what ``sbatch`` uses when the user submits the script
+    outside adaptive_llm, so a change of the job's resources belongs there too."""
+    if isinstance(job.command, str):
+        try:
+            argv = shlex.split(job.command)
+        except ValueError:
+            return None
+    else:
+        argv = list(job.command)
+    if len(argv) < 2 or os.path.basename(argv[0]) not in _SHELLS or argv[1].startswith("-"):
+        return None
+    script = Path(argv[1]).expanduser()
+    if not script.is_absolute():
+        script = job.resolved_cwd(workdir) / script
+    return script if script_header(script) else None
+
+
+def script_header(path: Path) -> list[str]:
+    """The raw ``#SBATCH`` lines of the batch script at ``path`` ([] if none or unreadable)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return sbatch_header_raw(fh.read(_SCRIPT_PROBE))
+    except OSError:
+        return []
+
+
+def header_edit(header: Sequence[str], key: str, value: str) -> tuple[str, str] | None:
+    """``(old_line, new_text)`` setting ``--key=value`` in a script's ``#SBATCH`` header.
+
+    ``header`` are the raw ``#SBATCH`` lines (:func:`sbatch_header_raw`). The line setting the
+    option (long or short form, with ``=`` or a space) is rewritten with the new value, its
+    other options kept; without one, a ``#SBATCH --key=value`` line is added after the last
+    header line. None when there is no header, or a line cannot be parsed.
+    """
+    if not header:
+        return None
+    for line in header:
+        body = line.strip()[len("#SBATCH") :].strip()
+        try:
+            options = parse_sbatch_options([body])
+        except SbatchError:
+            return None
+        if any(k == key for k, _ in options):
+            words = [f"--{key}={value}" if k == key else _option_text(k, v) for k, v in options]
+            comment = re.search(r"\s+#.*$", body)  # a trailing comment stays
+            indent = line[: len(line) - len(line.lstrip())]
+            tail = comment.group(0) if comment else ""
+            return line, f"{indent}#SBATCH {' '.join(words)}{tail}"
+    last = header[-1]
+    return last, f"{last}\n#SBATCH --{key}={value}"
+
+
 def parse_sbatch_options(lines: Iterable[str]) -> list[tuple[str, str | None]]:
     """``("time", "10")``-style pairs from header lines; long names, values unparsed."""
     options: list[tuple[str, str | None]] = []

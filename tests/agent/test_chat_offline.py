@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from chat_support import StartChat, check_order, edits, last_tool_message
 
 from adaptive_llm import Job, JobState
+
+Files = Callable[..., Path]
 
 
 async def test_time_limit_fix_loop_completes_on_attempt_two(start_chat: StartChat) -> None:
@@ -97,3 +101,58 @@ async def test_offline_general_chat(start_chat: StartChat) -> None:
     reply = await rm.llm_manager.chat(None, "hello")
     assert "offline assistant" in reply.text
     assert rm.llm_manager.usage(None).cost_usd == 0.0
+
+
+SCRIPT = """\
+#!/bin/bash
+#SBATCH --job-name=train
+#SBATCH --time=0:01   # MM:SS, for the test
+#SBATCH --mem=1G
+sleep 1.6
+echo finished
+"""
+
+
+async def test_a_batch_script_job_gets_its_sbatch_line_fixed_too(
+    start_chat: StartChat, files: Files
+) -> None:
+    """The job came from the user's batch script: the time-limit fix changes the job and the
+    script's ``#SBATCH --time`` line (so ``sbatch train.sh`` keeps the fix), in that order."""
+    script = files("train.sh", SCRIPT)
+    job = Job.from_sbatch(script)
+    assert job.resources.time_limit == 1
+    rm = await start_chat(llm=None, jobs=[job])
+    lm = rm.llm_manager
+    assert rm.job_manager.state("train") is JobState.TIMEOUT
+
+    reply = await lm.chat("train", "fix it")
+    assert [a.tool for a in reply.approvals] == ["set_job_resources", "edit_file"]
+    assert "train.sh" in reply.text and "--time=00:01:00" in reply.text
+    diff = reply.approvals[1].diff or ""
+    assert "-#SBATCH --time=0:01   # MM:SS" in diff and "+#SBATCH --time=00:01:00   # MM:SS" in diff
+    assert script.read_text() == SCRIPT  # not before consent
+
+    reply = await lm.chat("train", "approve")
+    assert rm.job_manager.job("train").resources.time_limit == 2
+    assert script.read_text() == SCRIPT.replace("--time=0:01 ", "--time=00:01:00 ")
+    assert reply.approval is not None and reply.approval.tool == "resubmit_job"
+    reply = await lm.chat("train", "approve")
+    await rm.wait(timeout=30)
+    attempt = rm.job_manager.attempts["train"]
+    assert attempt.number == 2 and attempt.state is JobState.COMPLETED
+    assert [(r["kind"], r["path"]) for r in edits(rm)] == [
+        ("resources", "job:train"),
+        ("edit", "train.sh"),
+    ]
+    assert "train.sh" in await lm.undo("train")  # the last listed first
+    assert script.read_text() == SCRIPT
+    assert rm.job_manager.job("train").resources.time_limit == 2
+    await check_order(rm, "train")
+
+
+async def test_a_plain_command_job_gets_no_script_edit(start_chat: StartChat, files: Files) -> None:
+    files("train.sh", "#!/bin/bash\nsleep 5\n")  # a script without #SBATCH lines
+    job = Job("slow", ["bash", "train.sh"], resources={"time_limit": 0.5})
+    rm = await start_chat(llm=None, jobs=[job])
+    reply = await rm.llm_manager.chat("slow", "fix it")
+    assert [a.tool for a in reply.approvals] == ["set_job_resources"]

@@ -50,3 +50,21 @@ def test_memory_is_capped_by_the_node() -> None:
     assert call["args"] == {"memory": "4G"}
     at_cap = context("out_of_memory", memory=4 * gib) | {"max_memory": 4 * gib}
     assert reply(at_cap).tool_calls == []
+
+
+def test_a_batch_script_gets_the_same_change_in_its_header() -> None:
+    gib = 1024**3
+    script = {"path": "jobs/train.sh", "header": ["#SBATCH -J train", "#SBATCH --mem=2G"]}
+    ctx = context("out_of_memory", memory=2 * gib) | {"batch_script": script}
+    message = reply(ctx)
+    assert [c["name"] for c in message.tool_calls] == ["set_job_resources", "edit_file"]
+    assert message.tool_calls[1]["args"] == {
+        "path": "jobs/train.sh",
+        "old_text": "#SBATCH --mem=2G",
+        "new_text": "#SBATCH --mem=4G",
+    }
+    assert "jobs/train.sh" in message.text
+    ctx = context("time_limit", time_limit=600.0) | {"batch_script": script}
+    edit = reply(ctx).tool_calls[1]["args"]
+    assert edit["old_text"] == "#SBATCH --mem=2G"
+    assert edit["new_text"] == "#SBATCH --mem=2G\n#SBATCH --time=00:20:00"
