@@ -28,8 +28,11 @@ _TRACEBACK = "Traceback (most recent call last)"
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
 _LIBRARY = re.compile(
     r"[/\\](?:site-packages|dist-packages|lib[/\\]python\d[\d.]*|Lib)[/\\]"
-    r"|[/\\]go[\w.-]*[/\\]src[/\\](?:runtime|internal|testing|reflect|sync)[/\\]"  # Go's own
-    r"|[/\\](?:pkg[/\\]mod|\.cargo[/\\]registry|rustc[/\\][0-9a-f]+)[/\\]"  # modules, crates, std
+    # Go's standard library under GOROOT (go, go1.22.0, go-1.21, Homebrew's libexec), Go modules
+    r"|[/\\](?:go[\d.]*|go-[\d.]+|libexec)[/\\]src[/\\](?:runtime|internal|testing|reflect|sync"
+    r"|syscall|net|os)[/\\][^\n]*\.go$|[/\\]pkg[/\\]mod[/\\][^\n]*\.go$"
+    # Rust crates from the registry, and the standard library (rustc/<commit hash>/library)
+    r"|[/\\](?:\.cargo[/\\]registry|rustc[/\\][0-9a-f]{7,})[/\\][^\n]*\.rs$"
 )
 
 #: Other tools' ``file:line`` formats, most specific first.

@@ -227,6 +227,16 @@ def _expand(region: Region, idx: int, name: str) -> Signal:
 
 _PANIC_SEGV = re.compile(r"\bSIGSEGV\b|\bSIGBUS\b|nil pointer dereference")
 _PANIC_OOM = re.compile(r"(?i)out of memory|memory allocation of \d+ bytes failed")
+#: Lines that start something else after a panic's message (Rust prints no end marker after
+#: the first panic of a process).
+_PANIC_STOP = re.compile(
+    r"^\s*(?:thread '|Traceback \(|error(?:\[|:)|warning:|panic|note:|stack backtrace:"
+    r"|test |running \d|failures:|---- )"
+)
+#: Lines of a goroutine dump: functions, ``\tfile:line +0x..`` frames, ``created by``.
+_GO_FRAME = re.compile(
+    r"^(?:\t|created by |\.\.\.additional frames elided\.\.\.|[\w.*/()\[\]{}-]+\(.*\)\s*$)"
+)
 _RUST_OLD_PANIC = re.compile(r"panicked at '(?P<msg>.*)', \S+:\d+(?::\d+)?$")
 _GO_PRELUDE = re.compile(r"^(?:\[signal |\tpanic: |panic: .*\[recovered\])")
 
@@ -243,10 +253,13 @@ def _panic_block(lines: list[str], head: int) -> tuple[int, str | None]:
     limit = min(len(lines), head + MAX_TRACEBACK_LINES)
     if "panicked at" in line:
         old = _RUST_OLD_PANIC.search(line)
-        j, said = head + 1, []
-        while j < limit and lines[j].strip() and not lines[j].startswith(("note:", "stack back")):
-            said.append(lines[j].strip())
-            j += 1
+        j, said = head + 1, list[str]()
+        if old is None:  # the message follows, on a few lines
+            while j < limit and len(said) < 5 and lines[j].strip():
+                if _PANIC_STOP.match(lines[j]):
+                    break
+                said.append(lines[j].strip())
+                j += 1
         end = j - 1
         if j < limit and lines[j].startswith("note:"):
             end = j
@@ -261,8 +274,10 @@ def _panic_block(lines: list[str], head: int) -> tuple[int, str | None]:
     end, j, dump = head, head + 1, line.startswith("goroutine ")
     while j < limit:
         text = lines[j]
-        if text.startswith("goroutine ") or (dump and text.strip()) or _GO_PRELUDE.match(text):
-            dump = dump or text.startswith("goroutine ")
+        if text.startswith("goroutine ") or (dump and _GO_FRAME.match(text)):
+            dump = True
+            end = j
+        elif not dump and _GO_PRELUDE.match(text):
             end = j
         elif text.strip():
             if text.startswith("exit status "):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from adaptive_llm.diagnosis import diagnose
+from adaptive_llm.diagnosis.location import is_user_file
 
 GO_INDEX = """\
 ok  \texample.com/p/util\t0.004s
@@ -99,3 +100,44 @@ def test_one_panic_in_many_runs_has_one_signature(tmp_path: Path) -> None:
         )
         sigs.add(diagnose(log, workdir=tmp_path).signature)
     assert len(sigs) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thread '<unnamed>' panicked at src/main.rs:9:13:\nworker 2 failed\n{tb}",
+        "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/p/main.go:5 +0x25\n"
+        "exit status 2\n{tb}",
+    ],
+)
+def test_a_panic_block_ends_where_the_next_failure_starts(tmp_path: Path, text: str) -> None:
+    """Only a process's first Rust panic prints a ``note:`` line; a Go dump ends at its exit
+    status: what follows (a wrapper's traceback) is still seen."""
+    tb = (
+        "Traceback (most recent call last):\n"
+        f'  File "{tmp_path}/run.py", line 3, in <module>\n'
+        '    subprocess.run(["./w"], check=True)\n'
+        "subprocess.CalledProcessError: Command '['./w']' returned non-zero exit status 101.\n"
+    )
+    log = tmp_path / "job.log"
+    log.write_text(text.format(tb=tb))
+    diag = diagnose(log, workdir=tmp_path)
+    assert diag.error_type == "subprocess.CalledProcessError"
+    assert diag.location is not None and diag.location.line == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "library"),
+    [
+        ("/home/u/google-research/src/testing/run.py", False),
+        ("/home/u/proj/pkg/mod/train.py", False),
+        ("/home/u/go-svc/src/internal/db.go", False),
+        ("/usr/local/go/src/runtime/panic.go", True),
+        ("/opt/homebrew/Cellar/go/1.22.0/libexec/src/runtime/panic.go", True),
+        ("/root/go/pkg/mod/github.com/x/y@v1.2.0/z.go", True),
+        ("/rustc/90c541806f23a127002de5b4038be731ba1458ca/library/std/src/panicking.rs", True),
+        ("/home/u/.cargo/registry/src/index/serde-1.0/src/de.rs", True),
+    ],
+)
+def test_library_paths_of_go_and_rust_only(path: str, library: bool) -> None:
+    assert is_user_file(path, None) is not library
