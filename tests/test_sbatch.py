@@ -334,3 +334,16 @@ def test_batch_script_of(tmp_path: Path) -> None:
     assert batch_script_of(Job("e", ["bash", "missing.sh"]), tmp_path) is None
     (tmp_path / "plain.sh").write_text("#!/bin/bash\necho hi\n")
     assert batch_script_of(Job("f", ["bash", "plain.sh"]), tmp_path) is None
+
+
+def test_header_edit_leaves_alone_what_it_cannot_change_safely() -> None:
+    # sbatch refuses --mem next to --mem-per-cpu: the script asks for memory another way.
+    assert header_edit(["#SBATCH --mem-per-cpu=2G"], "mem", "4G") is None
+    # A '#' inside a quoted value: where a comment starts is unclear.
+    assert header_edit(['#SBATCH --comment="a #b" -t 10'], "time", "00:20:00") is None
+    assert header_edit(['#SBATCH --comment="a#b" -t 10'], "time", "00:20:00") is None
+    # Set twice: sbatch takes the last one, so that is the one changed.
+    assert header_edit(["#SBATCH -t 5", "#SBATCH -t 10"], "time", "00:20:00") == (
+        "#SBATCH -t 10",
+        "#SBATCH --time=00:20:00",
+    )

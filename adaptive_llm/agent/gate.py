@@ -117,7 +117,7 @@ def build_gate(service: ChatService) -> AgentMiddleware[Any, Any]:
                 text = f"Error: {exc}" if known else f"Error: {type(exc).__name__}: {exc}"
                 refused = {"tool": name, "summary": text}
                 records.add_proposal(key, context.thread, name, refused, None, status="done")
-                records.finish(key, text)
+                records.finish(key, text, failed=True)
                 order.changed()
                 return _message(call_id, name, text, error=True)
             settings = records.settings(context.thread)
@@ -144,21 +144,25 @@ def build_gate(service: ChatService) -> AgentMiddleware[Any, Any]:
                 records.decide(
                     key, "rejected", "user", answer.get("feedback") or answer.get("reason")
                 )
-                records.finish(key, text)
+                records.finish(key, text, failed=True)
                 order.changed()
                 return _message(call_id, name, text, error=True)
             proposal = records.proposal(key) or proposal
-        if proposal.status == "done":  # a replay after it was applied: never apply twice
-            return _message(call_id, name, proposal.result or "", error=False)
+        if proposal.status in SETTLED:  # a replay after it was settled: never apply twice
+            return _message(call_id, name, proposal.result or "", error=proposal.status == "failed")
         await order.wait(before, SETTLED)
         try:
             result = await handler(request)
         except Exception as exc:  # settled too, or the calls listed after it would wait forever
-            records.finish(key, f"Error: {type(exc).__name__}: {exc}")
+            records.finish(key, f"Error: {type(exc).__name__}: {exc}", failed=True)
             order.changed()
             raise
         # Settled whatever the handler returned, or the calls listed after it would wait on.
-        records.finish(key, result.text if isinstance(result, ToolMessage) else "")
+        records.finish(
+            key,
+            result.text if isinstance(result, ToolMessage) else "",
+            failed=isinstance(result, ToolMessage) and result.status == "error",
+        )
         order.changed()
         return result
 

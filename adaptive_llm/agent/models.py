@@ -180,12 +180,12 @@ def retry_after(exc: BaseException) -> float | None:
     lowered = {str(key).lower(): str(value) for key, value in headers.items()}
     try:
         if "retry-after-ms" in lowered:
-            seconds = float(lowered["retry-after-ms"]) / 1000
+            seconds = float(lowered["retry-after-ms"].split(",")[0]) / 1000
         elif "retry-after" in lowered:
             text = lowered["retry-after"].strip()
-            try:
-                seconds = float(text)
-            except ValueError:
+            try:  # seconds; repeated headers arrive joined ("2, 3"): the first counts
+                seconds = float(text.split(",")[0])
+            except ValueError:  # an HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT")
                 when = parsedate_to_datetime(text)
                 if when.tzinfo is None:
                     when = when.replace(tzinfo=UTC)

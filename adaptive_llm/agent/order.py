@@ -5,12 +5,12 @@ to land in whatever order their I/O finished, and ``undo`` (last applied first) 
 call listed first. The gate now makes each gated call wait, on the records in the store, for
 the gated calls listed before it in the same reply:
 
-- before proposing, until each of them is settled (``done``: applied, rejected or refused) or
+- before proposing, until each of them is settled (``done``, or ``failed``: rejected or refused) or
   waiting for the user (``pending``). The proposal is computed on what they leave: on disk, or
   on the content an earlier edit of the same file that waits for the user would write. A call
   listed after one that waits for the user waits for the user too (it cannot take effect
   first), even in YOLO mode;
-- before applying, until each of them is ``done``.
+- before applying, until each of them is settled.
 
 Neither wait can hang on the user: a call auto-approved did not follow a pending one, and a
 call answered by the user was answered in the same resume as every pending call of its reply
@@ -33,8 +33,8 @@ from .records import ChatRecords, Proposal
 from .tools import GATED
 from .workspace import EditPlan, Workspace
 
-SETTLED = frozenset({"done"})
-SETTLED_OR_ASKING = frozenset({"done", "pending"})
+SETTLED = frozenset({"done", "failed"})
+SETTLED_OR_ASKING = frozenset({"done", "failed", "pending"})
 
 
 def reply_of(state: Any, call_id: str) -> AIMessage | None:

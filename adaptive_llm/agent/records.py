@@ -25,7 +25,7 @@ class Proposal:
     request: dict[str, Any]
     #: Opaque data needed to apply it (e.g. the file contents before and after).
     plan: bytes | None
-    #: pending | approved | rejected | done
+    #: pending | approved | rejected | done | failed (done with an error: refused or rejected)
     status: str
     decided_by: str | None = None
     feedback: str | None = None
@@ -107,10 +107,11 @@ class ChatRecords:
             (status, decided_by, feedback, time.time(), tool_call_id),
         )
 
-    def finish(self, tool_call_id: str, result: str) -> None:
+    def finish(self, tool_call_id: str, result: str, *, failed: bool = False) -> None:
+        """Settle a proposal: ``done``, or ``failed`` (refused, rejected or an error)."""
         self.store.execute(
-            "UPDATE proposals SET status='done', result=? WHERE tool_call_id=?",
-            (result, tool_call_id),
+            "UPDATE proposals SET status=?, result=? WHERE tool_call_id=?",
+            ("failed" if failed else "done", result, tool_call_id),
         )
 
     # -- edits (the audit log) ----------------------------------------------------------------

@@ -25,6 +25,7 @@ from langchain.tools import ToolRuntime
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langgraph.types import Command
 
+from ..diagnosis.redact import redact
 from ..jobs.model import Job, Resources, format_duration, format_memory
 from ..jobs.sbatch import batch_script_of, script_header
 from ..jobs.schedulers.base import ResourceCaps
@@ -188,7 +189,8 @@ class ChatService:
         if script is not None:
             with contextlib.suppress(ValueError):  # a script outside the workspace: not editable
                 rel = script.resolve().relative_to(Path(self.root(name)).resolve())
-                context["batch_script"] = {"path": rel.as_posix(), "header": script_header(script)}
+                header = [redact(line) for line in script_header(script)]  # e.g. --export=TOKEN
+                context["batch_script"] = {"path": rel.as_posix(), "header": header}
         if diagnosis is not None:
             data = diagnosis.to_dict()
             data.pop("path", None)
@@ -246,10 +248,10 @@ class ChatService:
         if context.job is None:
             raise ValueError(f"{tool} needs a chat about a job; this chat is not about one")
         job = self.job_manager.job(context.job)
+        for earlier in ahead:  # a resource change waiting for the user applies first
+            if earlier.tool == "set_job_resources" and earlier.plan is not None:
+                job = Job.from_dict(json.loads(earlier.plan)["after"])
         if tool == "set_job_resources":
-            for earlier in ahead:
-                if earlier.tool == "set_job_resources" and earlier.plan is not None:
-                    job = Job.from_dict(json.loads(earlier.plan)["after"])
             changes = {k: v for k, v in args.items() if v is not None}
             if not changes:
                 raise ValueError("set_job_resources needs time_limit, memory or cpus")

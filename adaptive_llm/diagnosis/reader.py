@@ -32,7 +32,7 @@ MAX_LINE_CHARS = 2000
 #: of the file makes the scan unnecessary, so these target errors a program printed and
 #: survived (worker tracebacks, error lines, failed tests, panics).
 ANCHORS: tuple[bytes, ...] = (
-    b"Traceback (most recent call last):",
+    b"Traceback (most recent call last)",
     b"rror:",
     b"ERROR",
     b"FAIL",
@@ -44,9 +44,9 @@ ANCHORS: tuple[bytes, ...] = (
 #: above ``LARGE_FILE`` for tracebacks and error lines, above ``HUGE_FILE`` for tracebacks only
 #: (a gigabyte log is a long-running job's; what it survived is a worker's traceback).
 LARGE_FILE = 64 << 20
-LARGE_ANCHORS: tuple[bytes, ...] = (b"Traceback (most recent call last):", b"rror:")
+LARGE_ANCHORS: tuple[bytes, ...] = (b"Traceback (most recent call last)", b"rror:")
 HUGE_FILE = 256 << 20
-HUGE_ANCHORS: tuple[bytes, ...] = (b"Traceback (most recent call last):",)
+HUGE_ANCHORS: tuple[bytes, ...] = (b"Traceback (most recent call last)",)
 
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _CI_TIMESTAMP = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ", re.MULTILINE)

@@ -179,12 +179,21 @@ def header_edit(header: Sequence[str], key: str, value: str) -> tuple[str, str] 
     """
     if not header:
         return None
+    parsed = []
     for line in header:
         body = line.strip()[len("#SBATCH") :].strip()
         try:
             options = parse_sbatch_options([body])
-        except SbatchError:
+            quoted_hash = any("#" in word for word in shlex.split(body.split(" #")[0]))
+        except (SbatchError, ValueError):
             return None
+        if quoted_hash:
+            return None  # a '#' inside a value: where the comment starts is unclear, leave it
+        parsed.append((line, body, options))
+    keys = {k for _, _, options in parsed for k, _ in options}
+    if key == "mem" and keys & {"mem-per-cpu", "mem-per-gpu"}:
+        return None  # sbatch refuses --mem with these: the script asks for memory another way
+    for line, body, options in reversed(parsed):  # sbatch takes the last one
         if any(k == key for k, _ in options):
             words = [f"--{key}={value}" if k == key else _option_text(k, v) for k, v in options]
             comment = re.search(r"\s+#.*$", body)  # a trailing comment stays

@@ -299,3 +299,43 @@ async def test_a_malformed_call_does_not_hold_up_the_calls_after_it(
     assert answer.error is None and answer.text == "Done.", answer
     assert small.read_bytes() == b"x = 1\ny = 3"
     assert [r["tool_call_id"] for r in edits(rm)] == ["c2"]
+
+
+async def test_a_refused_call_replays_as_an_error_after_a_restart_of_the_turn(
+    start_chat: StartChat, files: Files
+) -> None:
+    """A settled call keeps its outcome: when the reply's tools run again (a resume after a
+    pending approval), the refused call is still an error, not a success."""
+    small = files("small.py", SMALL)
+    turn = reply(
+        edit_call("small.py", "no such text", "z"),
+        edit_call("small.py", "y = 2", "y = 3"),
+    )
+
+    def outcomes(messages: list[Any]) -> str:
+        tools = {m.tool_call_id: m for m in messages if isinstance(m, ToolMessage)}
+        assert (tools["c1"].status, tools["c2"].status) == ("error", "success"), tools
+        return "Done."
+
+    rm = await start_chat(ChatScript([turn, outcomes]))
+    lm = rm.llm_manager
+    first = await lm.chat("j", "apply the fixes")
+    assert [a.tool_call_id for a in first.approvals] == ["c2"]  # c1 was refused at once
+    second = await lm.chat("j", "approve")  # c1 runs again on resume: still an error
+    assert second.error is None and second.text == "Done.", second
+    assert small.read_bytes() == b"x = 1\ny = 3"
+    statuses = {
+        r["tool_call_id"].rsplit("/", 1)[-1]: r["status"]
+        for r in rm.store.query("SELECT tool_call_id, status FROM proposals")
+    }
+    assert statuses == {"c1": "failed", "c2": "done"}
+
+
+async def test_a_resubmit_after_a_pending_resource_change_shows_the_new_resources(
+    start_chat: StartChat,
+) -> None:
+    turn = reply(("set_job_resources", {"memory": "3G"}), ("resubmit_job", {}))
+    rm = await start_chat(ChatScript([turn, "Done."]))
+    first = await rm.llm_manager.chat("j", "more memory, then run it again")
+    resubmit = first.approvals[1]
+    assert resubmit.tool == "resubmit_job" and "3G" in resubmit.summary, resubmit.summary

@@ -263,3 +263,12 @@ async def test_llm_manager_refuses_a_retry_that_is_not_a_policy(
     with pytest.raises(TypeError, match="retry must be a RetryPolicy"):
         rm.llm_manager.retry = 3  # type: ignore[assignment]
     assert rm.llm_manager.retry == RetryPolicy()
+
+
+def test_retry_after_takes_the_first_of_repeated_headers() -> None:
+    from adaptive_llm.agent.models import retry_after
+
+    class Limited(Exception):
+        headers = {"Retry-After": "2, 3"}
+
+    assert retry_after(Limited()) == 2.0

@@ -195,7 +195,7 @@ async def test_feedback_while_pending_declines_and_reaches_the_model(
     assert path.read_text() == TRAIN.replace("lr = 0.1", "lr = 0.05")
     rows = rm.store.query("SELECT status, feedback FROM proposals ORDER BY created_at")
     assert [(r["status"], r["feedback"]) for r in rows] == [
-        ("done", "use 0.05 instead"),
+        ("failed", "use 0.05 instead"),  # not approved: the user wrote something else
         ("done", None),
     ]
     await check_order(rm, "j")
