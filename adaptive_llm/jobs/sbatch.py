@@ -109,7 +109,12 @@ def format_slurm_memory(amount: int) -> str:
 
 def sbatch_header_lines(text: str) -> list[str]:
     """The option text of every ``#SBATCH`` line, up to the first command (as sbatch reads)."""
-    lines = text.splitlines()
+    return [line.strip()[len("#SBATCH") :].strip() for line in sbatch_header_raw(text)]
+
+
+def sbatch_header_raw(text: str) -> list[str]:
+    """The ``#SBATCH`` lines of the header exactly as written (without their line ends)."""
+    lines = text.split("\n")
     if lines and lines[0].startswith("#!"):
         lines = lines[1:]
     found: list[str] = []
@@ -120,20 +125,8 @@ def sbatch_header_lines(text: str) -> list[str]:
         if not stripped.startswith("#"):
             break  # sbatch stops at the first command
         if stripped.startswith("#SBATCH"):
-            found.append(stripped[len("#SBATCH") :].strip())
+            found.append(line.removesuffix("\r"))
     return found
-
-
-def sbatch_header_raw(text: str) -> list[str]:
-    """The ``#SBATCH`` lines of the header exactly as written (without their line ends)."""
-    out: list[str] = []
-    for line in text.split("\n")[(1 if text.startswith("#!") else 0) :]:
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            break
-        if stripped.startswith("#SBATCH"):
-            out.append(line.removesuffix("\r"))
-    return out
 
 
 #: Script interpreters whose first argument is the batch script (``bash train.sh``).
