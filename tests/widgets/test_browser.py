@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from quickstart_steps import KERNEL_CONNECTED, ask_for_fix, run_quickstart
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -48,40 +49,13 @@ def test_quickstart_fix_time_limit_in_browser(
         page.set_default_timeout(30_000)
         try:
             page.goto(f"{url}/lab/tree/quickstart.ipynb")
-            page.wait_for_function(
-                "window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                " && window.jupyterapp.shell.currentWidget.sessionContext"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                ".connectionStatus === 'connected'",
-                timeout=45_000,
-            )
-            page.locator(".jp-Notebook .jp-Cell").first.click()
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-
-            table = page.locator(".adaptive-llm-info")
-            expect(table).to_be_visible(timeout=45_000)
-            row = table.locator(".adaptive-llm-job-simulate")
-            expect(row).to_contain_text("TIMEOUT", timeout=30_000)
+            page.wait_for_function(KERNEL_CONNECTED, timeout=45_000)
+            table, row = run_quickstart(page, expect)
             expect(row.locator(".adaptive-llm-cell").nth(5)).to_contain_text("Time limit")
-            expect(table.locator(".adaptive-llm-job-prepare_data")).to_contain_text("COMPLETED")
-            expect(table.locator(".adaptive-llm-groups")).to_contain_text("failed with")
-            # The quickstart's own chat cell has run (the kernel is free again).
-            expect(page.locator(".adaptive-llm-chat").first).to_be_visible(timeout=30_000)
             table.scroll_into_view_if_needed()
             table.screenshot(path=str(DOCS / "info.png"))
 
-            row.locator(".adaptive-llm-chat-button").click()
-            chat = table.locator(".adaptive-llm-chat")
-            expect(chat.locator(".adaptive-llm-diagnosis")).to_contain_text("time_limit")
-            box = chat.locator(".adaptive-llm-chat-input input")
-            expect(box).to_be_enabled()
-            box.click()
-            box.fill("Why did this fail, and can you fix it?")
-            box.press("Enter")
-            card = chat.locator(".adaptive-llm-approval")
-            expect(card).to_contain_text("time_limit = 4s")
+            chat, box, card = ask_for_fix(table, row, expect)
             expect(card.locator(".adaptive-llm-approve")).to_be_visible()
             expect(card.locator(".adaptive-llm-reject")).to_be_visible()
             chat.scroll_into_view_if_needed()

@@ -12,11 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from quickstart_steps import KERNEL_CONNECTED, ask_for_fix, run_quickstart
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-KERNEL_CONNECTED = (
-    "window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
-    "?.connectionStatus === 'connected'"
-)
 
 
 def test_quickstart_in_notebook7(
@@ -37,29 +35,11 @@ def test_quickstart_in_notebook7(
             page.goto(f"{url}/notebooks/quickstart.ipynb")
             page.wait_for_function(KERNEL_CONNECTED, timeout=45_000)
             expect(page.locator("#main-panel .jp-NotebookPanel")).to_be_visible()  # not Lab
-            page.locator(".jp-Notebook .jp-Cell").first.click()
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-
-            table = page.locator(".adaptive-llm-info")
-            expect(table).to_be_visible(timeout=45_000)
-            row = table.locator(".adaptive-llm-job-simulate")
-            expect(row).to_contain_text("TIMEOUT", timeout=30_000)
-            expect(table.locator(".adaptive-llm-job-prepare_data")).to_contain_text("COMPLETED")
-            expect(table.locator(".adaptive-llm-groups")).to_contain_text("failed with")
-            expect(page.locator(".adaptive-llm-chat").first).to_be_visible(timeout=30_000)
+            table, row = run_quickstart(page, expect)
             table.scroll_into_view_if_needed()
             table.screenshot(path=str(ARTIFACTS / "notebook7-info.png"))
 
-            row.locator(".adaptive-llm-chat-button").click()
-            chat = table.locator(".adaptive-llm-chat")
-            expect(chat.locator(".adaptive-llm-diagnosis")).to_contain_text("time_limit")
-            box = chat.locator(".adaptive-llm-chat-input input")
-            expect(box).to_be_enabled()
-            box.click()
-            box.fill("Why did this fail, and can you fix it?")
-            box.press("Enter")
-            card = chat.locator(".adaptive-llm-approval")
-            expect(card).to_contain_text("time_limit = 4s")
+            chat, _box, card = ask_for_fix(table, row, expect)
             # Our stylesheet applies here too: the card's frame, the history's scroll box.
             assert card.evaluate("e => getComputedStyle(e).borderTopWidth") == "2px"
             history = chat.locator(".adaptive-llm-history")
