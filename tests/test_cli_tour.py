@@ -67,23 +67,28 @@ def test_status_without_a_store_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_diagnose_does_not_import_langchain_or_widgets(tmp_path: Path) -> None:
-    log = tmp_path / "job.log"
-    log.write_text('Traceback (most recent call last):\n  File "x.py", line 1\nValueError: bad\n')
-    code = (
-        "import sys\n"
-        "from adaptive_llm.cli import main\n"
-        f"rc = main(['diagnose', {str(log)!r}, '--json'])\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in"
-        " ('langchain', 'langchain_core', 'langgraph', 'ipywidgets', 'aiosqlite'))\n"
-        "print('HEAVY', heavy)\n"
-        "sys.exit(rc)\n"
+def _heavy_modules_after(code: str, packages: tuple[str, ...]) -> str:
+    """Run ``code`` in a fresh interpreter; its stdout ends with the ``packages`` it imported."""
+    code += (
+        "\nimport sys\n"
+        f"print('HEAVY', sorted(m for m in sys.modules if m.split('.')[0] in {packages!r}))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert "HEAVY []" in result.stdout
+    return result.stdout
+
+
+def test_diagnose_does_not_import_langchain_or_widgets(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    log.write_text('Traceback (most recent call last):\n  File "x.py", line 1\nValueError: bad\n')
+    code = (
+        "from adaptive_llm.cli import main\n"
+        f"assert main(['diagnose', {str(log)!r}, '--json']) == 0\n"
+    )
+    heavy = ("langchain", "langchain_core", "langgraph", "ipywidgets", "aiosqlite")
+    assert "HEAVY []" in _heavy_modules_after(code, heavy)
 
 
 async def test_attempt_recorded_without_scheduler_id_is_submitted_again(tmp_path: Path) -> None:
@@ -119,17 +124,10 @@ async def test_attempt_recorded_without_scheduler_id_is_submitted_again(tmp_path
 def test_run_manager_without_a_model_imports_no_langchain(tmp_path: Path) -> None:
     """Creating a RunManager (with a retry policy) is light: LangChain loads for a chat only."""
     code = (
-        "import sys\n"
         "from adaptive_llm import RetryPolicy, RunManager\n"
         "policy = RetryPolicy(attempts=2, initial_delay=0.1, max_delay=1.0)\n"
         f"rm = RunManager([], workdir={str(tmp_path)!r}, llm_retry=policy)\n"
         "assert rm.llm_manager.retry is policy\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in"
-        " ('langchain', 'langchain_core', 'langgraph'))\n"
-        "print('HEAVY', heavy)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    assert "HEAVY []" in result.stdout
+    heavy = ("langchain", "langchain_core", "langgraph")
+    assert "HEAVY []" in _heavy_modules_after(code, heavy)

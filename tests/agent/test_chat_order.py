@@ -9,9 +9,6 @@ so without the ordering it reliably lands after the later ones, and undo reverts
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +17,7 @@ from typing import Any
 import pytest
 from chat_support import ChatScript, StartChat, apply_unified_diff, check_order, edits
 from langchain_core.messages import AIMessage, ToolMessage
-from test_chat_restart import read_marker
+from test_chat_restart import run_child_until_pending
 
 from adaptive_llm import Job, RunManager
 from adaptive_llm.testing import ScriptedChatModel
@@ -250,20 +247,7 @@ async def test_pending_edits_of_one_reply_apply_in_order_after_a_restart(
 ) -> None:
     train = workdir / "train.py"
     train.write_bytes(BIG)
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(script),
-        str(workdir),
-        stdout=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        await read_marker(child)
-    finally:
-        os.killpg(child.pid, signal.SIGKILL)
-        await asyncio.wait_for(child.wait(), 10)
+    await run_child_until_pending(CHILD, workdir, tmp_path)
     assert train.read_bytes() == BIG
 
     job = Job("j", ["/bin/sh", "-c", "echo 'RuntimeError: lr too high'; exit 1"])

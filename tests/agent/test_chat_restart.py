@@ -69,12 +69,13 @@ async def read_marker(child: asyncio.subprocess.Process, timeout: float = 60) ->
     return await asyncio.wait_for(first_marker(), timeout)
 
 
-async def test_pending_approval_survives_a_killed_process(
-    workdir: Path, tmp_path: Path, make_rm: Callable[..., RunManager], kill_leftovers: None
-) -> None:
-    (workdir / "train.py").write_text(TRAIN)
+async def run_child_until_pending(
+    child_source: str, workdir: Path, tmp_path: Path
+) -> dict[str, str]:
+    """Run ``child_source`` (a chat that stops at a pending approval) in its own session, read
+    its marker, then SIGKILL it: a kernel dying with the approval pending."""
     script = tmp_path / "child.py"
-    script.write_text(CHILD)
+    script.write_text(child_source)
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         str(script),
@@ -88,6 +89,14 @@ async def test_pending_approval_survives_a_killed_process(
         os.killpg(child.pid, signal.SIGKILL)
         await asyncio.wait_for(child.wait(), 10)
     assert child.returncode == -signal.SIGKILL
+    return data
+
+
+async def test_pending_approval_survives_a_killed_process(
+    workdir: Path, tmp_path: Path, make_rm: Callable[..., RunManager], kill_leftovers: None
+) -> None:
+    (workdir / "train.py").write_text(TRAIN)
+    data = await run_child_until_pending(CHILD, workdir, tmp_path)
     assert (workdir / "train.py").read_text() == TRAIN
 
     job = Job("j", ["/bin/sh", "-c", "echo 'RuntimeError: lr too high'; exit 1"])
