@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .agent.models import RetryPolicy
+    from .llm.retry import RetryPolicy
     from .diagnosis import Diagnosis
     from .jobs.model import Attempt, Job, JobState, Resources
     from .jobs.schedulers.base import Scheduler, SchedulerError, SubmitError
@@ -43,7 +43,7 @@ _EXPORTS = {
     "JobBusyError": "managers.job_manager",
     "UnknownJobError": "managers.job_manager",
     "RunManager": "managers.run_manager",
-    "RetryPolicy": "agent.models",
+    "RetryPolicy": "llm.retry",
     "WorkdirBusyError": "managers.run_manager",
     "chat_widget": "widgets",
     "info": "widgets",

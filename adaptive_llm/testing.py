@@ -5,6 +5,6 @@ list of ``AIMessage``s (or strings) used in order, or a callable taking the mess
 returning the next ``AIMessage``. ``tool_call(name, args)`` builds a tool-calling reply.
 """
 
-from .agent.scripted import ScriptedChatModel, tool_call
+from .llm.scripted import ScriptedChatModel, tool_call
 
 __all__ = ["ScriptedChatModel", "tool_call"]

@@ -59,7 +59,7 @@ def main() -> None:
         rerender_ms.append((time.perf_counter() - began) * 1000)
 
     # Stream 1,000 tokens into a new message (throttled updates of the last message only).
-    from adaptive_llm.agent.session import ChatEvent
+    from adaptive_llm.chat.events import ChatEvent
 
     stream = _Stream(chat)
     token_ms = []

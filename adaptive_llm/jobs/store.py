@@ -91,6 +91,29 @@ CREATE TABLE IF NOT EXISTS proposals (
     created_at REAL NOT NULL,
     decided_at REAL
 );
+CREATE TABLE IF NOT EXISTS approval_items (
+    key TEXT PRIMARY KEY,
+    request TEXT NOT NULL,
+    thread TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    call_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    shown TEXT NOT NULL,
+    plan BLOB,
+    after TEXT NOT NULL,
+    builds_on TEXT NOT NULL,
+    status TEXT NOT NULL,
+    decided_by TEXT,
+    reason TEXT,
+    feedback TEXT,
+    result TEXT,
+    created_at REAL NOT NULL,
+    decided_at REAL,
+    settled_at REAL
+);
+CREATE INDEX IF NOT EXISTS approval_items_request ON approval_items (request, position);
+CREATE INDEX IF NOT EXISTS approval_items_open ON approval_items (status, thread);
 CREATE TABLE IF NOT EXISTS edits (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     thread TEXT NOT NULL,
@@ -102,7 +125,8 @@ CREATE TABLE IF NOT EXISTS edits (
     after_sha256 TEXT NOT NULL,
     approved_by TEXT NOT NULL,
     at REAL NOT NULL,
-    undone_at REAL
+    undone_at REAL,
+    change_key TEXT
 );
 """
 
@@ -147,6 +171,7 @@ class Store:
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("PRAGMA foreign_keys=ON")
                 self._db.executescript(_SCHEMA)
+                self._add_columns()
                 self._check_version()
             else:
                 self._db.execute("SELECT count(*) FROM jobs").fetchone()
@@ -166,6 +191,12 @@ class Store:
                 f"store {self.path} was written by a newer adaptive_llm (schema {row['value']});"
                 " upgrade adaptive_llm"
             )
+
+    def _add_columns(self) -> None:
+        """Columns added since schema 1 was first written (until migrations are versioned)."""
+        have = {r["name"] for r in self._db.execute("PRAGMA table_info(edits)").fetchall()}
+        if "change_key" not in have:
+            self._db.execute("ALTER TABLE edits ADD COLUMN change_key TEXT")
 
     def check_writable(self) -> None:
         """Raise ``StoreError`` now if the store cannot be written (locked, read-only)."""
@@ -374,6 +405,25 @@ class Store:
     def diagnoses(self, engine: str = "offline") -> dict[tuple[str, int], dict[str, Any]]:
         rows = self._query("SELECT job, number, data FROM diagnoses WHERE engine=?", (engine,))
         return {(r["job"], r["number"]): json.loads(r["data"]) for r in rows}
+
+    # -- LLM diagnoses, one per failure signature ---------------------------------------------
+
+    def llm_diagnosis(self, signature: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT * FROM llm_diagnoses WHERE signature=?", (signature,))
+        return dict(rows[0]) if rows else None
+
+    def llm_signatures(self) -> set[str]:
+        """Signatures that have a stored LLM diagnosis (or the reason it failed)."""
+        return {str(r["signature"]) for r in self._query("SELECT signature FROM llm_diagnoses")}
+
+    def save_llm_diagnosis(
+        self, signature: str, model: str, job: str, number: int, text: str | None, error: str | None
+    ) -> None:
+        self.execute(
+            "INSERT OR REPLACE INTO llm_diagnoses (signature, model, job, number, text, error,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (signature, model, job, number, text, error, time.time()),
+        )
 
 
 def _attempt(row: sqlite3.Row) -> Attempt:

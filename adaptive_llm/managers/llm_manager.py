@@ -13,21 +13,25 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..agent.models import RetryPolicy
-from ..agent.records import ChatRecords
+from ..chat.context import job_context
 from ..diagnosis import DEFAULT_MAX_TOKENS, Diagnosis, DiagnosisError, Excerpt, diagnose
 from ..diagnosis.classify import STATE_CATEGORIES
 from ..jobs.model import Attempt, Job
+from ..jobs.schedulers.base import ResourceCaps
 from ..jobs.store import Store
+from ..llm.provider import uses_model
+from ..llm.retry import RetryPolicy
 from .base import BaseManager, Changes
 from .job_manager import FailureEvent, JobManager
 
 if TYPE_CHECKING:
-    from ..agent.session import Approval, ChatEvent, ChatMessage, ChatReply, ChatService, Usage
+    from ..chat.events import Approval, ChatEvent, ChatMessage, ChatReply, Usage
+    from ..chat.service import ChatService
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +83,6 @@ class LLMManager(BaseManager):
         self.computed = 0
         #: How many LLM diagnosis calls were made in this process (one per signature).
         self.llm_calls = 0
-        self.records = ChatRecords(store)
         self._llm_inflight: dict[str, asyncio.Task[None]] = {}
         #: Signatures whose LLM diagnosis (or its failure) is stored: asked on every change.
         self._llm_done: set[str] = set()
@@ -144,20 +147,20 @@ class LLMManager(BaseManager):
     def retry(self, policy: RetryPolicy) -> None:
         if not isinstance(policy, RetryPolicy):
             raise TypeError(
-                f"retry must be a RetryPolicy (adaptive_llm.agent.models), got {policy!r}"
+                f"retry must be a RetryPolicy (from adaptive_llm import RetryPolicy), got {policy!r}"
             )
         self._retry = policy
 
     @property
     def uses_model(self) -> bool:
-        return self.llm is not None and self.llm != "offline"
+        return uses_model(self.llm)
 
     def llm_diagnosis_text(self, name: str) -> str | None:
         """The LLM's diagnosis for the job's latest failure, or why there is none."""
         diagnosis = self.cached(name)
         if diagnosis is None or not self.uses_model:
             return None
-        record = self.records.llm_diagnosis(diagnosis.signature)
+        record = self.store.llm_diagnosis(diagnosis.signature)
         if record is None:
             return None
         if record["error"]:
@@ -171,22 +174,28 @@ class LLMManager(BaseManager):
 
     def chat_service(self) -> ChatService:
         if self._chat is None:
-            from ..agent.session import ChatService
+            from ..chat.service import ChatService
 
-            self._chat = ChatService(self)
+            self._chat = ChatService(_RunView(self), self.store, self.llm)
         return self._chat
 
-    async def chat(self, name: str | None, text: str) -> ChatReply:
+    async def chat(
+        self, name: str | None, text: str, *, shown: Collection[str] | None = None
+    ) -> ChatReply:
         """Send a message to the chat on job ``name`` (None: the general chat).
 
-        While an approval is pending, ``approve``/``yes``/``y`` applies it, ``reject
-        [reason]``/``no`` declines it, and any other message declines it as feedback.
+        While changes wait for you, ``approve`` (``yes``, ``y``) approves all of them,
+        ``approve 1 3`` single ones by number, ``reject [reason]`` (``no``) or ``reject 2
+        [reason]`` declines them, and any other message declines them as feedback. ``shown``
+        (the ``key`` of each change on your screen) limits the answer to those.
         """
-        return await self.chat_service().chat(name, text)
+        return await self.chat_service().chat(name, text, shown)
 
-    def chat_stream(self, name: str | None, text: str) -> AsyncIterator[ChatEvent]:
+    def chat_stream(
+        self, name: str | None, text: str, *, shown: Collection[str] | None = None
+    ) -> AsyncIterator[ChatEvent]:
         """Like ``chat``, as events: token, tool_call, tool_result, approval, done, error."""
-        return self.chat_service().stream(name, text)
+        return self.chat_service().stream(name, text, shown)
 
     def set_yolo(self, name: str | None, on: bool) -> None:
         """Apply edits without asking in this chat (from the next tool call on)."""
@@ -203,8 +212,14 @@ class LLMManager(BaseManager):
     async def history(self, name: str | None) -> list[ChatMessage]:
         return await self.chat_service().history(name)
 
-    async def pending(self, name: str | None) -> list[Approval]:
-        return await self.chat_service().pending(name)
+    async def pending(self, name: str | None, *, waiting: bool = False) -> list[Approval]:
+        """Every change waiting for your decision (``waiting``: also the approved ones that
+        wait for an earlier change of the same reply to be decided)."""
+        return await self.chat_service().pending(name, waiting=waiting)
+
+    def chat_settings(self, name: str | None) -> dict[str, int]:
+        """The chat's flags and token counts: yolo, allow_commands, input/output_tokens."""
+        return self.chat_service().settings(name)
 
     def usage(self, name: str | None) -> Usage:
         return self.chat_service().usage(name)
@@ -223,6 +238,7 @@ class LLMManager(BaseManager):
 
     async def _manage(self) -> None:
         self.load()
+        await self._finish_decided()
         # Catch up on failures that an earlier process saw but did not diagnose.
         scheduled = 0
         for job_name, attempt in list(self.job_manager.attempts.items()):
@@ -241,13 +257,26 @@ class LLMManager(BaseManager):
 
     # -- internals ----------------------------------------------------------------------------
 
+    async def _finish_decided(self) -> None:
+        """Apply changes a user approved before a crash, before anything else happens."""
+        from ..chat.records import ChatRecords
+
+        for thread in ChatRecords(self.store).threads_to_finish():
+            name = thread.removeprefix("job:") if thread.startswith("job:") else None
+            if name is not None and name not in self.job_manager.jobs:
+                continue
+            try:
+                await self.chat_service().finish_decided(name)
+            except Exception:
+                log.exception("finishing the decided changes of %s failed", thread)
+
     def _load(self) -> None:
         for (job, number), data in self.store.diagnoses().items():
             try:
                 self._cache.setdefault((job, number), Diagnosis.from_dict(data))
             except (KeyError, TypeError, ValueError):
                 log.warning("ignoring unreadable stored diagnosis of %s attempt %d", job, number)
-        self._llm_done.update(self.records.llm_signatures())
+        self._llm_done.update(self.store.llm_signatures())
 
     def _attempt(self, name: str, number: int | None) -> Attempt | None:
         latest = self.job_manager.attempts.get(name)
@@ -309,7 +338,8 @@ class LLMManager(BaseManager):
     async def _llm_diagnose(self, job: Job, attempt: Attempt, diagnosis: Diagnosis) -> None:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        from ..agent.models import ModelError, invoke_with_retries, model_label, resolve_model
+        from ..llm.provider import ModelError, model_label, resolve_model
+        from ..llm.retry import invoke_with_retries
 
         label = "unknown"
         async with self._llm_semaphore:
@@ -317,7 +347,7 @@ class LLMManager(BaseManager):
                 if self._llm_model is None:
                     self._llm_model = resolve_model(self.llm)
                 label = model_label(self._llm_model)
-                facts = self.chat_service().job_context(job.name)
+                facts = job_context(_RunView(self), job.name)
                 facts.pop("llm_diagnosis", None)
                 self.llm_calls += 1
                 reply = await invoke_with_retries(
@@ -333,7 +363,7 @@ class LLMManager(BaseManager):
                     error = "the model returned an empty answer"
             except ModelError as exc:
                 text, error = None, str(exc)
-            self.records.save_llm_diagnosis(
+            self.store.save_llm_diagnosis(
                 diagnosis.signature, label, job.name, attempt.number, text, error
             )
             self._llm_done.add(diagnosis.signature)
@@ -366,3 +396,39 @@ def _without_log(attempt: Attempt, problem: str) -> Diagnosis:
         message=problem,
         elapsed_ms=0.0,
     )
+
+
+class _RunView:
+    """The run as the chat layer sees it (``chat.context.RunView``)."""
+
+    def __init__(self, manager: LLMManager) -> None:
+        self._lm = manager
+        self._jm = manager.job_manager
+
+    @property
+    def workdir(self) -> Path:
+        return self._jm.workdir
+
+    def job(self, name: str) -> Job:
+        return self._jm.job(name)
+
+    def latest_attempt(self, name: str) -> Attempt | None:
+        return self._jm.attempts.get(name)
+
+    def cached_diagnosis(self, name: str) -> Diagnosis | None:
+        return self._lm.cached(name)
+
+    async def last_failure_diagnosis(self, name: str) -> Diagnosis | None:
+        return await self._lm.last_failure_diagnosis(name)
+
+    def llm_diagnosis_text(self, name: str) -> str | None:
+        return self._lm.llm_diagnosis_text(name)
+
+    def update_job(self, job: Job) -> None:
+        self._jm.update_job(job)
+
+    async def resubmit(self, name: str) -> Attempt:
+        return await self._jm.resubmit(name)
+
+    async def resource_caps(self, name: str) -> ResourceCaps:
+        return await self._jm.scheduler.resource_caps(self._jm.job(name))

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from ..agent.models import RetryPolicy
+from ..llm.retry import RetryPolicy
 from ..diagnosis import Diagnosis
 from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.base import Scheduler

@@ -22,7 +22,7 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 from .render import diff_html, markdown_html, plain_html, sanitize, style_tag
 
 if TYPE_CHECKING:
-    from ..agent.session import Approval, ChatEvent, ChatMessage
+    from ..chat.events import Approval, ChatEvent, ChatMessage
     from ..managers.llm_manager import LLMManager
 
 log = logging.getLogger(__name__)

@@ -177,8 +177,8 @@ async def test_a_rejected_edit_makes_the_later_edit_of_its_file_stale(
 async def test_a_call_after_one_waiting_for_the_user_waits_too(
     start_chat: StartChat, files: Files
 ) -> None:
-    """YOLO on, commands not allowed: the command asks, and the edit listed after it cannot
-    apply before it, so it asks too instead of blocking the turn (no deadlock)."""
+    """YOLO on, commands not allowed: the command asks; the edit listed after it is approved
+    by YOLO but waits for the command (a barrier) to be decided before it applies."""
     a = files("a.py", "a = 1\n")
     b = files("b.py", "b = 1\n")
     turn = reply(
@@ -191,7 +191,12 @@ async def test_a_call_after_one_waiting_for_the_user_waits_too(
     lm = rm.llm_manager
     lm.set_yolo("j", True)
     first = await asyncio.wait_for(lm.chat("j", "fix"), 30)
-    assert sorted(p.tool_call_id for p in first.approvals) == ["c2", "c3"]
+    assert [p.tool_call_id for p in first.approvals] == ["c2"]
+    waiting = await lm.pending("j", waiting=True)
+    assert [(p.tool_call_id, p.status.value, p.after) for p in waiting] == [
+        ("c2", "pending", (1,)),
+        ("c3", "approved", (2,)),
+    ]
     assert a.read_text() == "a = 2\n" and b.read_text() == "b = 1\n"
     await check_order(rm, "j")
     second = await asyncio.wait_for(lm.chat("j", "approve"), 30)
@@ -199,7 +204,7 @@ async def test_a_call_after_one_waiting_for_the_user_waits_too(
     assert b.read_text() == "b = 2\n"
     assert [(r["tool_call_id"], r["approved_by"]) for r in edits(rm)] == [
         ("c1", "yolo"),
-        ("c3", "user"),
+        ("c3", "yolo"),
     ]
 
 
@@ -309,10 +314,9 @@ async def test_a_refused_call_replays_as_an_error_after_a_restart_of_the_turn(
     assert second.error is None and second.text == "Done.", second
     assert small.read_bytes() == b"x = 1\ny = 3"
     statuses = {
-        r["tool_call_id"].rsplit("/", 1)[-1]: r["status"]
-        for r in rm.store.query("SELECT tool_call_id, status FROM proposals")
+        r["call_id"]: r["status"] for r in rm.store.query("SELECT * FROM approval_items")
     }
-    assert statuses == {"c1": "failed", "c2": "done"}
+    assert statuses == {"c1": "refused", "c2": "done"}
 
 
 async def test_a_resubmit_after_a_pending_resource_change_shows_the_new_resources(

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adaptive_llm.agent.workspace import Workspace, WorkspaceError
+from adaptive_llm.chat.workspace import Workspace, WorkspaceError
 
 SECRET = "SENTINEL-7f3a9c"
 SETTINGS: dict[str, Any] = {

@@ -133,9 +133,10 @@ class Workspace:
             raise WorkspaceError(f"path {path!r} cannot be encoded as a file name") from None
         if len(raw) > 4000 or any(len(part) > 255 for part in raw.split(b"/")):
             raise WorkspaceError(f"path {path[:60]!r}... is too long")
-        return self._contained(self.root / path, path)  # an absolute path replaces the root
+        return self.contained(self.root / path, path)  # an absolute path replaces the root
 
-    def _contained(self, lexical: Path, path: str) -> Path:
+    def contained(self, lexical: Path, path: str) -> Path:
+        """``lexical`` resolved, if it lies inside the root and is not denied."""
         try:
             real = lexical.resolve(strict=False)
         except (OSError, RuntimeError, ValueError) as exc:
@@ -149,7 +150,8 @@ class Workspace:
                 raise WorkspaceError(f"{path!r} is protected ({part!r} may hold secrets): refused")
         return real
 
-    def _rel(self, real: Path) -> str:
+    def rel(self, real: Path) -> str:
+        """The path shown for ``real``: relative to the root."""
         return real.relative_to(self.root).as_posix() or "."
 
     def _file(self, path: str) -> tuple[Path, str, os.stat_result | None]:
@@ -157,7 +159,7 @@ class Workspace:
         if path.endswith("/"):
             raise WorkspaceError(f"{path!r} ends with '/', which names a directory")
         real = self.resolve(path)
-        shown = self._rel(real)
+        shown = self.rel(real)
         try:
             st = os.lstat(real)
         except (FileNotFoundError, NotADirectoryError):
@@ -193,7 +195,7 @@ class Workspace:
             raise
         return dfd
 
-    def _opener(self, real: Path) -> Callable[[str, int], int]:
+    def opener(self, real: Path) -> Callable[[str, int], int]:
         """An ``opener`` for ``open`` that reaches ``real`` through ``_walk`` (no TOCTOU escape)."""
         parts = real.relative_to(self.root).parts
 
@@ -221,7 +223,7 @@ class Workspace:
             return real, shown, None
         if st.st_size > self.max_read_bytes:
             raise self._too_big(shown, st.st_size)
-        async with aiofiles.open(real, "rb", opener=self._opener(real)) as f:
+        async with aiofiles.open(real, "rb", opener=self.opener(real)) as f:
             data = await f.read(self.max_read_bytes + 1)
         if len(data) > self.max_read_bytes:
             raise self._too_big(shown, len(data))
@@ -230,6 +232,10 @@ class Workspace:
         return real, shown, data
 
     # -- read-only operations ------------------------------------------------------------------
+
+    async def read_bytes(self, path: str) -> bytes | None:
+        """The whole content of a small text file, or None when it does not exist."""
+        return (await self._read_small(path))[2]
 
     async def read_file(
         self, path: str, start_line: int | None = None, end_line: int | None = None
@@ -247,7 +253,7 @@ class Workspace:
             raise WorkspaceError(f"end_line {end_line} is before start_line {first}")
         picked: list[bytes] = []
         total, size, carry, stopped = 0, 0, b"", False
-        async with aiofiles.open(real, "rb", opener=self._opener(real)) as f:
+        async with aiofiles.open(real, "rb", opener=self.opener(real)) as f:
             while chunk := await f.read(1 << 20):
                 if b"\x00" in chunk:
                     raise WorkspaceError(f"{shown!r} looks binary (NUL bytes); not shown")
@@ -289,7 +295,7 @@ class Workspace:
     async def list_dir(self, path: str = ".") -> str:
         """Sorted entries of a directory: ``name/`` for directories, sizes for files."""
         real = self.resolve(path)
-        shown = self._rel(real)
+        shown = self.rel(real)
         if not real.is_dir():
             raise WorkspaceError(
                 f"no such directory: {shown}"
@@ -333,18 +339,26 @@ class Workspace:
         if real.exists() and not real.is_dir():
             self._file(path)
         elif not real.exists():
-            raise WorkspaceError(f"no such file or directory: {self._rel(real)}")
+            raise WorkspaceError(f"no such file or directory: {self.rel(real)}")
         return await asyncio.to_thread(search_tree, self, real, rx, (pattern, note))
 
     # -- edits ---------------------------------------------------------------------------------
 
-    async def plan_edit(self, path: str, old_text: str, new_text: str) -> EditPlan:
-        """Plan replacing the one exact occurrence of ``old_text`` with ``new_text``."""
+    async def _before(self, path: str, base: bytes | None) -> tuple[Path, str, bytes | None]:
+        """The file's content now, or ``base``: what earlier changes of a reply will leave."""
+        real, shown, before = await self._read_small(path)
+        return real, shown, before if base is None else base
+
+    async def plan_edit(
+        self, path: str, old_text: str, new_text: str, base: bytes | None = None
+    ) -> EditPlan:
+        """Plan replacing the one exact occurrence of ``old_text`` with ``new_text``, in the
+        file as it is (or as ``base``, when earlier changes of the reply will write that)."""
         if not old_text:
             raise WorkspaceError("old_text is empty; use write_file to create or replace a file")
         if old_text == new_text:
             raise WorkspaceError("new_text is identical to old_text; nothing to change")
-        _, shown, before = await self._read_small(path)
+        _, shown, before = await self._before(path, base)
         if before is None:
             raise WorkspaceError(f"no such file: {shown}")
         old, new = old_text.encode(), new_text.encode()
@@ -361,15 +375,16 @@ class Workspace:
         after = before[:at] + new + before[at + len(old) :]
         return self._plan(shown, "edit", before, after)
 
-    async def plan_write(self, path: str, content: str) -> EditPlan:
-        """Plan creating ``path`` or replacing its whole content with ``content``."""
-        real, shown, before = await self._read_small(path)
+    async def plan_write(self, path: str, content: str, base: bytes | None = None) -> EditPlan:
+        """Plan creating ``path`` or replacing its whole content with ``content`` (on ``base``,
+        as ``plan_edit``)."""
+        real, shown, before = await self._before(path, base)
         if before is None:
             parent = real.parent
             while not parent.exists():
                 parent = parent.parent
             if not parent.is_dir():
-                raise WorkspaceError(f"cannot create {shown}: {self._rel(parent)!r} is a file")
+                raise WorkspaceError(f"cannot create {shown}: {self.rel(parent)!r} is a file")
         after = content.encode()
         if before == after:
             raise WorkspaceError(f"{shown} already has exactly this content; nothing to change")

@@ -60,5 +60,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # LangGraph's resume path serialises our ChatContext against a schema expecting none; the
     # product filters this warning at import, but pytest resets filters around each test.
     for item in items:
-        if "tests/agent/" in str(item.path).replace("\\", "/"):
+        if "tests/chat/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.filterwarnings("ignore:Pydantic serializer warnings"))

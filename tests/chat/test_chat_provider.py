@@ -16,7 +16,7 @@ from chat_support import StartChat, check_order, edits
 from fake_openai import FakeOpenAI, Reply, Request
 
 from adaptive_llm import Job, RunManager
-from adaptive_llm.agent.models import RetryPolicy, retry_after
+from adaptive_llm.llm.retry import RetryPolicy, retry_after
 from adaptive_llm.managers.llm_manager import LLMManager
 
 pytest.importorskip("langchain_openai")
@@ -266,7 +266,7 @@ async def test_llm_manager_refuses_a_retry_that_is_not_a_policy(
 
 
 def test_retry_after_takes_the_first_of_repeated_headers() -> None:
-    from adaptive_llm.agent.models import retry_after
+    from adaptive_llm.llm.retry import retry_after
 
     class Limited(Exception):
         headers = {"Retry-After": "2, 3"}

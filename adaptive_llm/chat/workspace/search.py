@@ -17,12 +17,23 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .guard import WorkspaceError, denied, show
 
-if TYPE_CHECKING:
-    from .workspace import Workspace
+
+class SearchRoot(Protocol):
+    """What the search needs of a workspace (``files.Workspace``)."""
+
+    max_read_bytes: int
+    max_search_matches: int
+
+    def contained(self, lexical: Path, path: str) -> Path: ...
+
+    def opener(self, real: Path) -> Callable[[str, int], int]: ...
+
+    def rel(self, real: Path) -> str: ...
 
 MAX_PATTERN = 300
 LINE_SCAN = 1000  # characters of each line that a pattern is matched against
@@ -82,7 +93,7 @@ def _files(real: Path) -> Iterator[Path]:
         yield from (Path(top, f) for f in sorted(files) if not denied(f))
 
 
-def search_tree(ws: Workspace, real: Path, rx: re.Pattern[str], note: tuple[str, str]) -> str:
+def search_tree(ws: SearchRoot, real: Path, rx: re.Pattern[str], note: tuple[str, str]) -> str:
     """Matching lines under ``real`` (resolved inside ``ws``) as ``file:line: text``."""
     hits: list[str] = []
     skipped = 0
@@ -93,12 +104,12 @@ def search_tree(ws: Workspace, real: Path, rx: re.Pattern[str], note: tuple[str,
             timed_out = True
             break
         try:
-            target = ws._contained(file, str(file))
+            target = ws.contained(file, str(file))
             st = os.stat(target)
             if not stat.S_ISREG(st.st_mode) or st.st_size > ws.max_read_bytes:
                 skipped += 1
                 continue
-            with open(target, "rb", opener=ws._opener(target)) as f:
+            with open(target, "rb", opener=ws.opener(target)) as f:
                 data = f.read(ws.max_read_bytes + 1)
         except (WorkspaceError, OSError):
             skipped += 1
@@ -106,7 +117,7 @@ def search_tree(ws: Workspace, real: Path, rx: re.Pattern[str], note: tuple[str,
         if b"\x00" in data or len(data) > ws.max_read_bytes:
             skipped += 1
             continue
-        rel = show(ws._rel(file))
+        rel = show(ws.rel(file))
         for n, line in enumerate(data.decode("utf-8", "replace").split("\n"), 1):
             if rx.search(line[:LINE_SCAN]):
                 hits.append(f"{rel}:{n}: {show(line.rstrip(chr(13))[:300])}")
@@ -115,7 +126,7 @@ def search_tree(ws: Workspace, real: Path, rx: re.Pattern[str], note: tuple[str,
                     break
         if full:
             break
-    head = f"{len(hits)} matches for {note[0]!r} in {ws._rel(real)}{note[1]}"
+    head = f"{len(hits)} matches for {note[0]!r} in {ws.rel(real)}{note[1]}"
     if full:
         head += f" [stopped at {ws.max_search_matches} matches; narrow the pattern or path]"
     if timed_out:

@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from ..jobs.model import format_duration, format_memory
 from ..jobs.sbatch import format_slurm_memory, format_slurm_time, header_edit
 from .prompts import diagnosis_points, parse_job_context
-from .scripted import ScriptedChatModel, tool_call
+from ..llm.scripted import ScriptedChatModel, tool_call
 
 _PIP_RE = re.compile(r"pip install ([A-Za-z0-9_.\-\[\]]+)")
 _MODULE_RE = re.compile(r"No module named '([A-Za-z0-9_.]+)'")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptive_llm.agent.workspace import AppliedEdit, EditPlan, Workspace, WorkspaceError
+from adaptive_llm.chat.workspace import AppliedEdit, EditPlan, Workspace, WorkspaceError
 
 
 @pytest.fixture
@@ -246,13 +246,13 @@ async def test_fifo_swapped_in_after_lstat_is_not_blocking(root: Path, outside: 
     os.mkfifo(root / "pipe")
     with pytest.raises(WorkspaceError, match="not a regular file"):
         ws = Workspace(root)
-        ws._opener(root / "pipe")("ignored", os.O_RDONLY)
+        ws.opener(root / "pipe")("ignored", os.O_RDONLY)
     (root / "sub" / "h.py").unlink()
     (root / "sub").rmdir()
     (root / "sub").symlink_to(outside)  # swapped in after resolve(): the walk refuses it
     (outside / "h.py").write_text("TOP-SECRET\n")
     with pytest.raises(WorkspaceError, match="not a plain directory"):
-        ws._opener(root / "sub" / "h.py")("ignored", os.O_RDONLY)
+        ws.opener(root / "sub" / "h.py")("ignored", os.O_RDONLY)
 
 
 # -- list_dir ----------------------------------------------------------------------------------

@@ -193,9 +193,9 @@ async def test_feedback_while_pending_declines_and_reaches_the_model(
     await check_order(rm, "j")
     await lm.chat("j", "approve")
     assert path.read_text() == TRAIN.replace("lr = 0.1", "lr = 0.05")
-    rows = rm.store.query("SELECT status, feedback FROM proposals ORDER BY created_at")
+    rows = rm.store.query("SELECT status, feedback FROM approval_items ORDER BY created_at")
     assert [(r["status"], r["feedback"]) for r in rows] == [
-        ("failed", "use 0.05 instead"),  # not approved: the user wrote something else
+        ("rejected", "use 0.05 instead"),  # not approved: the user wrote something else
         ("done", None),
     ]
     await check_order(rm, "j")

@@ -1,11 +1,5 @@
-"""Which chat model to use, how to name it, what it costs, and calling it robustly.
-
-``llm`` may be an ``init_chat_model`` string (``"openai:gpt-4.1-mini"``, ``"anthropic:..."``,
-``"ollama:..."``), a dict of ``init_chat_model`` arguments (e.g. with ``base_url`` for an
-OpenAI-compatible server), any LangChain ``BaseChatModel``, or None / ``"offline"`` for the
-offline assistant. API keys come only from the providers' environment variables; they are
-never stored, logged or shown.
-"""
+"""Calling a model robustly: bounded time, retries with back-off on rate limits and server
+errors, ``Retry-After`` honoured (capped)."""
 
 from __future__ import annotations
 
@@ -17,85 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .provider import ModelError
 
 if TYPE_CHECKING:  # LangChain loads on first use: the managers import RetryPolicy from here
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, BaseMessage
 
 log = logging.getLogger(__name__)
-
-#: US dollars per million input and output tokens, for the cost estimate shown in the chat.
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "claude-3-5-haiku": (0.80, 4.00),
-    "claude-haiku": (1.00, 5.00),
-    "claude-sonnet": (3.00, 15.00),
-    "claude-opus": (15.00, 75.00),
-}
-
-
-class ModelError(RuntimeError):
-    """The configured model cannot be created or called."""
-
-
-def resolve_model(spec: Any) -> BaseChatModel:
-    from langchain_core.language_models import BaseChatModel
-
-    if spec is None or spec == "offline":
-        from .offline import OfflineChatModel
-
-        return OfflineChatModel()
-    if isinstance(spec, BaseChatModel):
-        return spec
-    from langchain.chat_models import init_chat_model
-
-    kwargs: dict[str, Any] = dict(spec) if isinstance(spec, dict) else {"model": spec}
-    if not isinstance(kwargs.get("model"), str):
-        raise ModelError(
-            "llm must be a model name such as 'openai:gpt-4.1-mini', a dict of"
-            " init_chat_model arguments, a LangChain chat model, or None"
-        )
-    if str(kwargs["model"]).startswith("openai:"):
-        # Token usage in streamed replies (the chat's counter), also from compatible servers.
-        kwargs.setdefault("stream_usage", True)
-    try:
-        model = init_chat_model(**kwargs)
-    except ImportError as exc:
-        raise ModelError(
-            f"model {kwargs['model']!r} needs its provider package ({exc}); install e.g."
-            " pip install 'adaptive-llm[openai]' (or [anthropic], [ollama])"
-        ) from None
-    except Exception as exc:
-        raise ModelError(
-            f"cannot create model {kwargs['model']!r}: {type(exc).__name__}: {exc}. Set the"
-            " provider's API key variable (e.g. OPENAI_API_KEY) in the kernel's environment"
-        ) from None
-    if not isinstance(model, BaseChatModel):
-        raise ModelError(f"{kwargs['model']!r} did not give a chat model")
-    return model
-
-
-def model_label(model: BaseChatModel) -> str:
-    """``provider:model`` where known (never anything secret)."""
-    name = getattr(model, "model_name", None) or getattr(model, "model", None)
-    kind = model._llm_type
-    return f"{kind}:{name}" if name else kind
-
-
-def estimate_cost(label: str, input_tokens: int, output_tokens: int) -> float | None:
-    name = label.split(":", 1)[-1]
-    for prefix in sorted(PRICES, key=len, reverse=True):
-        if name.startswith(prefix):
-            price_in, price_out = PRICES[prefix]
-            return round((input_tokens * price_in + output_tokens * price_out) / 1e6, 6)
-    if label.startswith(("offline", "scripted")):
-        return 0.0
-    return None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What the workspace refuses, and how it names things: the deny list and refusal errors.
 
 The deny list (reads and writes, case-insensitive, any component of the real path) is
-described in :mod:`adaptive_llm.agent.workspace`.
+described in :mod:`adaptive_llm.chat.workspace.files`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from adaptive_llm.agent.offline import offline_reply
-from adaptive_llm.agent.prompts import system_prompt
+from adaptive_llm.chat.offline import offline_reply
+from adaptive_llm.chat.prompts import system_prompt
 
 
 def reply(context: dict[str, Any]) -> Any:

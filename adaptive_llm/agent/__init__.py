@@ -1,1 +1,0 @@
-"""The chat agent: sandboxed workspace tools, the approve/YOLO gate, and the LangChain agent."""

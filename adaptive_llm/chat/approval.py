@@ -1,0 +1,254 @@
+"""The approval middleware: one request per model reply, decisions per change, ordered apply.
+
+After each model reply (``after_model``), every gated tool call of the reply is parsed against
+its action's strict schema and planned in the order the model listed them, each on what the
+changes listed before it will leave (an edit of a file an earlier change edits is planned on
+that change's result). All of them are recorded at once, with exactly what the user is shown,
+before anything is asked; YOLO mode (``allow_commands`` for commands) is read at that moment,
+so switching it later never approves a change already asked.
+
+Then, in a loop: every approved change whose earlier dependencies are settled is applied, in
+listed order (marked ``applying`` before its effect, ``done``/``failed`` after); if some
+change still waits for the user, the graph is interrupted once, listing every change of the
+reply. The chat service records the user's decisions in the store and resumes; the node runs
+again, finds the plans and decisions recorded, and goes on. Each gated call ends with exactly
+one ToolMessage, written here: the result, the refusal, or the user's rejection. The tool node
+only runs the read-only tools.
+
+A change depends on an earlier one of the same reply when they touch the same thing (a file,
+the job) or when either is a barrier (a command or a resubmission sees the whole workspace):
+it is applied only once that one is settled, and one planned on an earlier change's result is
+refused if that change was not applied. Model tool-call ids are not trusted to be unique:
+repeated ids in a reply are renamed, and a reply whose message id repeats an earlier one gets
+a fresh id, so every change has its own key.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, replace
+from typing import Any, TypedDict
+
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.messages import AIMessage, ToolCall, ToolMessage
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from .actions import ACTIONS, ActionEnv, ActionError, Overlay
+from .context import ChatContext
+from .events import ItemStatus
+from .records import Item
+
+__all__ = ["ApprovalMiddleware", "ApprovalRequest", "ready", "request_key"]
+
+log = logging.getLogger(__name__)
+
+
+class ApprovalRequest(TypedDict):
+    """The interrupt's value: every change of one reply (the store holds the truth)."""
+
+    type: str
+    request: str
+    items: list[dict[str, Any]]
+
+
+def request_key(thread: str, message_id: str) -> str:
+    return f"{thread}/{message_id}"
+
+
+def ready(items: Sequence[Item]) -> list[Item]:
+    """Approved (or interrupted while applying) changes whose dependencies are all settled."""
+    status = {i.position: i.status for i in items}
+    return [
+        i
+        for i in items
+        if i.status in (ItemStatus.APPROVED, ItemStatus.APPLYING)
+        and all(status[d].settled for d in i.after)
+    ]
+
+
+def _unique_ids(calls: Sequence[ToolCall]) -> tuple[list[ToolCall], bool]:
+    """The calls with repeated (or missing) ids renamed: every call gets its own answer."""
+    seen: set[str] = set()
+    out: list[ToolCall] = []
+    renamed = False
+    for call in calls:
+        call_id = str(call.get("id") or "")
+        if not call_id or call_id in seen:
+            call_id = f"{call_id or 'call'}-{uuid.uuid4().hex[:8]}"
+            renamed = True
+        seen.add(call_id)
+        out.append({**call, "id": call_id})
+    return out, renamed
+
+
+class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
+    """See the module docstring. ``env_for`` gives the action environment of a chat."""
+
+    def __init__(self, env_for: Callable[[ChatContext], Awaitable[ActionEnv]]) -> None:
+        super().__init__()
+        self.env_for = env_for
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[ChatContext],
+        handler: Callable[[ModelRequest[ChatContext]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelResponse[Any]:
+        response = await handler(request)
+        seen = {m.id for m in request.state.get("messages", []) if m.id}
+        for message in response.result:
+            if isinstance(message, AIMessage) and (not message.id or message.id in seen):
+                message.id = f"reply-{uuid.uuid4().hex}"  # add_messages would replace the old one
+        return response
+
+    async def aafter_model(
+        self, state: dict[str, Any], runtime: Runtime[ChatContext]
+    ) -> dict[str, Any] | None:
+        messages = state.get("messages") or []
+        ai = messages[-1] if messages and isinstance(messages[-1], AIMessage) else None
+        if ai is None or not ai.tool_calls:
+            return None
+        calls, renamed = _unique_ids(ai.tool_calls)
+        update: list[Any] = []
+        if renamed:
+            ai = ai.model_copy(update={"tool_calls": calls})
+            update.append(ai)
+        gated = [c for c in calls if c["name"] in ACTIONS]
+        if not gated:
+            return {"messages": update} if update else None
+        context = runtime.context
+        if not isinstance(context, ChatContext):
+            raise RuntimeError("the approval middleware runs only inside an adaptive_llm chat")
+        env = await self.env_for(context)
+        key = request_key(context.thread, str(ai.id))
+        items = env.records.items(key)
+        if not items:
+            items = await self._plan(env, key, gated)
+        while True:
+            items = await self._apply_ready(env, items)
+            if all(i.status.settled for i in items):
+                break
+            interrupt(
+                ApprovalRequest(
+                    type="approval", request=key, items=[_shown(i) for i in items]
+                )
+            )
+            items = env.records.items(key)  # the decisions the service recorded
+        update += [_answer(item) for item in items]
+        return {"messages": update}
+
+    async def _plan(self, env: ActionEnv, key: str, calls: Sequence[ToolCall]) -> list[Item]:
+        """Plan every gated call in listed order and record them all, before asking."""
+        overlay = Overlay()
+        settings = env.records.settings(env.context.thread)
+        items: list[Item] = []
+        for position, call in enumerate(calls):
+            action = ACTIONS[call["name"]]
+            base = Item(
+                key=f"{key}/{position}",
+                request=key,
+                thread=env.context.thread,
+                position=position,
+                count=len(calls),
+                call_id=str(call["id"]),
+                tool=action.name,
+                shown={"tool": action.name, "args": call.get("args")},
+                plan=None,
+                after=(),
+                builds_on=(),
+                status=ItemStatus.REFUSED,
+            )
+            try:
+                args = action.parse(call.get("args"))
+                plan = await action.plan(env, args, overlay, position)
+            except ActionError as exc:
+                items.append(replace(base, result=f"Error: {exc}", shown=_refused(base, exc)))
+                continue
+            except Exception as exc:  # a bug or an odd file system: refused, never asked
+                log.exception("planning %s failed", action.name)
+                text = f"Error: {type(exc).__name__}: {exc}"
+                items.append(replace(base, result=text, shown=_refused(base, exc)))
+                continue
+            after = tuple(
+                earlier.position
+                for earlier in items
+                if earlier.status is not ItemStatus.REFUSED
+                and (
+                    plan.barrier
+                    or earlier.shown.get("barrier")
+                    or plan.touches & set(earlier.shown.get("touches") or ())
+                )
+            )
+            auto = bool(settings[action.auto_flag])
+            items.append(
+                replace(
+                    base,
+                    shown=plan.shown(action.name, args.model_dump()),
+                    plan=plan.data,
+                    after=after,
+                    builds_on=plan.builds_on,
+                    status=ItemStatus.APPROVED if auto else ItemStatus.PENDING,
+                    decided_by=("yolo" if action.auto_flag == "yolo" else "allowed")
+                    if auto
+                    else None,
+                )
+            )
+        env.records.add_items(items)
+        return env.records.items(key)
+
+    async def _apply_ready(self, env: ActionEnv, items: list[Item]) -> list[Item]:
+        """Apply, in listed order, every approved change whose dependencies are settled."""
+        by_position = {i.position: i for i in items}
+        for item in items:
+            item = by_position[item.position]
+            if item not in ready(list(by_position.values())):
+                continue
+            action = ACTIONS[item.tool]
+            missing = [
+                d for d in item.builds_on if by_position[d].status is not ItemStatus.DONE
+            ]
+            if missing:
+                earlier = by_position[missing[0]]
+                text = (
+                    f"Error: not applied: it was planned on change {earlier.number}, which was"
+                    f" {earlier.status.value}, not applied."
+                )
+                status, result = ItemStatus.FAILED, text
+            else:
+                resuming = item.status is ItemStatus.APPLYING
+                env.records.set_status(item.key, ItemStatus.APPLYING)
+                try:
+                    if resuming:
+                        result = await action.resume(env, item)
+                    else:
+                        result = await action.apply(env, item)
+                    status = ItemStatus.DONE
+                except ActionError as exc:
+                    status, result = ItemStatus.FAILED, f"Error: {exc}"
+                except Exception as exc:
+                    log.exception("applying %s failed", action.name)
+                    status, result = ItemStatus.FAILED, f"Error: {type(exc).__name__}: {exc}"
+            env.records.set_status(item.key, status, result)
+            by_position[item.position] = replace(item, status=status, result=result)
+        return [by_position[i.position] for i in items]
+
+
+def _shown(item: Item) -> dict[str, Any]:
+    data = asdict(item.approval())
+    return {**data, "status": item.status.value, "after": list(data["after"])}
+
+
+def _refused(base: Item, exc: BaseException) -> dict[str, Any]:
+    return {**base.shown, "summary": f"Refused {base.tool}: {exc}", "barrier": False}
+
+
+def _answer(item: Item) -> ToolMessage:
+    ok = item.status is ItemStatus.DONE
+    return ToolMessage(
+        content=item.result or f"Error: {item.tool} ended {item.status.value}",
+        tool_call_id=item.call_id,
+        name=item.tool,
+        status="success" if ok else "error",
+    )

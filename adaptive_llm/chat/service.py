@@ -1,0 +1,367 @@
+"""Chats about jobs: one LangChain agent, one persisted thread per job, plumbing only.
+
+``ChatService`` is created lazily by the ``LLMManager`` (LangChain is imported only when a
+chat is used) and sees the run through a :class:`~.context.RunView`. Threads are
+``job:<name>`` (and ``general``); the conversation lives in the run's SQLite store through
+LangGraph's checkpointer, the changes, decisions and edits in the chat records, so a kernel
+restart loses none of them. What needs consent is the approval middleware's business
+(:mod:`.approval`); this module turns the user's messages into decisions and streams events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import AsyncIterator, Collection
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import ModelRequest, dynamic_prompt
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langgraph.types import Command
+
+from ..jobs.schedulers.base import ResourceCaps
+from ..jobs.store import Store
+from ..llm.provider import estimate_cost, model_label, resolve_model, uses_model
+from .actions import ActionEnv, ActionError, action_for_edit
+from .answers import parse_answer
+from .approval import ApprovalMiddleware, ready
+from .context import ChatContext, RunView, job_context, root_of, thread_of
+from .events import Approval, ChatEvent, ChatMessage, ChatReply, ItemStatus, Usage
+from .offline import OfflineChatModel
+from .prompts import diagnosis_points, system_prompt
+from .records import ChatRecords, Item
+from .tools import build_tools
+from .workspace import Workspace
+
+__all__ = ["ChatService"]
+
+log = logging.getLogger(__name__)
+
+# LangGraph serialises the tool runtime on resume with a schema that expects no context; the
+# value is right, only the warning is noise in the user's notebook.
+warnings.filterwarnings(
+    "ignore",
+    message=r"(?s)Pydantic serializer warnings:.*field_name='context'",
+    category=UserWarning,
+)
+
+RECOVERED = (
+    "Changes you decided on before the kernel stopped were finished first (above); your"
+    " message was not sent. Look at the chat, then write again."
+)
+
+
+class ChatService:
+    def __init__(self, run: RunView, store: Store, llm: Any = None) -> None:
+        self.run = run
+        self.store = store
+        self.records = ChatRecords(store)
+        self.model = resolve_model(llm) if uses_model(llm) else OfflineChatModel()
+        self.model_name = model_label(self.model)
+        self._agent: Any = None
+        self._connection: Any = None
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._caps: dict[str, ResourceCaps] = {}
+
+    # -- setup --------------------------------------------------------------------------------
+
+    async def agent(self) -> Any:
+        if self._agent is None:
+            import aiosqlite
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+            # Autocommit: the saver's INSERT and its later ``await commit()`` would otherwise
+            # hold the write lock across an await, while the Store's synchronous writes (the
+            # chat records, on the loop thread) wait for it and block the loop: a deadlock
+            # until the busy timeout ("store is locked").
+            self._connection = await aiosqlite.connect(self.store.path, isolation_level=None)
+            await self._connection.execute("PRAGMA busy_timeout=5000")
+            saver = AsyncSqliteSaver(self._connection)
+
+            @dynamic_prompt
+            def prompt(request: ModelRequest) -> str:
+                context = request.runtime.context
+                assert isinstance(context, ChatContext)
+                root = str(root_of(self.run, context.job))
+                facts = self.job_context(context.job) if context.job else None
+                return system_prompt(root, facts)
+
+            self._agent = create_agent(
+                self.model,
+                build_tools(self.workspace),
+                middleware=[prompt, ApprovalMiddleware(self._env)],
+                checkpointer=saver,
+                context_schema=ChatContext,
+            )
+        return self._agent
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+            self._agent = None
+
+    # -- context ------------------------------------------------------------------------------
+
+    thread_of = staticmethod(thread_of)
+
+    def workspace(self, context: ChatContext) -> Workspace:
+        return Workspace(root_of(self.run, context.job))
+
+    def job_context(self, name: str) -> dict[str, Any]:
+        return job_context(self.run, name, self._caps.get(name))
+
+    async def _env(self, context: ChatContext) -> ActionEnv:
+        caps = await self._refresh_caps(context.job) if context.job else None
+        return ActionEnv(self.run, context, self.records, caps)
+
+    async def _refresh_caps(self, job: str) -> ResourceCaps | None:
+        """The scheduler's limits for this job, for recipes; a scheduler error is not fatal."""
+        try:
+            self._caps[job] = await self.run.resource_caps(job)
+        except Exception as exc:
+            log.warning("could not read the scheduler's limits: %s", exc)
+        return self._caps.get(job)
+
+    # -- the chat API -------------------------------------------------------------------------
+
+    async def stream(
+        self, job: str | None, text: str, shown: Collection[str] | None = None
+    ) -> AsyncIterator[ChatEvent]:
+        """One turn. While changes wait, ``text`` is the user's answer to them; ``shown``
+        (the keys of the changes on the user's screen) limits the answer to those."""
+        if job is not None:
+            self.run.job(job)  # UnknownJobError before anything else
+        thread = thread_of(job)
+        async with self._locks.setdefault(thread, asyncio.Lock()):
+            try:
+                async for event in self._turn(ChatContext(thread, job), text, shown):
+                    yield event
+            except Exception as exc:  # shown in the chat; the loop and the thread stay usable
+                log.exception("chat turn on %s failed", thread)
+                yield ChatEvent("error", text=_explain_error(exc))
+
+    async def _turn(
+        self, context: ChatContext, text: str, shown: Collection[str] | None
+    ) -> AsyncIterator[ChatEvent]:
+        if not text.strip():
+            yield ChatEvent("error", text="Type a message (or approve / reject).")
+            return
+        items = await self._open_items(context)
+        if items is not None and (ready(items) or not _pending(items)):
+            # Decided before a crash: apply those first; the message was meant for them.
+            async for event in self._run(Command(resume={}), context):
+                yield event
+            yield ChatEvent("error", text=RECOVERED)
+            async for event in self._finish(context):
+                yield event
+            return
+        if items is None:
+            payload: Any = {"messages": [HumanMessage(content=text)]}
+        else:
+            error = self._decide(_pending(items), text, shown)
+            if error:
+                yield ChatEvent("error", text=error)
+                async for event in self._finish(context):
+                    yield event
+                return
+            payload = Command(resume={})
+        async for event in self._run(payload, context):
+            yield event
+        async for event in self._finish(context):
+            yield event
+
+    def _decide(self, pending: list[Item], text: str, shown: Collection[str] | None) -> str | None:
+        """Record the user's answer for the pending changes (durably, before anything is
+        applied). An error text when the answer names changes that are not on screen."""
+        visible = pending if shown is None else [i for i in pending if i.key in shown]
+        if not visible:
+            return "Those changes are no longer waiting for you; the current ones are below."
+        answer = parse_answer(text)
+        targets = visible
+        if answer.numbers is not None:
+            numbers = {i.number for i in visible}
+            unknown = sorted(answer.numbers - numbers)
+            if unknown:
+                waiting = ", ".join(str(n) for n in sorted(numbers))
+                return f"There is no change {unknown[0]} waiting; the changes waiting are {waiting}."
+            targets = [i for i in visible if i.number in answer.numbers]
+        keys = [i.key for i in targets]
+        if answer.kind == "approve":
+            self.records.decide(keys, ItemStatus.APPROVED, "user")
+        else:
+            self.records.decide(
+                keys, ItemStatus.REJECTED, "user", reason=answer.reason, feedback=answer.feedback
+            )
+        return None
+
+    async def _run(self, payload: Any, context: ChatContext) -> AsyncIterator[ChatEvent]:
+        agent = await self.agent()
+        config = {"configurable": {"thread_id": context.thread}}
+        async for part in agent.astream(
+            payload, config, context=context, stream_mode=["messages", "updates"], version="v2"
+        ):
+            for event in self._events(context.thread, part):
+                yield event
+
+    async def _finish(self, context: ChatContext) -> AsyncIterator[ChatEvent]:
+        """The approvals now waiting, and the turn's final text."""
+        items = await self._open_items(context)
+        approvals = [i.approval() for i in _pending(items or [])]
+        for approval in approvals:
+            yield ChatEvent("approval", text=approval.summary, approval=approval)
+        final = ""
+        if items is None:
+            state = await (await self.agent()).aget_state(_config(context.thread))
+            for message in reversed(state.values.get("messages", [])):
+                if isinstance(message, AIMessage):
+                    final = message.text
+                    break
+        yield ChatEvent("done", text=final, data={"pending": len(approvals)})
+
+    async def _open_items(self, context: ChatContext) -> list[Item] | None:
+        """The changes of the reply the thread waits on, or None when it waits on none."""
+        state = await (await self.agent()).aget_state(_config(context.thread))
+        for pending in state.interrupts:
+            value = pending.value
+            if isinstance(value, dict) and value.get("type") == "approval":
+                return self.records.items(str(value.get("request")))
+            return []  # an interrupt of an older version: answered like one with no changes
+        return None
+
+    async def finish_decided(self, job: str | None) -> list[ChatEvent]:
+        """Apply changes the user decided on before a crash (called when a run starts)."""
+        context = ChatContext(thread_of(job), job)
+        async with self._locks.setdefault(context.thread, asyncio.Lock()):
+            items = await self._open_items(context)
+            if items is None or not (ready(items) or not _pending(items)):
+                return []
+            return [event async for event in self._run(Command(resume={}), context)]
+
+    def _events(self, thread: str, part: dict[str, Any]) -> list[ChatEvent]:
+        events: list[ChatEvent] = []
+        if part["type"] == "messages":
+            chunk, meta = part["data"]
+            if (
+                isinstance(chunk, AIMessageChunk)
+                and chunk.text
+                and meta.get("langgraph_node") == "model"
+            ):
+                events.append(ChatEvent("token", text=chunk.text))
+            return events
+        for node, update in (part["data"] or {}).items():
+            if node == "__interrupt__" or not isinstance(update, dict):
+                continue
+            for message in update.get("messages", []):
+                if isinstance(message, AIMessage) and node == "model":
+                    usage = message.usage_metadata
+                    if usage:
+                        self.records.add_usage(
+                            thread, usage["input_tokens"], usage["output_tokens"]
+                        )
+                    for call in message.tool_calls:
+                        events.append(ChatEvent("tool_call", text=call["name"], data=dict(call)))
+                elif isinstance(message, ToolMessage):
+                    events.append(
+                        ChatEvent(
+                            "tool_result",
+                            text=message.text,
+                            data={"name": message.name, "status": message.status},
+                        )
+                    )
+        return events
+
+    async def chat(
+        self, job: str | None, text: str, shown: Collection[str] | None = None
+    ) -> ChatReply:
+        events = [event async for event in self.stream(job, text, shown)]
+        approvals = [e.approval for e in events if e.approval is not None]
+        errors = [e.text for e in events if e.type == "error"]
+        done = [e.text for e in events if e.type == "done"]
+        reply_text = done[-1] if done else ""
+        if not reply_text:
+            reply_text = "".join(e.text for e in events if e.type == "token")
+        return ChatReply(
+            text=reply_text or (errors[-1] if errors else ""),
+            approvals=approvals,
+            events=events,
+            error=errors[-1] if errors else None,
+        )
+
+    async def pending(self, job: str | None, *, waiting: bool = False) -> list[Approval]:
+        """Every change waiting for the user (``waiting``: also those approved that wait for
+        an earlier change to be decided)."""
+        items = await self._open_items(ChatContext(thread_of(job), job)) or []
+        wanted = {ItemStatus.PENDING} | ({ItemStatus.APPROVED} if waiting else set())
+        return [i.approval() for i in items if i.status in wanted]
+
+    async def history(self, job: str | None) -> list[ChatMessage]:
+        messages: list[ChatMessage] = []
+        if job is not None:
+            diagnosis = await self.run.last_failure_diagnosis(job)
+            if diagnosis is not None:
+                messages.append(ChatMessage("diagnosis", _diagnosis_markdown(diagnosis.to_dict())))
+        state = await (await self.agent()).aget_state(_config(thread_of(job)))
+        for message in state.values.get("messages", []) if state.values else []:
+            if isinstance(message, HumanMessage):
+                messages.append(ChatMessage("user", message.text))
+            elif isinstance(message, AIMessage):
+                calls = [dict(c) for c in message.tool_calls]
+                messages.append(ChatMessage("assistant", message.text, tool_calls=calls))
+            elif isinstance(message, ToolMessage):
+                messages.append(
+                    ChatMessage("tool", message.text, name=message.name, status=message.status)
+                )
+        return messages
+
+    def set_flag(self, job: str | None, flag: str, value: bool) -> None:
+        if job is not None:
+            self.run.job(job)
+        self.records.set_flag(thread_of(job), flag, value)
+
+    def settings(self, job: str | None) -> dict[str, int]:
+        return self.records.settings(thread_of(job))
+
+    async def undo(self, job: str | None) -> str:
+        context = ChatContext(thread_of(job), job)
+        async with self._locks.setdefault(context.thread, asyncio.Lock()):
+            edits = [e for e in self.records.edits(context.thread) if e.undone_at is None]
+            if not edits:
+                return "Nothing to undo in this chat."
+            edit = edits[-1]
+            try:
+                message = await action_for_edit(edit.kind).undo(await self._env(context), edit)
+            except ActionError as exc:
+                return str(exc)
+            self.records.mark_undone(edit.id)
+            return message
+
+    def usage(self, job: str | None) -> Usage:
+        settings = self.records.settings(thread_of(job))
+        cost = estimate_cost(self.model_name, settings["input_tokens"], settings["output_tokens"])
+        return Usage(settings["input_tokens"], settings["output_tokens"], cost)
+
+
+def _config(thread: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread}}
+
+
+def _pending(items: list[Item]) -> list[Item]:
+    return [i for i in items if i.status is ItemStatus.PENDING]
+
+
+def _diagnosis_markdown(data: dict[str, Any]) -> str:
+    parts = [f"**Diagnosis** ({data.get('category')}): {data.get('summary')}"]
+    parts += diagnosis_points(data)
+    excerpt = (data.get("excerpt") or {}).get("text")
+    if excerpt:
+        parts.append("```text\n" + excerpt.rstrip() + "\n```")
+    return "\n\n".join(parts)
+
+
+def _explain_error(exc: BaseException) -> str:
+    name = type(exc).__name__
+    text = str(exc).strip() or name
+    return f"The assistant could not answer ({name}): {text}"
