@@ -238,14 +238,15 @@ async def _fix_in_chat(rm: RunManager, name: str) -> list[str]:
     reply = await lm.chat(name, "Why did this fail, and can you fix it?")
     print(f"assistant: {reply.text}")
     rounds = 0
-    while reply.approval is not None and rounds < 5:
+    while reply.approvals and rounds < 5:
         rounds += 1
-        approval = reply.approval
-        print(f"\n[approval needed] {approval.summary}")
-        for line in (approval.diff or approval.command or "").splitlines():
-            print(f"    {line}")
+        for approval in reply.approvals:
+            head = f"change {approval.number} of {approval.of}" if approval.of > 1 else "approval"
+            print(f"\n[{head} needed] {_printable(approval.summary)}")
+            for line in (approval.diff or approval.command or "").splitlines():
+                print(f"    {_printable(line)}")
         print("you: approve")
-        reply = await lm.chat(name, "approve")
+        reply = await lm.chat(name, "approve", shown=[a.key for a in reply.approvals])
         print(f"assistant: {reply.text}")
     if reply.error:
         return [f"{name}: the chat failed: {reply.error}"]
@@ -258,6 +259,11 @@ async def _fix_in_chat(rm: RunManager, name: str) -> list[str]:
             f" on attempt {attempt.number}"
         ]
     return []
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: an escape sequence must not hide a line."""
+    return "".join(ch if ch.isprintable() or ch == "\t" else repr(ch)[1:-1] for ch in text)
 
 
 def describe(name: str, state: JobState, diagnosis: Diagnosis, workdir: Path) -> str:

@@ -189,7 +189,10 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
             ]
         )
         self.add_class("adaptive-llm-chat")
-        self.approval: Approval | None = None
+        #: The changes waiting for the user, as shown (one card each).
+        self.approvals: list[Approval] = []
+        #: The key of every change ever shown with its buttons (for tests and audits).
+        self.rendered: set[str] = set()
         self._approval_buttons: list[widgets.Button] = []
         self.busy = False
         self.send_button.on_click(lambda _: self.tasks.call(self.submit))
@@ -200,16 +203,25 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
 
     # -- actions ------------------------------------------------------------------------------
 
-    def submit(self, text: str | None = None) -> None:
-        """Send the input's text (or ``text``) as the user's message, in a background task."""
+    @property
+    def approval(self) -> Approval | None:
+        """The first change waiting for the user (``approvals`` lists all)."""
+        return self.approvals[0] if self.approvals else None
+
+    def submit(self, text: str | None = None, shown: list[str] | None = None) -> None:
+        """Send the input's text (or ``text``) as the user's message, in a background task.
+
+        An answer (approve, reject, ...) applies only to the changes on screen (``shown``:
+        their keys; by default the cards shown now)."""
         message = (self.input.value if text is None else text).strip()
         if not message or self.busy:
             return
+        keys = [a.key for a in self.approvals] if shown is None else list(shown)
         self.input.value = ""
         self._set_busy(True)  # at once: a second Enter must not start a second turn
         self._append(Bubble("user", message))
-        self._show_approval(None)
-        self.tasks.start(self._turn(message), "chat-turn")
+        self._show_approvals([])
+        self.tasks.start(self._turn(message, keys), "chat-turn")
 
     def undo(self) -> None:
         """Undo the chat's last applied edit, in a background task."""
@@ -217,11 +229,13 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
             self._set_busy(True, "undoing…")
             self.tasks.start(self._undo(), "chat-undo")
 
-    def approve(self) -> None:
-        self.submit("approve")
+    def approve(self, number: int | None = None) -> None:
+        """Approve every change shown (or the one with this number)."""
+        self.submit("approve" if number is None else f"approve {number}")
 
-    def reject(self) -> None:
-        self.submit("reject")
+    def reject(self, number: int | None = None) -> None:
+        """Reject every change shown (or the one with this number)."""
+        self.submit("reject" if number is None else f"reject {number}")
 
     async def idle(self) -> None:
         await self.tasks.idle()
@@ -231,8 +245,8 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
     async def _load(self) -> None:
         try:
             history = await self.lm.history(self.name)
-            pending = await self.lm.pending(self.name)
-            self.yolo.value = bool(self._settings().get("yolo"))
+            pending = await self.lm.pending(self.name, waiting=True)
+            self.yolo.value = bool(self.lm.chat_settings(self.name).get("yolo"))
         except Exception as exc:
             self._append(Bubble("assistant", _error_text(exc), error=True))
             return
@@ -241,22 +255,23 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         self.messages.children = tuple(_bubble(message) for message in history)
         if not history:
             self._append(Bubble("assistant", "Ask anything about this job."))
-        self._show_approval(pending[0] if pending else None)
+        self._show_approvals(pending)
         self._update_usage()
 
-    async def _turn(self, text: str) -> None:
+    async def _turn(self, text: str, shown: list[str]) -> None:
         state = _Stream(self)
-        approval: Approval | None = None
+        pending: list[Approval] = []
         try:
-            async for event in self.lm.chat_stream(self.name, text):
-                approval = state.handle(event) or approval
+            async for event in self.lm.chat_stream(self.name, text, shown=shown):
+                state.handle(event)
+            pending = await self.lm.pending(self.name, waiting=True)
         except Exception as exc:
             state.flush()
             self._append(Bubble("assistant", _error_text(exc), error=True))
         finally:
             state.flush()
             self._set_busy(False)
-        self._show_approval(approval)
+        self._show_approvals(pending)
         self._update_usage()
 
     async def _undo(self) -> None:
@@ -289,30 +304,75 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
             button.disabled = busy
         self.status.value = html.escape(text) if busy else ""
 
-    def _show_approval(self, approval: Approval | None) -> None:
-        self.approval = approval
-        if approval is None:
+    def _show_approvals(self, approvals: list[Approval]) -> None:
+        """One card per change waiting for the user, each with its full diff or command and
+        its own buttons; Approve all / Reject all when there are several. Approved changes
+        that wait for an earlier one are listed too, without buttons."""
+        pending = [a for a in approvals if a.status == "pending"]
+        self.approvals = pending
+        self.rendered.update(a.key for a in pending)
+        self._approval_buttons = []
+        if not approvals:
             self.approval_box.children = ()
-            self._approval_buttons = []
             return
-        parts = [f"<b>Approval needed:</b> {sanitize(markdown_html(approval.summary))}"]
+        cards = [self._card(a) for a in approvals]
+        if len(pending) > 1:
+            every = [a.key for a in pending]
+            approve_all = self._button("Approve all", "success", "check-circle", "approve-all")
+            reject_all = self._button("Reject all", "danger", "times-circle", "reject-all")
+            approve_all.on_click(lambda _: self.tasks.call(self.submit, "approve", every))
+            reject_all.on_click(lambda _: self.tasks.call(self.submit, "reject", every))
+            hint = widgets.HTML(
+                '<span class="adaptive-llm-usage">or type approve, approve 1 3, reject 2 ...</span>'
+            )
+            cards.append(
+                widgets.HBox(
+                    [approve_all, reject_all, hint], layout=widgets.Layout(align_items="center")
+                )
+            )
+        box = widgets.VBox(cards)
+        box.add_class("adaptive-llm-approval")
+        self.approval_box.children = (box,)
+
+    def _card(self, approval: Approval) -> widgets.VBox:
+        head = (
+            f"Change {approval.number} of {approval.of}" if approval.of > 1 else "Approval needed"
+        )
+        parts = [f"<b>{html.escape(head)}:</b> {sanitize(markdown_html(approval.summary))}"]
         if approval.diff:
             parts.append(diff_html(approval.diff))
         if approval.command:
             parts.append(plain_html(approval.command))
-        card = widgets.HTML("".join(parts))
-        approve = widgets.Button(description="Approve", button_style="success", icon="check")
-        approve.add_class("adaptive-llm-approve")
-        reject = widgets.Button(description="Reject", button_style="danger", icon="times")
-        reject.add_class("adaptive-llm-reject")
-        approve.on_click(lambda _: self.tasks.call(self.approve))
-        reject.on_click(lambda _: self.tasks.call(self.reject))
-        self._approval_buttons = [approve, reject]
-        hint = widgets.HTML('<span class="adaptive-llm-usage">or type approve / reject</span>')
-        buttons = widgets.HBox([approve, reject, hint], layout=widgets.Layout(align_items="center"))
-        box = widgets.VBox([card, buttons])
-        box.add_class("adaptive-llm-approval")
-        self.approval_box.children = (box,)
+        body = widgets.HTML("".join(parts))
+        if approval.status != "pending":
+            after = ", ".join(str(n) for n in approval.after)
+            note = f"approved; applies once change {after} is decided" if after else "approved"
+            card = widgets.VBox([body, widgets.HTML(f"<i>{html.escape(note)}</i>")])
+            card.add_class("adaptive-llm-approval-waiting")
+            return card
+        keys = [a.key for a in self.approvals]
+        approve = self._button("Approve", "success", "check", "approve")
+        reject = self._button("Reject", "danger", "times", "reject")
+        number = approval.number
+        approve.on_click(lambda _: self.tasks.call(self.submit, f"approve {number}", keys))
+        reject.on_click(lambda _: self.tasks.call(self.submit, f"reject {number}", keys))
+        buttons: list[Any] = [approve, reject]
+        if approval.of == 1 or len(self.approvals) == 1:
+            buttons.append(
+                widgets.HTML('<span class="adaptive-llm-usage">or type approve / reject</span>')
+            )
+        card = widgets.VBox(
+            [body, widgets.HBox(buttons, layout=widgets.Layout(align_items="center"))]
+        )
+        card.add_class("adaptive-llm-approval-card")
+        return card
+
+    def _button(self, text: str, style: str, icon: str, css: str) -> widgets.Button:
+        button = widgets.Button(description=text, button_style=style, icon=icon)
+        button.add_class(f"adaptive-llm-{css}")
+        button.disabled = self.busy
+        self._approval_buttons.append(button)
+        return button
 
     def _update_usage(self) -> None:
         try:
@@ -329,10 +389,6 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
             f"{total:,} tokens ({usage.input_tokens:,} in, {usage.output_tokens:,} out){cost}"
         )
 
-    def _settings(self) -> dict[str, int]:
-        service = self.lm.chat_service()
-        return service.records.settings(service.thread_of(self.name))
-
     def _show_exception(self, exc: BaseException) -> None:
         self._set_busy(False)
         self._append(Bubble("assistant", _error_text(exc), error=True))
@@ -348,12 +404,12 @@ class _Stream:
         self.shown = ""
         self.flushed = 0.0
 
-    def handle(self, event: ChatEvent) -> Approval | None:
+    def handle(self, event: ChatEvent) -> None:
         if event.type == "token":
             self.text += event.text
             if time.monotonic() - self.flushed >= THROTTLE:
                 self.flush()
-            return None
+            return
         self.flush()
         if event.type == "tool_call":
             args = json.dumps(event.data.get("args") or {}, ensure_ascii=False)
@@ -363,15 +419,12 @@ class _Stream:
             name = str(event.data.get("name") or "tool")
             error = event.data.get("status") == "error"
             self.chat._append(Bubble("tool", event.text, title=f"{name} result", error=error))
-        elif event.type == "approval":
-            return event.approval
         elif event.type == "error":
             self._end_message()
             self.chat._append(Bubble("assistant", event.text, error=True))
         elif event.type == "done" and self.bubble is None and not self.text and event.text:
             self.text = event.text
             self.flush()
-        return None
 
     def flush(self) -> None:
         if self.text == self.shown:

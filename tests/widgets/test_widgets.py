@@ -48,6 +48,14 @@ def bubbles(chat: ChatWidget) -> list[Bubble]:
     return list(chat.messages.children)
 
 
+def cards(chat: ChatWidget) -> list[Any]:
+    """The approval cards on screen, one per change waiting for the user."""
+    if not chat.approval_box.children:
+        return []
+    box = chat.approval_box.children[0]
+    return [c for c in box.children if "adaptive-llm-approval-card" in c._dom_classes]
+
+
 async def started(make_rm: MakeRm, jobs: Sequence[Job], **kwargs: Any) -> RunManager:
     rm = make_rm(jobs, **kwargs)
     rm.start()
@@ -91,8 +99,8 @@ async def test_info_chat_fixes_the_time_limit_job(make_rm: MakeRm, proc: Any) ->
         assert not chat.input.disabled
         assert bubbles(chat)[0] is first  # history not re-rendered
         assert chat.approval is not None and chat.approval.tool == "set_job_resources"
-        card = chat.approval_box.children[0]
-        assert "adaptive-llm-approval" in card._dom_classes
+        [card] = cards(chat)
+        assert "adaptive-llm-approval" in chat.approval_box.children[0]._dom_classes
         html_card = card.children[0].value
         assert 'class="gd"' in html_card and 'class="gi"' in html_card
         assert "time_limit = 1s" in html_card and "time_limit = 2s" in html_card
@@ -282,3 +290,54 @@ async def test_errors_are_chat_messages(make_rm: MakeRm) -> None:
     assert "disk on fire" in bubbles(chat)[-1].value
     assert "adaptive-llm-error" in bubbles(chat)[-1]._dom_classes
     assert not chat.busy
+
+
+async def test_three_changes_three_cards_and_card_two_applies_only_change_two(
+    make_rm: MakeRm, workdir: Path
+) -> None:
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (workdir / name).write_text(f"{name} = 1\n")
+    reply = AIMessage(
+        content="Three changes.",
+        tool_calls=[
+            {
+                "name": "edit_file",
+                "args": {"path": n, "old_text": f"{n} = 1", "new_text": f"{n} = 2"},
+                "id": f"c{i}",
+            }
+            for i, n in enumerate(("a.txt", "b.txt", "c.txt"), 1)
+        ],
+    )
+    rm = await started(make_rm, [BOOM], llm=ScriptedChatModel(script(reply, "Applied two.")))
+    chat = chat_widget(rm.llm_manager, "boom")
+    await chat.idle()
+    type_text(chat, "fix all three")
+    await chat.idle()
+    shown = cards(chat)
+    assert len(shown) == 3
+    for card, name in zip(shown, ("a.txt", "b.txt", "c.txt"), strict=True):
+        body = card.children[0].value
+        assert f"Change {shown.index(card) + 1} of 3" in body and f"b/{name}" in body
+        assert f"{name} = 2" in body  # the full diff, on its own card
+    buttons = chat.approval_box.children[0].children[-1].children
+    assert "adaptive-llm-approve-all" in buttons[0]._dom_classes
+    assert "adaptive-llm-reject-all" in buttons[1]._dom_classes
+
+    reopened = chat_widget(rm.llm_manager, "boom")  # the chat opened again
+    await reopened.idle()
+    assert [c.children[0].value for c in cards(reopened)] == [c.children[0].value for c in shown]
+    approve_two = cards(reopened)[1].children[1].children[0]
+    assert "adaptive-llm-approve" in approve_two._dom_classes
+    approve_two.click()
+    await reopened.idle()
+    assert (workdir / "b.txt").read_text() == "b.txt = 2\n"
+    assert (workdir / "a.txt").read_text() == "a.txt = 1\n"
+    assert (workdir / "c.txt").read_text() == "c.txt = 1\n"
+    assert [a.number for a in reopened.approvals] == [1, 3]
+    assert len(cards(reopened)) == 2
+    type_text(reopened, "reject")  # everything still shown: changes 1 and 3
+    await reopened.idle()
+    assert cards(reopened) == [] and reopened.approvals == []
+    assert (workdir / "a.txt").read_text() == "a.txt = 1\n"
+    assert (workdir / "c.txt").read_text() == "c.txt = 1\n"
+    assert bubbles(reopened)[-1].text == "Applied two."
