@@ -30,6 +30,7 @@ lab: $(VENV)/.installed-demo
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check adaptive_llm tests bench
 	$(BIN)/ruff format --check adaptive_llm tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy adaptive_llm

@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from ..llm.retry import RetryPolicy
 from ..diagnosis import Diagnosis
 from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.base import Scheduler
 from ..jobs.schedulers.local import LocalScheduler
 from ..jobs.status import job_rows
 from ..jobs.store import Store, StoreError
+from ..llm.retry import RetryPolicy
 from .job_manager import JobManager
 from .llm_manager import LLMManager
 

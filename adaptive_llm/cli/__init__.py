@@ -11,7 +11,6 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,8 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     status.add_argument("--workdir", default=".", help="the RunManager's workdir (default: .)")
     status.add_argument("--json", action="store_true", help='print {"jobs": [...]}')
 
-    from .diagnosis.cli import add_parser as add_diagnose_parser
-    from .diagnosis.cli import run as run_diagnose
+    from ..diagnosis.cli import add_parser as add_diagnose_parser
+    from ..diagnosis.cli import run as run_diagnose
 
     add_diagnose_parser(sub)
 
@@ -66,9 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _status(workdir: Path, *, as_json: bool) -> int:
-    from .jobs.status import job_rows
-    from .jobs.store import Store, StoreError
-    from .managers.run_manager import STATE_DIR, STORE_NAME
+    from ..jobs.status import job_rows
+    from ..jobs.store import Store, StoreError
+    from ..managers.run_manager import STATE_DIR, STORE_NAME
 
     path = workdir / STATE_DIR / STORE_NAME
     if not path.exists():
@@ -90,48 +89,7 @@ def _status(workdir: Path, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"jobs": rows}, indent=2))
     else:
+        from .table import format_table
+
         print(format_table(rows, base=workdir.resolve()))
     return 0
-
-
-def format_table(rows: list[dict[str, Any]], base: Path | None = None) -> str:
-    """A plain-text table of job rows (name, state, attempt, exit, category, location);
-    paths inside ``base`` are shown relative to it."""
-
-    def shown(path: object) -> str:
-        if path is None:
-            return "-"
-        text = str(path)
-        if base is not None and Path(text).is_relative_to(base):
-            return str(Path(text).relative_to(base))
-        return text
-
-    header = ("JOB", "STATE", "TRY", "EXIT", "CATEGORY", "WHERE", "LOG")
-    lines: list[tuple[str, ...]] = [header]
-    for row in rows:
-        exit_text = f"sig {row['signal']}" if row.get("signal") else _text(row.get("exit_code"))
-        loc = row.get("location")
-        lines.append(
-            (
-                row["name"],
-                row["state"],
-                str(row["attempt"]),
-                exit_text,
-                _text(row.get("category")),
-                f"{shown(loc['file'])}:{loc['line']}" if loc else "-",
-                shown(row.get("log_path")),
-            )
-        )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
-
-
-def _text(value: object) -> str:
-    return "-" if value is None else str(value)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
