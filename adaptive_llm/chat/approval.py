@@ -18,9 +18,11 @@ only runs the read-only tools.
 A change depends on an earlier one of the same reply when they touch the same thing (a file,
 the job) or when either is a barrier (a command or a resubmission sees the whole workspace):
 it is applied only once that one is settled, and one planned on an earlier change's result is
-refused if that change was not applied. Model tool-call ids are not trusted to be unique:
-repeated ids in a reply are renamed, and a reply whose message id repeats an earlier one gets
-a fresh id, so every change has its own key.
+refused if that change was not applied. A change approved automatically (YOLO, allowed
+commands) is not applied when the user rejected a change it waits for.
+
+Model tool-call ids are not trusted to be unique: repeated ids in a reply are renamed, and a
+reply whose message id repeats an earlier one gets a fresh id, so every change has its own key.
 """
 
 from __future__ import annotations
@@ -131,9 +133,7 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
             if all(i.status.settled for i in items):
                 break
             interrupt(
-                ApprovalRequest(
-                    type="approval", request=key, items=[_shown(i) for i in items]
-                )
+                ApprovalRequest(type="approval", request=key, items=[_shown(i) for i in items])
             )
             items = env.records.items(key)  # the decisions the service recorded
         update += [_answer(item) for item in items]
@@ -206,10 +206,17 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
             if item not in ready(list(by_position.values())):
                 continue
             action = ACTIONS[item.tool]
-            missing = [
-                d for d in item.builds_on if by_position[d].status is not ItemStatus.DONE
-            ]
-            if missing:
+            missing = [d for d in item.builds_on if by_position[d].status is not ItemStatus.DONE]
+            rejected = [d for d in item.after if by_position[d].status is ItemStatus.REJECTED]
+            if item.decided_by != "user" and rejected:
+                # Auto-approval never outweighs a rejection of what the change waited for.
+                earlier = by_position[rejected[0]]
+                text = (
+                    f"Error: not applied: it waited for change {earlier.number}, which the user"
+                    " rejected (it was approved automatically, not by the user)."
+                )
+                status, result = ItemStatus.FAILED, text
+            elif missing:
                 earlier = by_position[missing[0]]
                 text = (
                     f"Error: not applied: it was planned on change {earlier.number}, which was"

@@ -1,9 +1,12 @@
 """The offline assistant: no API key, no network. It explains the diagnosis and proposes the
 known fix recipes through the same tools, approval gate and history as a real model:
 
-- time limit → raise the job's time limit (double it), then resubmit;
-- out of memory → raise its memory limit (double it), then resubmit;
-- missing module → run the install command (a command: always asked), then resubmit.
+- time limit → raise the job's time limit (double it), and resubmit;
+- out of memory → raise its memory limit (double it), and resubmit;
+- missing module → run the install command (a command: always asked), and resubmit.
+
+The fix and the resubmission are proposed in one reply, so the user sees (and can approve or
+reject) each of them at once; the resubmission waits for the fix to be decided.
 
 When the job runs a SLURM batch script, the same change is proposed for its ``#SBATCH`` line
 (in the same reply, after the job's change), so the fix holds when the user submits the script
@@ -20,8 +23,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from ..jobs.model import format_duration, format_memory
 from ..jobs.sbatch import format_slurm_memory, format_slurm_time, header_edit
-from .prompts import diagnosis_points, parse_job_context
 from ..llm.scripted import ScriptedChatModel, tool_call
+from .prompts import diagnosis_points, parse_job_context
 
 _PIP_RE = re.compile(r"pip install ([A-Za-z0-9_.\-\[\]]+)")
 _MODULE_RE = re.compile(r"No module named '([A-Za-z0-9_.]+)'")
@@ -59,8 +62,15 @@ def offline_reply(messages: list[BaseMessage]) -> AIMessage:
         return _first_answer(context)
     failed = [m for m in results if m.status == "error"]
     done = [m for m in results if m.status != "error"]
-    if results and results[-1].name == "resubmit_job" and not failed:
-        return AIMessage(content=f"{results[-1].text} Its state updates in the job table.")
+    resubmitted = [m for m in done if m.name == "resubmit_job"]
+    if resubmitted:
+        note = "".join(f"\n\nNot done: {m.text}" for m in failed)
+        return AIMessage(
+            content=f"{resubmitted[-1].text} Its state updates in the job table.{note}"
+        )
+    if any(m.name == "resubmit_job" for m in failed) and done:
+        note = "".join(f"\n\nNot done: {m.text}" for m in failed)
+        return AIMessage(content=f"Done, without resubmitting.{note}")
     if any(m.name in ("set_job_resources", "run_command") for m in done):
         note = "".join(f"\n\nNot done: {m.text}" for m in failed)
         return AIMessage(
@@ -108,6 +118,7 @@ def _with_script(
             f" I'll also set `--{key}={value}` in `{script['path']}`, so the fix holds when you"
             " submit the script yourself."
         )
+    calls += tool_call("resubmit_job").tool_calls
     return text, AIMessage(content="", tool_calls=calls)
 
 
@@ -150,10 +161,12 @@ def _recipe(context: dict[str, Any]) -> tuple[str, AIMessage | None] | None:
         if package:
             python = _python_of(context.get("command"))
             command = f"{python} -m pip install {shlex.quote(package)}"
+            calls = tool_call("run_command", {"command": command}).tool_calls
+            calls += tool_call("resubmit_job").tool_calls
             return (
                 f"The module is not installed. I propose installing `{package}` into the job's"
                 " Python environment, then resubmitting.",
-                tool_call("run_command", {"command": command}),
+                AIMessage(content="", tool_calls=calls),
             )
     return None
 

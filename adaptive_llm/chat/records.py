@@ -317,6 +317,6 @@ def rejection_text(reason: str | None, feedback: str | None) -> str:
     if reason:
         return f"This change was rejected by the user: {reason}\nNothing was changed."
     return (
-        "This change was rejected by the user. Nothing was changed. Do not retry the same change; ask what"
-        " they would like instead."
+        "This change was rejected by the user. Nothing was changed. Do not retry the same"
+        " change; ask what they would like instead."
     )

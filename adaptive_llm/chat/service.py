@@ -186,7 +186,9 @@ class ChatService:
             unknown = sorted(answer.numbers - numbers)
             if unknown:
                 waiting = ", ".join(str(n) for n in sorted(numbers))
-                return f"There is no change {unknown[0]} waiting; the changes waiting are {waiting}."
+                return (
+                    f"There is no change {unknown[0]} waiting; the changes waiting are {waiting}."
+                )
             targets = [i for i in visible if i.number in answer.numbers]
         keys = [i.key for i in targets]
         if answer.kind == "approve":

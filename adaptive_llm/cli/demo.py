@@ -242,7 +242,7 @@ async def _fix_in_chat(rm: RunManager, name: str) -> list[str]:
         rounds += 1
         for approval in reply.approvals:
             head = f"change {approval.number} of {approval.of}" if approval.of > 1 else "approval"
-            print(f"\n[{head} needed] {_printable(approval.summary)}")
+            print(f"\n[{head}] {_printable(approval.summary)}")
             for line in (approval.diff or approval.command or "").splitlines():
                 print(f"    {_printable(line)}")
         print("you: approve")

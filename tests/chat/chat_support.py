@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from adaptive_llm import RunManager
-from adaptive_llm.managers.llm_manager import LLM_DIAGNOSIS_PROMPT
+from adaptive_llm.llm.diagnose import LLM_DIAGNOSIS_PROMPT
 from adaptive_llm.testing import tool_call
 
 Step = AIMessage | str | Callable[[list[BaseMessage]], AIMessage | str]

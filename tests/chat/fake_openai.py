@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from adaptive_llm.managers.llm_manager import LLM_DIAGNOSIS_PROMPT
+from adaptive_llm.llm.diagnose import LLM_DIAGNOSIS_PROMPT
 
 
 @dataclass

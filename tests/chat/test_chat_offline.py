@@ -22,19 +22,14 @@ async def test_time_limit_fix_loop_completes_on_attempt_two(start_chat: StartCha
 
     reply = await lm.chat("slow", "fix it")
     assert reply.error is None
-    approval = reply.approval
-    assert approval is not None and approval.tool == "set_job_resources"
-    assert approval.diff is not None
-    assert "-time_limit = 1s" in approval.diff and "+time_limit = 2s" in approval.diff
+    # The fix and the resubmission in one reply: both on screen before either happens.
+    change, resubmit = reply.approvals
+    assert change.tool == "set_job_resources" and change.diff is not None
+    assert "-time_limit = 1s" in change.diff and "+time_limit = 2s" in change.diff
+    assert resubmit.tool == "resubmit_job" and resubmit.after == (1,)
+    assert "attempt 2" in resubmit.summary and "time limit 2s" in resubmit.summary
     assert rm.job_manager.job("slow").resources.time_limit == 1  # not before consent
-    await check_order(rm, "slow")
-
-    reply = await lm.chat("slow", "approve")
-    assert rm.job_manager.job("slow").resources.time_limit == 2
-    approval = reply.approval
-    assert approval is not None and approval.tool == "resubmit_job"
-    assert "attempt 2" in approval.summary
-    assert rm.job_manager.attempts["slow"].number == 1  # not resubmitted yet
+    assert rm.job_manager.attempts["slow"].number == 1
     await check_order(rm, "slow")
 
     reply = await lm.chat("slow", "approve")
@@ -54,9 +49,10 @@ async def test_resources_undo_restores_the_job(start_chat: StartChat) -> None:
     job = Job("slow", ["/bin/sh", "-c", "sleep 5"], resources={"time_limit": 0.5})
     rm = await start_chat(llm=None, jobs=[job])
     lm = rm.llm_manager
-    await lm.chat("slow", "fix it")
-    reply = await lm.chat("slow", "approve")
-    assert reply.approval is not None and reply.approval.tool == "resubmit_job"
+    first = await lm.chat("slow", "fix it")
+    assert [a.tool for a in first.approvals] == ["set_job_resources", "resubmit_job"]
+    reply = await lm.chat("slow", "approve 1")
+    assert [a.tool for a in reply.approvals] == ["resubmit_job"]
     assert rm.job_manager.job("slow").resources.time_limit == 1
     await lm.chat("slow", "reject not now")
     assert rm.job_manager.attempts["slow"].number == 1
@@ -71,17 +67,21 @@ async def test_missing_module_proposes_a_gated_install(start_chat: StartChat) ->
     lm = rm.llm_manager
     lm.set_yolo("imp", True)  # commands ask even in YOLO
     reply = await lm.chat("imp", "fix it")
-    approval = reply.approval
-    assert approval is not None and approval.tool == "run_command"
+    [approval] = reply.approvals  # the resubmission, auto-approved, waits for the command
+    assert approval.tool == "run_command"
+    [_, waiting] = await lm.pending("imp", waiting=True)
+    assert waiting.tool == "resubmit_job" and waiting.status == "approved"
     assert approval.command is not None
     assert "-m pip install adaptive_llm_no_such_module_xyz" in approval.command
     assert approval.command.startswith(sys.executable)
     reply = await lm.chat("imp", "reject do not install anything")
     assert reply.approval is None and "not done" in reply.text
     messages = await check_order(rm, "imp")
-    tool = last_tool_message(messages)
-    assert tool.status == "error" and "do not install anything" in tool.text
-    assert "exit code" not in tool.text
+    install, resubmit = [m for m in messages if m.type == "tool"][-2:]
+    assert install.status == "error" and "do not install anything" in install.text
+    assert "exit code" not in install.text
+    # YOLO approved the resubmission, but never over the user's rejection of the install.
+    assert resubmit.status == "error" and "which the user rejected" in resubmit.text
     assert rm.job_manager.attempts["imp"].number == 1
 
 
@@ -126,7 +126,8 @@ async def test_a_batch_script_job_gets_its_sbatch_line_fixed_too(
     assert rm.job_manager.state("train") is JobState.TIMEOUT
 
     reply = await lm.chat("train", "fix it")
-    assert [a.tool for a in reply.approvals] == ["set_job_resources", "edit_file"]
+    assert [a.tool for a in reply.approvals] == ["set_job_resources", "edit_file", "resubmit_job"]
+    assert reply.approvals[2].after == (1, 2)
     assert "train.sh" in reply.text and "--time=00:01:00" in reply.text
     diff = reply.approvals[1].diff or ""
     assert "-#SBATCH --time=0:01   # MM:SS" in diff and "+#SBATCH --time=00:01:00   # MM:SS" in diff
@@ -135,8 +136,7 @@ async def test_a_batch_script_job_gets_its_sbatch_line_fixed_too(
     reply = await lm.chat("train", "approve")
     assert rm.job_manager.job("train").resources.time_limit == 2
     assert script.read_text() == SCRIPT.replace("--time=0:01 ", "--time=00:01:00 ")
-    assert reply.approval is not None and reply.approval.tool == "resubmit_job"
-    reply = await lm.chat("train", "approve")
+    assert reply.approvals == [] and "attempt 2" in reply.text
     await rm.wait(timeout=30)
     attempt = rm.job_manager.attempts["train"]
     assert attempt.number == 2 and attempt.state is JobState.COMPLETED
@@ -155,4 +155,4 @@ async def test_a_plain_command_job_gets_no_script_edit(start_chat: StartChat, fi
     job = Job("slow", ["bash", "train.sh"], resources={"time_limit": 0.5})
     rm = await start_chat(llm=None, jobs=[job])
     reply = await rm.llm_manager.chat("slow", "fix it")
-    assert [a.tool for a in reply.approvals] == ["set_job_resources"]
+    assert [a.tool for a in reply.approvals] == ["set_job_resources", "resubmit_job"]

@@ -213,7 +213,7 @@ CHILD = textwrap.dedent(
     import asyncio, sys, time
     from langchain_core.messages import AIMessage
     from adaptive_llm import Job, LocalScheduler, RunManager
-    from adaptive_llm.managers.llm_manager import LLM_DIAGNOSIS_PROMPT
+    from adaptive_llm.llm.diagnose import LLM_DIAGNOSIS_PROMPT
     from adaptive_llm.testing import ScriptedChatModel
 
     workdir = sys.argv[1]
@@ -313,9 +313,7 @@ async def test_a_refused_call_replays_as_an_error_after_a_restart_of_the_turn(
     second = await lm.chat("j", "approve")  # c1 runs again on resume: still an error
     assert second.error is None and second.text == "Done.", second
     assert small.read_bytes() == b"x = 1\ny = 3"
-    statuses = {
-        r["call_id"]: r["status"] for r in rm.store.query("SELECT * FROM approval_items")
-    }
+    statuses = {r["call_id"]: r["status"] for r in rm.store.query("SELECT * FROM approval_items")}
     assert statuses == {"c1": "refused", "c2": "done"}
 
 

@@ -22,7 +22,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, json, sys, time
     from adaptive_llm import Job, LocalScheduler, RunManager
-    from adaptive_llm.managers.llm_manager import LLM_DIAGNOSIS_PROMPT
+    from adaptive_llm.llm.diagnose import LLM_DIAGNOSIS_PROMPT
     from adaptive_llm.testing import ScriptedChatModel, tool_call
 
     workdir = sys.argv[1]

@@ -26,13 +26,15 @@ def context(category: str, **resources: Any) -> dict[str, Any]:
 
 def test_time_limit_doubles_below_the_cap() -> None:
     ctx = context("time_limit", time_limit=600.0) | {"max_time_limit": 1800.0}
-    [call] = reply(ctx).tool_calls
+    call, resubmit = reply(ctx).tool_calls
+    assert resubmit["name"] == "resubmit_job"
     assert call["name"] == "set_job_resources" and call["args"] == {"time_limit": "20m"}
 
 
 def test_time_limit_is_capped_by_the_partition() -> None:
     ctx = context("time_limit", time_limit=1200.0) | {"max_time_limit": 1800.0}
-    [call] = reply(ctx).tool_calls
+    call, resubmit = reply(ctx).tool_calls
+    assert resubmit["name"] == "resubmit_job"
     assert call["args"] == {"time_limit": "30m"}
 
 
@@ -46,7 +48,8 @@ def test_at_the_cap_nothing_is_proposed() -> None:
 def test_memory_is_capped_by_the_node() -> None:
     gib = 1024**3
     ctx = context("out_of_memory", memory=3 * gib) | {"max_memory": 4 * gib}
-    [call] = reply(ctx).tool_calls
+    call, resubmit = reply(ctx).tool_calls
+    assert resubmit["name"] == "resubmit_job"
     assert call["args"] == {"memory": "4G"}
     at_cap = context("out_of_memory", memory=4 * gib) | {"max_memory": 4 * gib}
     assert reply(at_cap).tool_calls == []
@@ -57,7 +60,11 @@ def test_a_batch_script_gets_the_same_change_in_its_header() -> None:
     script = {"path": "jobs/train.sh", "header": ["#SBATCH -J train", "#SBATCH --mem=2G"]}
     ctx = context("out_of_memory", memory=2 * gib) | {"batch_script": script}
     message = reply(ctx)
-    assert [c["name"] for c in message.tool_calls] == ["set_job_resources", "edit_file"]
+    assert [c["name"] for c in message.tool_calls] == [
+        "set_job_resources",
+        "edit_file",
+        "resubmit_job",
+    ]
     assert message.tool_calls[1]["args"] == {
         "path": "jobs/train.sh",
         "old_text": "#SBATCH --mem=2G",

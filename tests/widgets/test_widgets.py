@@ -12,7 +12,7 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 
 from adaptive_llm import Job, RunManager, chat_widget, info
-from adaptive_llm.managers.llm_manager import LLM_DIAGNOSIS_PROMPT
+from adaptive_llm.llm.diagnose import LLM_DIAGNOSIS_PROMPT
 from adaptive_llm.testing import ScriptedChatModel, tool_call
 from adaptive_llm.widgets.chat import Bubble, ChatWidget
 from adaptive_llm.widgets.info import InfoWidget
@@ -99,7 +99,8 @@ async def test_info_chat_fixes_the_time_limit_job(make_rm: MakeRm, proc: Any) ->
         assert not chat.input.disabled
         assert bubbles(chat)[0] is first  # history not re-rendered
         assert chat.approval is not None and chat.approval.tool == "set_job_resources"
-        [card] = cards(chat)
+        card, resubmit_card = cards(chat)
+        assert "Resubmit job slow as attempt 2" in resubmit_card.children[0].value
         assert "adaptive-llm-approval" in chat.approval_box.children[0]._dom_classes
         html_card = card.children[0].value
         assert 'class="gd"' in html_card and 'class="gi"' in html_card
@@ -108,10 +109,11 @@ async def test_info_chat_fixes_the_time_limit_job(make_rm: MakeRm, proc: Any) ->
         assert "adaptive-llm-approve" in approve._dom_classes
         assert "adaptive-llm-reject" in reject._dom_classes
 
-        approve.click()  # the button, as a user would
+        approve.click()  # the button of card 1, as a user would
         await chat.idle()
         assert rm.job_manager.job("slow").resources.time_limit == 2
         assert chat.approval is not None and chat.approval.tool == "resubmit_job"
+        assert rm.job_manager.attempts["slow"].number == 1
         type_text(chat, "approve")  # typed, as a user would
         await chat.idle()
         assert chat.approval is None and chat.approval_box.children == ()

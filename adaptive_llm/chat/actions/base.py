@@ -149,9 +149,7 @@ class Action(abc.ABC):
             raise ActionError(f"invalid arguments for {self.name}: {problems}") from None
 
     @abc.abstractmethod
-    async def plan(
-        self, env: ActionEnv, args: ActionArgs, overlay: Overlay, position: int
-    ) -> Plan:
+    async def plan(self, env: ActionEnv, args: ActionArgs, overlay: Overlay, position: int) -> Plan:
         """The exact change (``ActionError`` if it cannot be made); updates ``overlay``."""
 
     @abc.abstractmethod

@@ -190,9 +190,7 @@ def _edits(env: ActionEnv) -> list[EditRecord]:
 
 class ResubmitJob(Action):
     name = "resubmit_job"
-    description = (
-        "Start a new attempt of this chat's job (after a fix). Needs the user's approval."
-    )
+    description = "Start a new attempt of this chat's job (after a fix). Needs the user's approval."
     args = ResubmitArgs
 
     async def plan(self, env: ActionEnv, args: ActionArgs, overlay: Overlay, position: int) -> Plan:

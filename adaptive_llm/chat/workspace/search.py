@@ -15,9 +15,8 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from .guard import WorkspaceError, denied, show
@@ -34,6 +33,7 @@ class SearchRoot(Protocol):
     def opener(self, real: Path) -> Callable[[str, int], int]: ...
 
     def rel(self, real: Path) -> str: ...
+
 
 MAX_PATTERN = 300
 LINE_SCAN = 1000  # characters of each line that a pattern is matched against
