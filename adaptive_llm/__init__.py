@@ -14,13 +14,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .llm.retry import RetryPolicy
     from .diagnosis import Diagnosis
     from .jobs.model import Attempt, Job, JobState, Resources
     from .jobs.schedulers.base import Scheduler, SchedulerError, SubmitError
     from .jobs.schedulers.local import LocalScheduler
     from .jobs.schedulers.slurm import SlurmScheduler
     from .jobs.store import StoreError
+    from .llm.retry import RetryPolicy
     from .managers.job_manager import JobBusyError, UnknownJobError
     from .managers.run_manager import RunManager, WorkdirBusyError
     from .widgets import chat_widget, info
