@@ -9,6 +9,7 @@ and ``javascript:`` URLs never survive.
 from __future__ import annotations
 
 import html
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
@@ -74,14 +75,31 @@ def markdown_html(text: str) -> str:
     return sanitize(md.convert(text))
 
 
+def reveal(text: str) -> str:
+    """``text`` with every invisible or line-moving character made visible (``\\r``,
+    ``\\x1b``, ``<U+202E>``), newlines and tabs kept: a carriage return in a diff line must
+    not show as a line of its own, nor a bidi override reorder what the user reads."""
+    out = []
+    for ch in text:
+        if ch in "\n\t":
+            out.append(ch)
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs") or ch == "\x85":
+            code = ord(ch)
+            out.append(repr(ch)[1:-1] if code < 0x100 else f"<U+{code:04X}>")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def diff_html(diff: str) -> str:
-    """A unified diff, every line shown, highlighted (additions/removals coloured)."""
-    return sanitize(highlight(diff, DiffLexer(), _formatter()))
+    """A unified diff, every line shown (invisible characters revealed), highlighted."""
+    return sanitize(highlight(reveal(diff), DiffLexer(), _formatter()))
 
 
 def plain_html(text: str) -> str:
-    """Text shown as-is (a tool's output): escaped, in a preformatted block."""
-    return f'<pre class="{HL_CLASS}">{html.escape(text)}</pre>'
+    """Text shown as-is (a tool's output, a command): escaped, invisible characters revealed,
+    in a preformatted block."""
+    return f'<pre class="{HL_CLASS}">{html.escape(reveal(text))}</pre>'
 
 
 # Token colours from JupyterLab's editor theme variables: right in light and dark themes.

@@ -16,7 +16,7 @@ from adaptive_llm.llm.diagnose import LLM_DIAGNOSIS_PROMPT
 from adaptive_llm.testing import ScriptedChatModel, tool_call
 from adaptive_llm.widgets.chat import Bubble, ChatWidget
 from adaptive_llm.widgets.info import InfoWidget
-from adaptive_llm.widgets.render import diff_html, markdown_html
+from adaptive_llm.widgets.render import diff_html, markdown_html, plain_html
 
 MakeRm = Callable[..., RunManager]
 PY = sys.executable
@@ -195,6 +195,22 @@ class _Tags(HTMLParser):
         self.found.append((tag, attrs))
 
 
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_text(rendered: str) -> str:
+    """The text a browser shows for ``rendered`` (entities decoded, tags dropped)."""
+    parser = _Text()
+    parser.feed(rendered)
+    return "".join(parser.parts)
+
+
 def assert_inert(rendered: str) -> None:
     """Parsed as a browser would: only harmless tags, no handlers/styles, safe links only."""
     parser = _Tags()
@@ -343,3 +359,18 @@ async def test_three_changes_three_cards_and_card_two_applies_only_change_two(
     assert (workdir / "a.txt").read_text() == "a.txt = 1\n"
     assert (workdir / "c.txt").read_text() == "c.txt = 1\n"
     assert bubbles(reopened)[-1].text == "Applied two."
+
+
+@pytest.mark.parametrize(
+    ("hidden", "shown"),
+    [("\r", "\\r"), ("\x1b[2K", "\\x1b[2K"), ("\u202e", "<U+202E>"), ("\u2028", "<U+2028>")],
+)
+def test_invisible_characters_in_a_diff_or_command_are_shown(hidden: str, shown: str) -> None:
+    """A carriage return (or an escape, a bidi override, a line separator) in an added line
+    must not let it pass for a context line or hide part of it."""
+    diff = f"--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 1{hidden}import os\n"
+    text = html_text(diff_html(diff))
+    assert f"a = 1{shown}import os" in text
+    assert hidden not in text
+    command = html_text(plain_html(f"echo hi{hidden}rm -rf x"))
+    assert f"echo hi{shown}rm -rf x" in command and hidden not in command

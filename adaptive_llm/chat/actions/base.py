@@ -47,13 +47,16 @@ _SEPARATORS = {"\u2028", "\u2029", "\x85"}
 
 
 def check_text(name: str, value: str, *, allow: str = "") -> str:
-    """``value`` if it has no control characters (except those in ``allow``); else a clear
-    ``ValueError`` naming the field."""
+    """``value`` if it has no control characters, no invisible formatting characters (bidi
+    overrides, zero-width spaces) and no line separators, except those in ``allow``; else a
+    clear ``ValueError`` naming the field. What the user reads is what runs."""
     for ch in value:
         if ch in allow:
             continue
-        if unicodedata.category(ch) == "Cc" or ch in _SEPARATORS:
-            raise ValueError(f"{name} must not contain control characters (found {ch!r})")
+        if unicodedata.category(ch) in ("Cc", "Cf") or ch in _SEPARATORS:
+            raise ValueError(
+                f"{name} must not contain control or invisible formatting characters (found {ch!r})"
+            )
     return value
 
 
