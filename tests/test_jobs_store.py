@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from adaptive_llm import Attempt, Job, JobState, RunManager, StoreError
-from adaptive_llm.jobs.status import job_rows
 from adaptive_llm.jobs.store import AttemptUpdate, Store
+from adaptive_llm.managers.views import build_views
 
 
 def store_path(workdir: Path) -> Path:
@@ -53,8 +53,8 @@ def test_round_trip(tmp_path: Path) -> None:
         JobState.RUNNING,
         JobState.FAILED,
     ]
-    (row,) = job_rows(store)
-    assert row["name"] == "a" and row["state"] == "FAILED" and row["exit_code"] == 2
+    (view,) = build_views(store.jobs(), store.latest_attempts(), lambda attempt: None)
+    assert view.name == "a" and view.state is JobState.FAILED and view.exit_code == 2
     store.close()
 
 

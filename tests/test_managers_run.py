@@ -369,3 +369,71 @@ async def test_diagnoses_survive_a_restart(make_rm: MakeRM, workdir: Path) -> No
     rows = {row["name"]: row for row in again.status()}
     assert rows["bad"]["summary"] == before.summary
     assert rows["good"]["summary"] is None
+
+
+# -- one submit path, the read model, waiting --------------------------------------------------
+
+
+async def test_a_refused_resubmit_is_recorded_as_a_failed_attempt(
+    make_rm: MakeRM, workdir: Path
+) -> None:
+    """Resubmit goes through the batch path: a refused submit is a FAILED attempt with its
+    reason (and a diagnosis), not an exception that leaves nothing behind."""
+    cwd = workdir / "sub"
+    cwd.mkdir()
+    rm = make_rm([Job("j", ["true"], cwd="sub")])
+    rm.start()
+    await rm.wait(timeout=30)
+    cwd.rmdir()  # the working directory is gone: the scheduler refuses the next attempt
+    with pytest.raises(SubmitError, match="does not exist"):
+        await rm.resubmit("j")
+    [first, second] = rm.store.attempts("j")
+    assert first.state is JobState.COMPLETED
+    assert second.number == 2 and second.state is JobState.FAILED
+    assert "could not submit" in (second.reason or "")
+    view = rm.job("j")
+    assert view.state is JobState.FAILED and view.attempt == 2
+    await rm.wait(timeout=30)
+    diagnosis = await rm.llm_manager.diagnosis("j")
+    assert diagnosis is not None and "could not submit" in diagnosis.summary
+    assert rm.job("j").summary == diagnosis.summary
+
+
+async def test_wait_holds_a_constant_number_of_tasks(make_rm: MakeRM, proc: Any) -> None:
+    """``rm.wait()`` (and ``rm.changed``) cancel their waiters: a long wait with many wake-ups
+    leaves no tasks piling up."""
+    rm = make_rm([Job("slow", proc.py("import time; time.sleep(3)"))], poll_interval=0.05)
+    rm.start()
+    waiter = asyncio.ensure_future(rm.wait(timeout=30))
+    counts = []
+    for _ in range(25):
+        await asyncio.sleep(0.1)
+        rm.job_manager.changes.notify()  # wake-ups, as many state changes would
+        counts.append(len(asyncio.all_tasks()))
+    await waiter
+    assert max(counts[5:]) <= min(counts[5:]) + 2, counts
+    for _ in range(200):
+        assert not await rm.changed(timeout=0)
+    assert len(asyncio.all_tasks()) <= counts[-1], "changed() left waiters behind"
+
+
+async def test_jobs_view_agrees_with_status(make_rm: MakeRM) -> None:
+    rm = make_rm([Job("ok", ["true"]), Job("bad", FAIL)])
+    rm.start()
+    await rm.wait(timeout=30)
+    views = {v.name: v for v in rm.jobs()}
+    assert views["ok"].state is JobState.COMPLETED and views["ok"].category is None
+    assert views["bad"].state is JobState.FAILED and views["bad"].category == "python_exception"
+    assert views["bad"].location is None or views["bad"].location.line > 0
+    assert [row["name"] for row in rm.status()] == ["bad", "ok"]
+    assert {row["name"]: row["state"] for row in rm.status()} == {
+        "ok": "COMPLETED",
+        "bad": "FAILED",
+    }
+    with pytest.raises(UnknownJobError):
+        rm.job("nope")
+    version = rm.version
+    assert await rm.changed(timeout=5, since=version - 1)  # a change since then: at once
+    assert not rm.closed
+    await rm.close()
+    assert rm.closed

@@ -7,6 +7,7 @@ one-minute minimum time limit (marked ``slurm_slow``).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -279,6 +280,35 @@ async def test_slurmctld_restart_loses_no_job(make_rm: MakeRM, proc: Any) -> Non
         rows = {row["name"]: row for row in rm.status()}
         assert all(rows[j.name]["state"] == "UNKNOWN" for j in jobs)
         assert all("scheduler not answering" in rows[j.name]["reason"] for j in jobs)
+        # The job table and `adaptive-llm status` (another process, read-only) agree.
+        from adaptive_llm import info
+
+        table = info(rm)
+        try:
+            for job in jobs:
+                assert "UNKNOWN" in table.rows[job.name].cells[1].value
+            assert "scheduler" in table.counts.value
+        finally:
+            table.close()
+        cli = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "adaptive_llm.cli",
+                "status",
+                "--json",
+                "--workdir",
+                str(rm.workdir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        shown = {row["name"]: row for row in json.loads(cli.stdout)["jobs"]}
+        assert all(shown[j.name]["state"] == "UNKNOWN" for j in jobs), shown
+        assert all("scheduler not answering" in shown[j.name]["reason"] for j in jobs)
     finally:
         await asyncio.to_thread(_daemon, "start")
     await rm.wait(timeout=90)

@@ -166,6 +166,14 @@ class ChatRecords:
         )
         return [_item(r) for r in rows]
 
+    def pending_counts(self) -> dict[str, int]:
+        """How many changes wait for the user, per thread."""
+        rows = self.store.query(
+            "SELECT thread, count(*) AS n FROM approval_items WHERE status=? GROUP BY thread",
+            (ItemStatus.PENDING.value,),
+        )
+        return {str(r["thread"]): int(r["n"]) for r in rows}
+
     def threads_to_finish(self) -> list[str]:
         """Threads with a change that was approved but is not applied yet (a crash came
         between the decision and the effect)."""

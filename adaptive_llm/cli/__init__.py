@@ -65,12 +65,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _status(workdir: Path, *, as_json: bool) -> int:
-    from ..jobs.status import job_rows
+    from ..chat.records import ChatRecords
+    from ..diagnosis import Diagnosis
+    from ..jobs.model import Attempt
     from ..jobs.store import Store, StoreError
-    from ..managers.run_manager import STATE_DIR, STORE_NAME
+    from ..managers.job_manager import OUTAGE_KEY
+    from ..managers.views import build_views
+    from ..store.layout import STATE_DIR, STORE_NAME, Layout
 
-    path = workdir / STATE_DIR / STORE_NAME
-    if not path.exists():
+    layout = Layout.of(workdir)
+    if not layout.store.exists():
         print(
             f"adaptive-llm: no jobs recorded in {workdir} (no {STATE_DIR}/{STORE_NAME});"
             " pass the RunManager's workdir with --workdir",
@@ -78,18 +82,39 @@ def _status(workdir: Path, *, as_json: bool) -> int:
         )
         return 2
     try:
-        store = Store(path, readonly=True)
+        store = Store(layout.store, readonly=True)
     except StoreError as exc:
         print(f"adaptive-llm: {exc}", file=sys.stderr)
         return 2
     try:
-        rows = job_rows(store)
+        stored = store.diagnoses()
+
+        def diagnosis(attempt: Attempt) -> Diagnosis | None:
+            data = stored.get((attempt.job, attempt.number))
+            try:
+                return Diagnosis.from_dict(data) if data else None
+            except (KeyError, TypeError, ValueError):
+                return None
+
+        counts = ChatRecords(store).pending_counts()
+        views = build_views(
+            sorted(store.jobs(), key=lambda job: job.name),
+            store.latest_attempts(),
+            diagnosis,
+            # An outage recorded by the run that drives the workdir now (an older one's is stale).
+            outage=store.meta(OUTAGE_KEY) if layout.in_use() else None,
+            approvals={t.removeprefix("job:"): n for t, n in counts.items()},
+        )
+    except StoreError as exc:
+        print(f"adaptive-llm: {exc}", file=sys.stderr)
+        return 2
     finally:
         store.close()
+    rows = [view.to_dict() for view in views]
     if as_json:
         print(json.dumps({"jobs": rows}, indent=2))
     else:
         from .table import format_table
 
-        print(format_table(rows, base=workdir.resolve()))
+        print(format_table(rows, base=layout.workdir))
     return 0

@@ -18,7 +18,8 @@ from ..diagnosis import Diagnosis
 from ..jobs.model import Job, JobState, Resources
 from ..jobs.schedulers.base import Scheduler
 from ..jobs.schedulers.local import LocalScheduler
-from ..managers.run_manager import STATE_DIR, RunManager
+from ..managers.run_manager import RunManager
+from ..store.layout import STATE_DIR
 
 MARKER = ".adaptive-llm-demo"
 

@@ -240,6 +240,24 @@ class Store:
         with self.transaction() as db:
             db.execute(sql, params)
 
+    # -- run facts ----------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Record a fact about the run (None removes it)."""
+        with self.transaction() as db:
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key=?", (key,))
+            else:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (key, value),
+                )
+
     # -- jobs ---------------------------------------------------------------------------------
 
     def upsert_jobs(self, jobs: Iterable[Job]) -> None:

@@ -8,7 +8,12 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from .._core.aio import Notifier, TaskSet, require_running_loop
+
 log = logging.getLogger(__name__)
+
+#: The managers' change notifier (the name the managers have always used).
+Changes = Notifier
 
 
 class BaseManager(abc.ABC):
@@ -24,7 +29,7 @@ class BaseManager(abc.ABC):
 
     def __init__(self) -> None:
         self.task: asyncio.Task[None] | None = None
-        self._children: set[asyncio.Task[Any]] = set()
+        self._children = TaskSet(f"{type(self).__name__} task", self._child_failed)
         #: The last exception the loop survived, for status displays.
         self.last_error: BaseException | None = None
 
@@ -39,20 +44,13 @@ class BaseManager(abc.ABC):
     def start(self) -> asyncio.Task[None]:
         if self.task is not None and not self.task.done():
             raise RuntimeError(f"{type(self).__name__} is already started")
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            raise RuntimeError(
-                f"{type(self).__name__}.start() needs a running event loop: call it in a"
-                " Jupyter cell, or inside a coroutine (asyncio.run(main()))"
-            ) from None
+        loop = require_running_loop(f"{type(self).__name__}.start()")
         self.task = loop.create_task(self._run(), name=type(self).__name__)
         return self.task
 
     def cancel(self) -> bool:
         """Stop the loop and the tasks it spawned. Returns False if it was not running."""
-        for child in list(self._children):
-            child.cancel()
+        self._children.cancel()
         if self.task is None or self.task.done():
             return False
         return self.task.cancel()
@@ -80,32 +78,7 @@ class BaseManager(abc.ABC):
         """The loop body; runs until cancelled."""
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._children.add(task)
-        task.add_done_callback(self._child_done)
-        return task
+        return self._children.start(coro, name)
 
-    def _child_done(self, task: asyncio.Task[Any]) -> None:
-        self._children.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            self.last_error = exc
-            log.error("%s task %s failed", type(self).__name__, task.get_name(), exc_info=exc)
-
-
-class Changes:
-    """A version counter to wait on: ``await changes.wait_for(predicate, timeout)``."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-        self.version = 0
-
-    def notify(self) -> None:
-        self.version += 1
-        event, self._event = self._event, asyncio.Event()
-        event.set()
-
-    async def wait(self) -> None:
-        await self._event.wait()
+    def _child_failed(self, exc: BaseException) -> None:
+        self.last_error = exc

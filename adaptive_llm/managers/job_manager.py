@@ -25,6 +25,8 @@ from .base import BaseManager, Changes
 
 log = logging.getLogger(__name__)
 
+#: The store's record of a scheduler outage (the error), while the scheduler does not answer.
+OUTAGE_KEY = "scheduler_error"
 #: Jobs whose new attempts are recorded in one store transaction when submitting many.
 SUBMIT_BATCH = 200
 #: State changes recorded per store transaction in one poll; the loop runs between batches.
@@ -91,6 +93,7 @@ class JobManager(BaseManager):
         """Read what earlier runs left in the store (the given jobs are recorded by the loop,
         in batches, before any of them is submitted)."""
         self._unrecorded = list(self.jobs.values())
+        self.store.set_meta(OUTAGE_KEY, None)  # an earlier process's outage: polled anew
         for job in self.store.jobs(skip=self.jobs):
             self.jobs[job.name] = job
         self.attempts = self.store.latest_attempts()
@@ -223,6 +226,8 @@ class JobManager(BaseManager):
             except SchedulerError as exc:
                 if self.scheduler_error is None:
                     log.warning("scheduler did not answer: %s; jobs are kept", exc)
+                if self.scheduler_error != str(exc):
+                    self.store.set_meta(OUTAGE_KEY, str(exc))  # `adaptive-llm status` sees it
                 self.scheduler_error = str(exc)
                 self.changes.notify()
             self._wake.clear()
@@ -256,7 +261,10 @@ class JobManager(BaseManager):
         if not active:
             return 0
         statuses = await self.scheduler.poll(active)
-        self.scheduler_error = None
+        if self.scheduler_error is not None:
+            self.store.set_meta(OUTAGE_KEY, None)
+            self.scheduler_error = None
+            self.changes.notify()
         seen: list[tuple[Attempt, JobStatus]] = []
         for index, attempt in enumerate(active):
             if index and index % (10 * POLL_BATCH) == 0:
@@ -333,25 +341,11 @@ class JobManager(BaseManager):
         return Attempt(job=job.name, number=number, log_path=str(log_path), **fields)
 
     async def _submit(self, job: Job) -> Attempt:
-        attempt = self._new_attempt(job)
-        self.store.add_attempt(attempt, self.scheduler.name)
-        try:
-            scheduler_id = await self.scheduler.submit(
-                SubmitRequest(
-                    job=job,
-                    attempt=attempt.number,
-                    cwd=job.resolved_cwd(self.workdir),
-                    log_path=Path(attempt.log_path),
-                )
-            )
-        except BaseException:
-            self.store.delete_attempt(job.name, attempt.number)
-            raise
-        attempt = replace(attempt, scheduler_id=scheduler_id)
-        self.store.set_scheduler_id(job.name, attempt.number, scheduler_id)
-        self.attempts[job.name] = attempt
-        self.changes.notify()
-        self._wake.set()
+        """Submit one job through the batch path: a refused submit is recorded as a FAILED
+        attempt (diagnosed like any failure), then raised as ``SubmitError``."""
+        [attempt] = await self._submit_batch([job])
+        if attempt.scheduler_id is None:
+            raise SubmitError(attempt.reason or "the scheduler refused the job")
         return attempt
 
     async def _submit_many(self, jobs: Sequence[Job]) -> None:
@@ -366,12 +360,15 @@ class JobManager(BaseManager):
             await self._submit_batch(jobs[begin : begin + SUBMIT_BATCH])
             await asyncio.sleep(0)
 
-    async def _submit_batch(self, jobs: Sequence[Job]) -> None:
+    async def _submit_batch(self, jobs: Sequence[Job]) -> list[Attempt]:
+        """Record, submit and publish ``jobs``' next attempts; each job's attempt (submitted,
+        or FAILED when the scheduler refused it) in order."""
         loop = asyncio.get_running_loop()
         now = time.time()
         attempts = [self._new_attempt(job, submitted_at=now) for job in jobs]
         self.store.add_attempts(attempts, self.scheduler.name)
         submitted: list[Attempt] = []
+        outcome: list[Attempt] = []
         handled = 0
         flushed = loop.time()
         try:
@@ -388,10 +385,11 @@ class JobManager(BaseManager):
                     handled += 1
                     self.store.delete_attempt(job.name, attempt.number)
                     log.error("%s", exc)
-                    self._record_submit_failure(job, str(exc))
+                    outcome.append(self._record_submit_failure(job, str(exc)))
                     continue
                 handled += 1
                 submitted.append(replace(attempt, scheduler_id=scheduler_id))
+                outcome.append(submitted[-1])
                 if loop.time() - flushed > FLUSH_INTERVAL:
                     self._record_submitted(submitted)
                     submitted = []
@@ -401,6 +399,7 @@ class JobManager(BaseManager):
             self._record_submitted(submitted)
             # Never handed to the scheduler (cancelled, or it raised): forget them.
             self.store.delete_attempts([(a.job, a.number) for a in attempts[handled:]])
+        return outcome
 
     def _record_submitted(self, attempts: Sequence[Attempt]) -> None:
         if not attempts:
@@ -411,7 +410,7 @@ class JobManager(BaseManager):
         self.changes.notify()
         self._wake.set()
 
-    def _record_submit_failure(self, job: Job, reason: str) -> None:
+    def _record_submit_failure(self, job: Job, reason: str) -> Attempt:
         now = time.time()
         attempt = self._new_attempt(
             job,
@@ -424,3 +423,4 @@ class JobManager(BaseManager):
         self.attempts[job.name] = attempt
         self._publish(FailureEvent(job, attempt))
         self.changes.notify()
+        return attempt

@@ -166,6 +166,11 @@ class LLMManager(BaseManager):
 
     # -- chat ---------------------------------------------------------------------------------
 
+    def require_job(self, name: str | None) -> None:
+        """``UnknownJobError`` now if ``name`` (None: the general chat) is not a job."""
+        if name is not None:
+            self.job_manager.job(name)
+
     def chat_service(self) -> ChatService:
         if self._chat is None:
             from ..chat.service import ChatService

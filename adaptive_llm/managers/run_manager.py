@@ -12,27 +12,28 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from .._core.aio import TaskSet, require_running_loop, wait_any
+from ..chat.records import ChatRecords
 from ..diagnosis import Diagnosis
-from ..jobs.model import Attempt, Job, JobState
+from ..jobs.model import Attempt, Job
 from ..jobs.schedulers.base import Scheduler
 from ..jobs.schedulers.local import LocalScheduler
-from ..jobs.status import job_rows
 from ..jobs.store import Store, StoreError
 from ..llm.retry import RetryPolicy
+from ..store.layout import Layout
 from .job_manager import JobManager
 from .llm_manager import LLMManager
+from .views import JobView, build_views
 
 log = logging.getLogger(__name__)
 
-STATE_DIR = ".adaptive_llm"
-STORE_NAME = "store.sqlite"
 
 #: RunManagers started in this process, by workdir: re-running a notebook cell replaces one.
 _ACTIVE: weakref.WeakValueDictionary[Path, RunManager] = weakref.WeakValueDictionary()
 
 
 #: Clean-up tasks of replaced RunManagers (kept alive until done).
-_DETACHING: set[asyncio.Task[None]] = set()
+_DETACHING = TaskSet("closing a replaced RunManager")
 
 
 class WorkdirBusyError(RuntimeError):
@@ -66,8 +67,9 @@ class RunManager:
             if job.name in seen:
                 raise ValueError(f"duplicate job name {job.name!r}: job names must be unique")
             seen.add(job.name)
-        self.workdir = Path(workdir).expanduser().resolve()
-        self.state_dir = self.workdir / STATE_DIR
+        self.layout = Layout.of(workdir)
+        self.workdir = self.layout.workdir
+        self.state_dir = self.layout.state_dir
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             self.state_dir.mkdir(exist_ok=True)
@@ -78,9 +80,9 @@ class RunManager:
             ) from None
         except OSError as exc:
             raise StoreError(f"cannot create {self.state_dir}: {exc.strerror or exc}") from None
-        self.log_dir = self.state_dir / "logs"
+        self.log_dir = self.layout.log_dir
         self.scheduler = scheduler or LocalScheduler()
-        self.store = Store(self.state_dir / STORE_NAME)
+        self.store = Store(self.layout.store)
         self.job_manager = JobManager(
             self._jobs,
             store=self.store,
@@ -109,13 +111,7 @@ class RunManager:
         """
         if self._closed:
             raise RuntimeError("this RunManager was closed; create a new one on the workdir")
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            raise RuntimeError(
-                "RunManager.start() needs a running event loop: call it in a Jupyter cell,"
-                " or inside a coroutine (asyncio.run(main()))"
-            ) from None
+        require_running_loop("RunManager.start()")
         self.job_manager.validate(self._jobs)
         self.store.check_writable()  # a locked or read-only store fails here, not later
         self._take_workdir()
@@ -127,6 +123,50 @@ class RunManager:
     @property
     def is_started(self) -> bool:
         return self.job_manager.is_started
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` or ``cancel()`` ended this RunManager (or a newer one on the
+        same workdir replaced it)."""
+        return self._closed
+
+    # -- the read model -----------------------------------------------------------------------
+
+    @property
+    def outage(self) -> str | None:
+        """The scheduler's error while it does not answer (unfinished jobs are ``UNKNOWN``)."""
+        return self.job_manager.scheduler_error
+
+    def jobs(self) -> list[JobView]:
+        """Every job of the run (and those earlier runs left in the store), as it is now."""
+        jm, lm = self.job_manager, self.llm_manager
+        counts = ChatRecords(self.store).pending_counts()
+        approvals = {t.removeprefix("job:"): n for t, n in counts.items() if t.startswith("job:")}
+        return build_views(
+            jm.jobs.values(),
+            jm.attempts,
+            lambda attempt: lm.cached(attempt.job, attempt.number),
+            outage=jm.scheduler_error,
+            approvals=approvals,
+        )
+
+    def job(self, name: str) -> JobView:
+        """One job's view; ``UnknownJobError`` naming the known jobs if there is none."""
+        self.job_manager.job(name)
+        return next(view for view in self.jobs() if view.name == name)
+
+    @property
+    def version(self) -> int:
+        """Grows with every change of a job or a diagnosis (see ``changed``)."""
+        return self.job_manager.changes.version + self.llm_manager.changes.version
+
+    async def changed(self, timeout: float | None = None, *, since: int | None = None) -> bool:
+        """Until a job or a diagnosis changes (True), or ``timeout`` passes (False). With
+        ``since`` (a ``version`` read earlier), a change made since then returns at once, so
+        a loop that reads the views between waits misses none."""
+        if since is not None and self.version != since:
+            return True
+        return await wait_any([self.job_manager.changes, self.llm_manager.changes], timeout)
 
     async def wait(self, timeout: float | None = None) -> None:
         """Until every job is final and every failure has its diagnosis cached.
@@ -141,14 +181,7 @@ class RunManager:
                 for manager in (self.job_manager, self.llm_manager):
                     if manager.task is not None and manager.task.done():
                         raise RuntimeError(f"{type(manager).__name__} stopped; nothing to wait for")
-                await asyncio.wait(
-                    [
-                        asyncio.ensure_future(self.job_manager.changes.wait()),
-                        asyncio.ensure_future(self.llm_manager.changes.wait()),
-                    ],
-                    timeout=1.0,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                await self.changed(timeout=1.0)
 
         try:
             await asyncio.wait_for(until_done(), timeout)
@@ -198,18 +231,10 @@ class RunManager:
         return await self.llm_manager.diagnosis(name)
 
     def status(self) -> list[dict[str, Any]]:
-        """One row per job: state, attempt, exit code, category, location, log path.
-
-        While the scheduler does not answer, unfinished jobs show ``UNKNOWN`` with the reason.
-        """
-        rows = job_rows(self.store, self.job_manager.unrecorded())
-        error = self.job_manager.scheduler_error
-        if error is not None:
-            for row in rows:
-                if not JobState(row["state"]).is_final:
-                    row["state"] = JobState.UNKNOWN.value
-                    row["reason"] = f"scheduler not answering: {error}"
-        return rows
+        """One row per job, by name: state, attempt, exit code, category, location, log path
+        (``rm.jobs()`` as dicts). While the scheduler does not answer, unfinished jobs show
+        ``UNKNOWN`` with the reason."""
+        return [view.to_dict() for view in sorted(self.jobs(), key=lambda v: v.name)]
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -229,7 +254,7 @@ class RunManager:
         if previous is not None and previous is not self and not previous._closed:
             log.warning("replacing the RunManager already running on %s", self.workdir)
             previous._detach_now()
-        path = self.state_dir / "lock"
+        path = self.layout.lock
         handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held while running
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -255,9 +280,7 @@ class RunManager:
         self.llm_manager.cancel()
         self._release_workdir()
         # The rest needs awaiting (watchers, the chat's connection); the store closes after it.
-        task = asyncio.get_running_loop().create_task(self._finish_detach())
-        _DETACHING.add(task)
-        task.add_done_callback(_DETACHING.discard)
+        _DETACHING.start(self._finish_detach())
 
     async def _finish_detach(self) -> None:
         try:

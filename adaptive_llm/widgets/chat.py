@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
+from .._core.aio import TaskSet
 from .render import diff_html, markdown_html, plain_html, sanitize, style_tag
 
 if TYPE_CHECKING:
@@ -39,18 +40,17 @@ def _loop() -> asyncio.AbstractEventLoop:
         return asyncio.get_event_loop_policy().get_event_loop()
 
 
-class TaskSet:
-    """Tasks started from widget callbacks: strongly referenced, exceptions reported.
+class WidgetTasks(TaskSet):
+    """Tasks started from widget callbacks (strongly referenced, exceptions reported).
 
     Widget callbacks may run on another thread than the cells (ipykernel 7 handles widget
     messages in a subshell thread with its own loop): ``call`` and ``start`` hand the work to
     the loop the widget was created on, where the managers and their SQLite store live.
     """
 
-    def __init__(self, on_error: Any) -> None:
-        self.tasks: set[asyncio.Task[Any]] = set()
+    def __init__(self, on_error: Callable[[BaseException], None]) -> None:
+        super().__init__("widget task", on_error)
         self.background: set[asyncio.Task[Any]] = set()
-        self._on_error = on_error
         self.loop = _loop()
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -69,31 +69,21 @@ class TaskSet:
             fn(*args)
         except Exception as exc:
             log.exception("widget callback failed")
-            self._on_error(exc)
+            if self._on_error is not None:
+                self._on_error(exc)
 
-    def start(
+    def start(  # type: ignore[override]
         self, coro: Coroutine[Any, Any, Any], name: str, *, background: bool = False
     ) -> asyncio.Task[Any]:
         """Run ``coro`` as a task; a ``background`` one (a loop) is not waited for by ``idle``.
 
         Call on the widget's loop (callbacks go through ``call`` first).
         """
-        task = self.loop.create_task(coro, name=name)
-        self.tasks.add(task)
+        task = super().start(coro, name, loop=self.loop)
         if background:
             self.background.add(task)
-        task.add_done_callback(self._done)
+            task.add_done_callback(self.background.discard)
         return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        self.background.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            log.error("widget task %s failed", task.get_name(), exc_info=exc)
-            self._on_error(exc)
 
     async def idle(self) -> None:
         """Until every task started so far (and those they start) has ended."""
@@ -129,7 +119,7 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
     def __init__(self, llm_manager: LLMManager, name: str | None) -> None:
         self.lm = llm_manager
         self.name = name
-        self.tasks = TaskSet(self._show_exception)
+        self.tasks = WidgetTasks(self._show_exception)
         self.updates = 0  # widget value updates made by streaming (for tests and the bench)
         title = f"Chat · {name}" if name else "Chat"
         self.title = widgets.HTML(f'<span class="adaptive-llm-chat-title">{html.escape(title)}')
@@ -461,6 +451,5 @@ def _error_text(exc: BaseException) -> str:
 
 def chat_widget(llm_manager: LLMManager, name: str | None = None) -> ChatWidget:
     """The chat on job ``name`` (None: the general chat), ready to display in a cell."""
-    if name is not None:
-        llm_manager.job_manager.job(name)  # UnknownJobError at once, not in a task
+    llm_manager.require_job(name)  # UnknownJobError at once, not in a task
     return ChatWidget(llm_manager, name)

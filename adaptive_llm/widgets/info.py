@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from ..jobs.model import Attempt, JobState, format_duration
-from .chat import ChatWidget, TaskSet, chat_widget
+from ..jobs.model import JobState, format_duration
+from .chat import ChatWidget, WidgetTasks, chat_widget
 from .render import style_tag
 
 if TYPE_CHECKING:
-    from ..diagnosis import Diagnosis
     from ..managers.run_manager import RunManager
+    from ..managers.views import JobView
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,13 @@ def _cell(width: str, value: str = "") -> widgets.HTML:
     return cell
 
 
-def _exit_text(attempt: Attempt | None) -> str:
-    if attempt is None:
-        return ""
-    if attempt.reason:
-        return attempt.reason
-    if attempt.signal:
-        return f"signal {attempt.signal}"
-    if attempt.exit_code is not None and attempt.state.is_final:
-        return f"exit {attempt.exit_code}"
+def _exit_text(view: JobView) -> str:
+    if view.reason:
+        return view.reason
+    if view.signal:
+        return f"signal {view.signal}"
+    if view.exit_code is not None and view.state.is_final:
+        return f"exit {view.exit_code}"
     return ""
 
 
@@ -106,19 +104,20 @@ class _Row:
         self.box.add_class("adaptive-llm-row")
         self.box.add_class(f"adaptive-llm-job-{name}")
 
-    def update(self, state: JobState, attempt: Attempt | None, diagnosis: Diagnosis | None) -> None:
+    def update(self, view: JobView) -> None:
+        state = view.state
         css = _STATE_CLASS.get(state, "bad" if state.is_failure else "wait")
         values = [
             f'<span class="adaptive-llm-state adaptive-llm-state-{css}">{state.value}</span>',
-            str(attempt.number) if attempt else "-",
-            _runtime(attempt.runtime if attempt else None),
-            html.escape(_one_line(_exit_text(attempt), 60)),
+            str(view.attempt) if view.attempt else "-",
+            _runtime(view.runtime),
+            html.escape(_one_line(_exit_text(view), 60)),
             "",
         ]
-        if diagnosis is not None:
-            location = diagnosis.location
+        if view.summary is not None:
+            location = view.location
             where = f" ({_short(location.file)}:{location.line})" if location else ""
-            summary = diagnosis.summary + where
+            summary = view.summary + where
             values[4] = (
                 f'<span title="{html.escape(summary, quote=True)}">'
                 f"{html.escape(_one_line(summary))}</span>"
@@ -132,7 +131,7 @@ class _Row:
         show = "inline-flex" if failed else "none"
         if self.chat.layout.display != show:
             self.chat.layout.display = show
-        self.resubmit.disabled = not state.is_final or attempt is None
+        self.resubmit.disabled = not state.is_final or not view.attempt
         self.cancel.disabled = state.is_final
 
 
@@ -141,8 +140,10 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
 
     def __init__(self, rm: RunManager) -> None:
         self.rm = rm
-        self.tasks = TaskSet(self._show_error)
+        self.tasks = WidgetTasks(self._show_error)
         self.rows: dict[str, _Row] = {}
+        self._last: list[JobView] = []
+        self._seen = 0
         self.chats: dict[str, ChatWidget] = {}
         self.refreshes = 0
         self.counts = widgets.HTML()
@@ -195,25 +196,25 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
 
     def refresh(self) -> None:
         """Bring the table up to date: new rows appended, changed cells updated."""
-        jm, lm = self.rm.job_manager, self.rm.llm_manager
+        self._seen = self.rm.version
+        views = self.rm.jobs()
         added = []
         counts: dict[str, int] = defaultdict(int)
-        groups: dict[str, list[tuple[str, Diagnosis]]] = defaultdict(list)
-        for name in jm.jobs:
-            row = self.rows.get(name)
+        groups: dict[str, list[JobView]] = defaultdict(list)
+        for view in views:
+            row = self.rows.get(view.name)
             if row is None:
-                row = self.rows[name] = _Row(self, name)
+                row = self.rows[view.name] = _Row(self, view.name)
                 added.append(row.box)
-            attempt = jm.attempts.get(name)
-            state = attempt.state if attempt else JobState.PENDING
-            diagnosis = lm.cached(name) if state.is_failure else None
-            row.update(state, attempt, diagnosis)
-            counts[state.value] += 1
-            if diagnosis is not None:
-                groups[diagnosis.signature].append((name, diagnosis))
+            row.update(view)
+            counts[view.state.value] += 1
+            if view.signature is not None:
+                groups[view.signature].append(view)
         if added:
             self.table.children = (*self.table.children, *added)
-        self._set(self.counts, _counts_html(counts, len(jm.jobs), jm.scheduler_error))
+        self._last = views
+        outage = self.rm.outage
+        self._set(self.counts, _counts_html(counts, len(views), outage))
         self._set(self.groups, _groups_html(groups))
         self.refreshes += 1
 
@@ -223,27 +224,19 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
             widget.value = value
 
     async def _watch(self) -> None:
-        jm, lm = self.rm.job_manager, self.rm.llm_manager
         loop = asyncio.get_running_loop()
-        seen = (jm.changes.version, lm.changes.version)
+        seen = self._seen
         while True:
-            if (jm.changes.version, lm.changes.version) == seen:
-                waits = [loop.create_task(jm.changes.wait()), loop.create_task(lm.changes.wait())]
-                try:
-                    await asyncio.wait(waits, timeout=TICK, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for waiter in waits:
-                        waiter.cancel()
+            changed = await self.rm.changed(timeout=TICK, since=seen)
             began = loop.time()
-            versions = (jm.changes.version, lm.changes.version)
-            running = any(not a.state.is_final for a in jm.attempts.values())
-            if versions != seen or running:
-                seen = versions
+            running = any(not row_view.is_final for row_view in self._last)
+            if changed or running:
+                seen = self.rm.version
                 try:
                     self.refresh()
                 except Exception:  # a display problem must not end the live updates
                     log.exception("refreshing the job table failed")
-            if self.rm._closed:
+            if self.rm.closed:
                 return
             await asyncio.sleep(max(0.0, MIN_INTERVAL - (loop.time() - began)))
 
@@ -267,19 +260,15 @@ def _counts_html(counts: dict[str, int], total: int, scheduler_error: str | None
     return text
 
 
-def _groups_html(groups: dict[str, list[tuple[str, Diagnosis]]]) -> str:
+def _groups_html(groups: dict[str, list[JobView]]) -> str:
     if not groups:
         return ""
     items = []
-    for members in sorted(groups.values(), key=lambda m: (-len(m), m[0][0])):
-        diagnosis = members[0][1]
-        what = diagnosis.error_type or diagnosis.category.replace("_", " ")
-        where = (
-            f" at {_short(diagnosis.location.file)}:{diagnosis.location.line}"
-            if diagnosis.location
-            else ""
-        )
-        names = ", ".join(name for name, _ in members[:8])
+    for members in sorted(groups.values(), key=lambda m: (-len(m), m[0].name)):
+        first = members[0]
+        what = first.error_type or (first.category or "unknown").replace("_", " ")
+        where = f" at {_short(first.location.file)}:{first.location.line}" if first.location else ""
+        names = ", ".join(view.name for view in members[:8])
         names += ", …" if len(members) > 8 else ""
         count = len(members)
         head = f"{count} jobs failed with the same" if count > 1 else "1 job failed with"

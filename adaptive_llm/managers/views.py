@@ -1,0 +1,120 @@
+"""The read model: one frozen ``JobView`` per job, the one place a job's displayed state is
+computed. ``rm.jobs()``, ``rm.status()``, the job table and ``adaptive-llm status`` all use
+it, so they agree (during a scheduler outage an unfinished job is ``UNKNOWN`` everywhere)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..diagnosis import Diagnosis
+from ..jobs.model import Attempt, Job, JobState
+
+__all__ = ["JobView", "Where", "build_views"]
+
+
+@dataclass(frozen=True)
+class Where:
+    """The line to open."""
+
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What a job looks like now: its latest attempt and that attempt's diagnosis."""
+
+    name: str
+    #: The state to show: the attempt's, or ``UNKNOWN`` while the scheduler does not answer.
+    state: JobState
+    #: The latest attempt's number (0: never submitted).
+    attempt: int
+    runtime: float | None
+    exit_code: int | None
+    signal: int | None
+    reason: str | None
+    category: str | None
+    summary: str | None
+    error_type: str | None
+    location: Where | None
+    suggestion: str | None
+    #: The failure's signature: jobs failing for the same cause share it.
+    signature: str | None
+    log_path: str | None
+    command: str
+    #: Changes proposed in the job's chat that wait for the user's decision.
+    pending_approvals: int = 0
+
+    @property
+    def is_final(self) -> bool:
+        return self.state.is_final
+
+    @property
+    def diagnosed(self) -> bool:
+        return self.category is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row of ``rm.status()`` and ``adaptive-llm status --json``."""
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "attempt": self.attempt,
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "reason": self.reason,
+            "runtime": round(self.runtime, 3) if self.runtime else None,
+            "category": self.category,
+            "summary": self.summary,
+            "location": (
+                {"file": self.location.file, "line": self.location.line} if self.location else None
+            ),
+            "suggestion": self.suggestion,
+            "log_path": self.log_path,
+            "command": self.command,
+            "pending_approvals": self.pending_approvals,
+        }
+
+
+def build_views(
+    jobs: Iterable[Job],
+    attempts: Mapping[str, Attempt],
+    diagnosis: Callable[[Attempt], Diagnosis | None],
+    *,
+    outage: str | None = None,
+    approvals: Mapping[str, int] | None = None,
+) -> list[JobView]:
+    """A view per job, in the order of ``jobs``. ``diagnosis`` gives a failed attempt's
+    diagnosis (None while it is computed); ``outage`` is the scheduler's error while it does
+    not answer; ``approvals`` the pending changes per job."""
+    views = []
+    for job in jobs:
+        attempt = attempts.get(job.name)
+        state = attempt.state if attempt else JobState.PENDING
+        reason = attempt.reason if attempt else None
+        if outage is not None and not state.is_final:
+            state, reason = JobState.UNKNOWN, f"scheduler not answering: {outage}"
+        found = diagnosis(attempt) if attempt is not None and attempt.state.is_failure else None
+        location = found.location if found else None
+        views.append(
+            JobView(
+                name=job.name,
+                state=state,
+                attempt=attempt.number if attempt else 0,
+                runtime=attempt.runtime if attempt else None,
+                exit_code=attempt.exit_code if attempt else None,
+                signal=attempt.signal if attempt else None,
+                reason=reason,
+                category=found.category if found else None,
+                summary=found.summary if found else None,
+                error_type=found.error_type if found else None,
+                location=Where(location.file, location.line) if location else None,
+                suggestion=found.suggestion if found else None,
+                signature=found.signature if found else None,
+                log_path=attempt.log_path if attempt else None,
+                command=job.command_text,
+                pending_approvals=(approvals or {}).get(job.name, 0),
+            )
+        )
+    return views

@@ -1,0 +1,1 @@
+"""The run's SQLite store and the files of a workdir (``layout``)."""
