@@ -15,36 +15,56 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .diagnosis import Diagnosis
+    from .errors import (
+        ActionError,
+        AdaptiveLLMError,
+        DiagnosisError,
+        JobBusyError,
+        ModelError,
+        SbatchError,
+        SchedulerError,
+        StoreError,
+        SubmitError,
+        UnknownJobError,
+        WorkdirBusyError,
+        WorkspaceError,
+    )
     from .jobs.model import Attempt, Job, JobState, Resources
-    from .jobs.schedulers.base import Scheduler, SchedulerError, SubmitError
+    from .jobs.schedulers.base import Scheduler
     from .jobs.schedulers.local import LocalScheduler
     from .jobs.schedulers.slurm import SlurmScheduler
-    from .jobs.store import StoreError
     from .llm.retry import RetryPolicy
-    from .managers.job_manager import JobBusyError, UnknownJobError
-    from .managers.run_manager import RunManager, WorkdirBusyError
+    from .managers.run_manager import RunManager
+    from .managers.views import JobView
     from .widgets import chat_widget, info
 
 __version__ = "0.1.0"
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
+    "ActionError": "errors",
+    "AdaptiveLLMError": "errors",
+    "DiagnosisError": "errors",
+    "ModelError": "errors",
+    "SbatchError": "errors",
+    "WorkspaceError": "errors",
+    "JobView": "managers.views",
     "Diagnosis": "diagnosis",
     "Attempt": "jobs.model",
     "Job": "jobs.model",
     "JobState": "jobs.model",
     "Resources": "jobs.model",
     "Scheduler": "jobs.schedulers.base",
-    "SchedulerError": "jobs.schedulers.base",
-    "SubmitError": "jobs.schedulers.base",
+    "SchedulerError": "errors",
+    "SubmitError": "errors",
     "LocalScheduler": "jobs.schedulers.local",
     "SlurmScheduler": "jobs.schedulers.slurm",
-    "StoreError": "jobs.store",
-    "JobBusyError": "managers.job_manager",
-    "UnknownJobError": "managers.job_manager",
+    "StoreError": "errors",
+    "JobBusyError": "errors",
+    "UnknownJobError": "errors",
     "RunManager": "managers.run_manager",
     "RetryPolicy": "llm.retry",
-    "WorkdirBusyError": "managers.run_manager",
+    "WorkdirBusyError": "errors",
     "chat_widget": "widgets",
     "info": "widgets",
 }
@@ -62,24 +82,4 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__all__ = [
-    "Attempt",
-    "Diagnosis",
-    "Job",
-    "JobBusyError",
-    "JobState",
-    "LocalScheduler",
-    "Resources",
-    "RetryPolicy",
-    "RunManager",
-    "Scheduler",
-    "SchedulerError",
-    "SlurmScheduler",
-    "StoreError",
-    "SubmitError",
-    "UnknownJobError",
-    "WorkdirBusyError",
-    "__version__",
-    "chat_widget",
-    "info",
-]
+__all__ = sorted([*_EXPORTS, "__version__"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..errors import DiagnosisError as DiagnosisError
+
 #: The failure taxonomy (documented in README.md, "Diagnosis categories").
 CATEGORIES: tuple[str, ...] = (
     "python_exception",
@@ -24,10 +26,6 @@ CATEGORIES: tuple[str, ...] = (
     "node_failure",
     "unknown",
 )
-
-
-class DiagnosisError(ValueError):
-    """The log cannot be diagnosed at all (missing path, a directory, unreadable)."""
 
 
 @dataclass(frozen=True)

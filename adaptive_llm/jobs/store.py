@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import StoreError as StoreError
 from .model import Attempt, Job, JobState
 
 SCHEMA_VERSION = 1
@@ -129,10 +130,6 @@ CREATE TABLE IF NOT EXISTS edits (
     change_key TEXT
 );
 """
-
-
-class StoreError(RuntimeError):
-    """The store file cannot be used (corrupt, locked, wrong version, unwritable)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ModelError as ModelError
+
 if TYPE_CHECKING:  # LangChain loads on first use
     from langchain_core.language_models import BaseChatModel
 
@@ -29,10 +31,6 @@ PRICES: dict[str, tuple[float, float]] = {
     "claude-sonnet": (3.00, 15.00),
     "claude-opus": (15.00, 75.00),
 }
-
-
-class ModelError(RuntimeError):
-    """The configured model cannot be created or called."""
 
 
 def uses_model(spec: Any) -> bool:

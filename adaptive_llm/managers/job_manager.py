@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import JobBusyError as JobBusyError
+from ..errors import UnknownJobError as UnknownJobError
 from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.base import (
     JobStatus,
@@ -33,14 +35,6 @@ SUBMIT_BATCH = 200
 POLL_BATCH = 100
 #: While submitting many jobs, record the submitted ones and let the loop run this often (s).
 FLUSH_INTERVAL = 0.01
-
-
-class UnknownJobError(LookupError):
-    """No job of that name in this run."""
-
-
-class JobBusyError(RuntimeError):
-    """The job's latest attempt has not finished yet."""
 
 
 @dataclass(frozen=True)

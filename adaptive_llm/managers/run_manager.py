@@ -15,6 +15,7 @@ from typing import IO, Any
 from .._core.aio import TaskSet, require_running_loop, wait_any
 from ..chat.records import ChatRecords
 from ..diagnosis import Diagnosis
+from ..errors import WorkdirBusyError as WorkdirBusyError
 from ..jobs.model import Attempt, Job
 from ..jobs.schedulers.base import Scheduler
 from ..jobs.schedulers.local import LocalScheduler
@@ -34,10 +35,6 @@ _ACTIVE: weakref.WeakValueDictionary[Path, RunManager] = weakref.WeakValueDictio
 
 #: Clean-up tasks of replaced RunManagers (kept alive until done).
 _DETACHING = TaskSet("closing a replaced RunManager")
-
-
-class WorkdirBusyError(RuntimeError):
-    """Another process is running a RunManager on the same workdir."""
 
 
 class RunManager:

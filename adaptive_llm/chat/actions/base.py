@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ...errors import ActionError as ActionError
 from ...jobs.model import Job
 from ...jobs.schedulers.base import ResourceCaps
 from ..context import ChatContext, RunView, root_of
@@ -30,10 +31,6 @@ __all__ = [
     "Plan",
     "check_text",
 ]
-
-
-class ActionError(Exception):
-    """A refused or failed action; the message is meant for the model and the user alike."""
 
 
 class ActionArgs(BaseModel):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import fnmatch
 
+from ...errors import WorkspaceError as WorkspaceError
+
 _DENY_ANY = {".adaptive_llm", ".git", ".ssh", ".gnupg", ".aws"}
 _DENY_NAMES = {".env", ".netrc", "_netrc", ".git-credentials", ".pgpass", ".npmrc", ".pypirc"}
 _DENY_NAMES |= {".htpasswd", "credentials.json"}
@@ -22,10 +24,6 @@ _DENY_GLOBS = (
     "id_ecdsa*",
     "id_ed*",
 )
-
-
-class WorkspaceError(Exception):
-    """A refused workspace operation; the message is shown to the model and the user."""
 
 
 def denied(name: str) -> bool:

@@ -7,15 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...errors import SchedulerError as SchedulerError
+from ...errors import SubmitError as SubmitError
 from ..model import Attempt, Job, JobState
-
-
-class SchedulerError(RuntimeError):
-    """The scheduler could not do what was asked (it is down, or refused)."""
-
-
-class SubmitError(SchedulerError):
-    """A job could not be submitted (bad cwd, unwritable log directory, rejected by sbatch)."""
 
 
 @dataclass(frozen=True)
