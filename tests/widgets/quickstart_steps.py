@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 #: The notebook's kernel is up (the same check in JupyterLab and Notebook 7).
@@ -9,6 +13,22 @@ KERNEL_CONNECTED = (
     "window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
     "?.connectionStatus === 'connected'"
 )
+#: The first card of the fix: the resource change, its whole diff line by line.
+RESOURCE_CARD = [
+    "Change 1 of 2: Change the resources of job simulate",
+    "--- a/job:simulate",
+    "+++ b/job:simulate",
+    "-time_limit = 2s",
+    "+time_limit = 4s",
+    "memory = -",
+    "cpus = 1",
+]
+#: The second card: the resubmission with the new limit, and the command it runs.
+RESUBMIT_CARD = [
+    "Change 2 of 2: Resubmit job simulate as attempt 2 (time limit 4s, memory -, 1 cpu(s))",
+    "python simulate.py",
+]
+APPLIED = "Applied (user): job simulate now runs with time limit 4s"
 
 
 def run_quickstart(page: Any, expect: Any) -> tuple[Any, Any]:
@@ -27,9 +47,11 @@ def run_quickstart(page: Any, expect: Any) -> tuple[Any, Any]:
     return table, row
 
 
-def ask_for_fix(table: Any, row: Any, expect: Any) -> tuple[Any, Any, Any]:
-    """Open the failed job's chat from its row and ask; the chat, its input and the approval
-    card proposing the doubled time limit."""
+def ask_for_fix(table: Any, row: Any, expect: Any) -> tuple[Any, Any, Any, Any]:
+    """Open the failed job's chat from its row and ask; the chat, its input, the approval box
+    and its cards: one reply proposes two changes, the doubled time limit (card 1, its full
+    diff) and the resubmission (card 2, its command), each card with its own buttons, and
+    Approve all / Reject all below them."""
     row.locator(".adaptive-llm-chat-button").click()
     chat = table.locator(".adaptive-llm-chat")
     expect(chat.locator(".adaptive-llm-diagnosis")).to_contain_text("time_limit")
@@ -38,6 +60,106 @@ def ask_for_fix(table: Any, row: Any, expect: Any) -> tuple[Any, Any, Any]:
     box.click()
     box.fill("Why did this fail, and can you fix it?")
     box.press("Enter")
-    card = chat.locator(".adaptive-llm-approval")
-    expect(card).to_contain_text("time_limit = 4s")
-    return chat, box, card
+    approval = chat.locator(".adaptive-llm-approval")
+    cards = approval.locator(".adaptive-llm-approval-card")
+    expect(cards).to_have_count(2)
+    for text in RESOURCE_CARD:
+        expect(cards.nth(0)).to_contain_text(text)
+    for text in RESUBMIT_CARD:
+        expect(cards.nth(1)).to_contain_text(text)
+    expect(cards.nth(1)).not_to_contain_text("time_limit = ")  # each change on its own card
+    for card in cards.all():
+        expect(card.locator(".adaptive-llm-approve")).to_have_count(1)
+        expect(card.locator(".adaptive-llm-approve")).to_be_enabled()
+        expect(card.locator(".adaptive-llm-reject")).to_be_visible()
+    expect(approval.locator(".adaptive-llm-approve-all")).to_be_visible()
+    expect(approval.locator(".adaptive-llm-reject-all")).to_be_visible()
+    assert_cards_fit(approval)
+    return chat, box, approval, cards
+
+
+def assert_cards_fit(approval: Any) -> None:
+    """Every card shows all of its text (no diff or command cut off or scrolled sideways) and
+    keeps its buttons on one row, inside the approval box."""
+    found = approval.evaluate(
+        """box => {
+            const problems = [], b = box.getBoundingClientRect();
+            const cards = box.querySelectorAll('.adaptive-llm-approval-card');
+            const blocks = box.querySelectorAll('.widget-html-content, pre');
+            for (const e of blocks) {
+                if (e.scrollHeight > e.clientHeight + 2 || e.scrollWidth > e.clientWidth + 2) {
+                    problems.push(`clipped: ${e.textContent.slice(0, 60)}`);
+                }
+            }
+            for (const e of box.querySelectorAll('.adaptive-llm-approval-card, .widget-hbox')) {
+                const r = e.getBoundingClientRect();
+                if (r.left < b.left - 1 || r.right > b.right + 1) {
+                    problems.push(`outside the box: ${e.className}`);
+                }
+            }
+            let rows = 0;
+            for (const e of box.querySelectorAll('.widget-hbox')) {
+                const buttons = Array.from(e.querySelectorAll(':scope > button'));
+                if (buttons.length < 2) continue;
+                rows += 1;
+                const tops = new Set(buttons.map(x => Math.round(x.getBoundingClientRect().top)));
+                if (tops.size > 1) problems.push(`buttons wrap: ${e.textContent}`);
+            }
+            const pres = box.querySelectorAll('.adaptive-llm-approval-card pre').length;
+            return {problems, cards: cards.length, rows, pres};
+        }"""
+    )
+    assert found["problems"] == [], found
+    # Every card's own row of buttons and its diff or command were looked at.
+    assert found["cards"] >= 1 and found["rows"] >= found["cards"], found
+    assert found["pres"] >= found["cards"], found
+
+
+def store(root: Path, sql: str) -> list[Any]:
+    """Rows from the demo's SQLite store under the server's ``root`` (read-only)."""
+    path = root / "adaptive-llm-demo" / ".adaptive_llm" / "store.sqlite"
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
+        return db.execute(sql).fetchall()
+
+
+def time_limit(root: Path) -> float:
+    """The time limit of ``simulate`` as recorded on disk."""
+    spec = store(root, "SELECT spec FROM jobs WHERE name='simulate'")[0][0]
+    return float(json.loads(spec)["resources"]["time_limit"])
+
+
+def approve_first_card(chat: Any, box: Any, cards: Any, row: Any, root: Path, expect: Any) -> None:
+    """Click Approve on card 1 only: the resource change is applied (recorded on disk), the
+    resubmission's card is the only one left, and the job has not been resubmitted.
+
+    The chat itself says nothing yet about the applied change: a reply's tool results (its
+    "Applied ..." bubble) are shown once its last change is decided (``expect_resubmitted``).
+    """
+    assert time_limit(root) == 2
+    cards.nth(0).locator(".adaptive-llm-approve").click()
+    expect(chat.locator(".adaptive-llm-user").last).to_contain_text("approve 1")
+    expect(cards).to_have_count(1)
+    for text in RESUBMIT_CARD:
+        expect(cards.first).to_contain_text(text)
+    expect(cards.first).not_to_contain_text("Change 1 of 2")
+    expect(chat.locator(".adaptive-llm-approve-all")).to_have_count(0)
+    expect(chat.locator(".adaptive-llm-approval-waiting")).to_have_count(0)
+    expect(box).to_be_enabled()  # the turn has ended
+    assert time_limit(root) == 4
+    expect(chat).not_to_contain_text("Resubmitted job simulate")
+    expect(row.locator(".adaptive-llm-cell").nth(2)).to_have_text("1")
+    expect(row).to_contain_text("TIMEOUT")
+
+
+def expect_resubmitted(chat: Any, row: Any, expect: Any) -> None:
+    """The resubmission was applied: the reply's two tool results in order (the resource
+    change, then the resubmission), no card left, and attempt 2 completes."""
+    results = chat.locator(".adaptive-llm-tool", has_text=" result")
+    expect(results.filter(has_text="Resubmitted job simulate as attempt 2")).to_have_count(1)
+    texts = results.all_inner_texts()
+    assert len(texts) >= 2 and APPLIED in texts[-2], texts
+    assert "set_job_resources result" in texts[-2] and "resubmit_job result" in texts[-1], texts
+    expect(chat.locator(".adaptive-llm-approval-card")).to_have_count(0)
+    expect(chat.locator(".adaptive-llm-approval")).to_have_count(0)
+    expect(row).to_contain_text("COMPLETED", timeout=30_000)
+    expect(row.locator(".adaptive-llm-cell").nth(2)).to_have_text("2")

@@ -8,15 +8,20 @@ saves the page as it was.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from quickstart_steps import KERNEL_CONNECTED, ask_for_fix, run_quickstart
+from quickstart_steps import (
+    KERNEL_CONNECTED,
+    approve_first_card,
+    ask_for_fix,
+    assert_cards_fit,
+    expect_resubmitted,
+    run_quickstart,
+    store,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -27,12 +32,6 @@ DOCS = ROOT / "docs"
 def lab(jupyter_server: Callable[[str], tuple[str, Path]]) -> tuple[str, Path]:
     """A JupyterLab server on a free port, serving a temp dir with the quickstart."""
     return jupyter_server("lab")
-
-
-def _store(root: Path, sql: str) -> list[Any]:
-    path = root / "adaptive-llm-demo" / ".adaptive_llm" / "store.sqlite"
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
-        return db.execute(sql).fetchall()
 
 
 def test_quickstart_fix_time_limit_in_browser(
@@ -55,24 +54,20 @@ def test_quickstart_fix_time_limit_in_browser(
             table.scroll_into_view_if_needed()
             table.screenshot(path=str(DOCS / "info.png"))
 
-            chat, box, card = ask_for_fix(table, row, expect)
-            expect(card.locator(".adaptive-llm-approve")).to_be_visible()
-            expect(card.locator(".adaptive-llm-reject")).to_be_visible()
+            chat, box, approval, cards = ask_for_fix(table, row, expect)
+            # The README's screenshot: the chat with both cards (a taller page, so the whole
+            # chat is in view).
+            page.set_viewport_size({"width": 1400, "height": 1400})
             chat.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
             chat.screenshot(path=str(DOCS / "chat-approval.png"))
+            page.set_viewport_size({"width": 1400, "height": 1000})
 
-            expect(box).to_be_enabled()
-            box.fill("approve")
+            approve_first_card(chat, box, cards, row, root, expect)
+            assert_cards_fit(approval)
+            box.fill("approve")  # the card left: the resubmission
             box.press("Enter")
-            expect(card).to_contain_text("Resubmit job simulate as attempt 2")
-            spec = _store(root, "SELECT spec FROM jobs WHERE name='simulate'")[0][0]
-            assert json.loads(spec)["resources"]["time_limit"] == 4  # recorded on disk
-            expect(box).to_be_enabled()
-            box.fill("approve")
-            box.press("Enter")
-            expect(chat).to_contain_text("Resubmitted job simulate as attempt 2")
-            expect(row).to_contain_text("COMPLETED", timeout=30_000)
-            expect(row.locator(".adaptive-llm-cell").nth(2)).to_have_text("2")
+            expect_resubmitted(chat, row, expect)
 
             yolo = chat.locator(".adaptive-llm-yolo")
             yolo.click()
@@ -80,7 +75,7 @@ def test_quickstart_fix_time_limit_in_browser(
             page.wait_for_timeout(1000)
             errors = chat.locator(".adaptive-llm-error")
             assert errors.count() == 0, errors.all_inner_texts()
-            assert _store(root, "SELECT yolo FROM chat_settings WHERE thread='job:simulate'") == [
+            assert store(root, "SELECT yolo FROM chat_settings WHERE thread='job:simulate'") == [
                 (1,)
             ]
             # The history has outgrown its scroll box by now: every message keeps its full

@@ -1,9 +1,9 @@
 """The quickstart in Jupyter Notebook 7 (the ``notebook`` package) instead of JupyterLab.
 
 Lighter than the JupyterLab test: open ``/notebooks/quickstart.ipynb``, run every cell, check
-that the job table and the chat render with our stylesheet applied, click Chat and approve the
-fix with the card's buttons, and check that no browser error involves the widgets. Screenshots
-go to ``test-artifacts/notebook7-*.png``.
+that the job table and the chat render with our stylesheet applied, click Chat, approve the
+fix's two cards one by one with their own buttons, and check that no browser error involves
+the widgets. Screenshots go to ``test-artifacts/notebook7-*.png``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from quickstart_steps import KERNEL_CONNECTED, ask_for_fix, run_quickstart
+from quickstart_steps import (
+    KERNEL_CONNECTED,
+    approve_first_card,
+    ask_for_fix,
+    assert_cards_fit,
+    expect_resubmitted,
+    run_quickstart,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -22,7 +29,7 @@ def test_quickstart_in_notebook7(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    url, _ = jupyter_server("notebook")
+    url, root = jupyter_server("notebook")
     ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []  # uncaught exceptions and console errors, with their stacks
     with sync_playwright() as pw:
@@ -39,25 +46,26 @@ def test_quickstart_in_notebook7(
             table.scroll_into_view_if_needed()
             table.screenshot(path=str(ARTIFACTS / "notebook7-info.png"))
 
-            chat, _box, card = ask_for_fix(table, row, expect)
-            # Our stylesheet applies here too: the card's frame, the history's scroll box.
-            assert card.evaluate("e => getComputedStyle(e).borderTopWidth") == "2px"
+            chat, box, approval, cards = ask_for_fix(table, row, expect)
+            # Our stylesheet applies here too: the cards' frame, the history's scroll box.
+            assert approval.evaluate("e => getComputedStyle(e).borderTopWidth") == "2px"
             history = chat.locator(".adaptive-llm-history")
             style = history.evaluate(
                 "e => [getComputedStyle(e).overflowY, getComputedStyle(e).flexDirection]"
             )
             assert style == ["auto", "column-reverse"], style
+            page.set_viewport_size({"width": 1400, "height": 1400})  # the whole chat in view
             chat.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
             chat.screenshot(path=str(ARTIFACTS / "notebook7-chat-approval.png"))
+            page.set_viewport_size({"width": 1400, "height": 1000})
 
-            approve = card.locator(".adaptive-llm-approve")
-            approve.click()
-            expect(card).to_contain_text("Resubmit job simulate as attempt 2")
+            approve_first_card(chat, box, cards, row, root, expect)
+            assert_cards_fit(approval)
+            approve = cards.first.locator(".adaptive-llm-approve")  # the resubmission's card
             expect(approve).to_be_enabled()
             approve.click()
-            expect(chat).to_contain_text("Resubmitted job simulate as attempt 2")
-            expect(row).to_contain_text("COMPLETED", timeout=30_000)
-            expect(row.locator(".adaptive-llm-cell").nth(2)).to_have_text("2")
+            expect_resubmitted(chat, row, expect)
 
             # The history has outgrown its box: messages keep their height, the newest shows.
             clipped = chat.locator(".adaptive-llm-messages > *").evaluate_all(
