@@ -62,8 +62,8 @@ from typing import Any
 from adaptive_llm.diagnosis import diagnose
 from adaptive_llm.jobs.model import Attempt, Job, JobState
 from adaptive_llm.jobs.schedulers.base import JobStatus, Scheduler, SubmitRequest
-from adaptive_llm.jobs.store import Store
 from adaptive_llm.managers.run_manager import RunManager
+from adaptive_llm.store import Store
 
 LAG_GOAL_MS = 50.0
 DIAGNOSIS_GOAL_S = 5.0
@@ -346,7 +346,7 @@ def naive_submit_seconds(jobs: Sequence[Job], workdir: Path) -> float:
     """One ``add_attempt`` and one ``set_scheduler_id`` transaction per job (scratch store)."""
     store = Store(workdir / "naive.sqlite")
     try:
-        store.upsert_jobs(jobs)
+        store.jobs.upsert(jobs)
         began = time.perf_counter()
         for i, job in enumerate(jobs):
             attempt = Attempt(
@@ -356,8 +356,8 @@ def naive_submit_seconds(jobs: Sequence[Job], workdir: Path) -> float:
                 log_path=str(workdir / job.name / "attempt-1.log"),
                 submitted_at=time.time(),
             )
-            store.add_attempt(attempt, "bench")
-            store.set_scheduler_id(job.name, 1, str(i + 1))
+            store.jobs.add_attempt(attempt, "bench")
+            store.jobs.set_scheduler_id(job.name, 1, str(i + 1))
         return time.perf_counter() - began
     finally:
         store.close()
@@ -441,7 +441,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     diag_s = done - scheduler.failure_reported_at
     diagnoses = [llm.cached(name) for name in failing_jobs]
     elapsed = [d.elapsed_ms for d in diagnoses if d is not None]
-    stored = len(rm.store.diagnoses())
+    stored = len(rm.store.diagnoses.offline())
     result["failure"] = {
         "all_diagnosed_s": round(diag_s, 3),
         "diagnoses_cached": sum(d is not None for d in diagnoses),
@@ -476,7 +476,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             )
             data = d.to_dict()
             data["engine"] = "bench-inline"
-            store.save_diagnosis(name, attempt.number, data)
+            store.diagnoses.save(name, attempt.number, data)
             remaining -= 1
             if not remaining:
                 finished.set()

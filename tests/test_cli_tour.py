@@ -10,7 +10,7 @@ from pathlib import Path
 
 from adaptive_llm import Job, RunManager
 from adaptive_llm.jobs.model import Attempt, JobState
-from adaptive_llm.jobs.store import Store
+from adaptive_llm.store import Store
 
 CLI = [sys.executable, "-m", "adaptive_llm.cli"]
 
@@ -96,8 +96,8 @@ async def test_attempt_recorded_without_scheduler_id_is_submitted_again(tmp_path
     job = Job("orphan", [sys.executable, "-c", "print('ran')"])
     state = tmp_path / ".adaptive_llm"
     store = Store(state / "store.sqlite")
-    store.upsert_jobs([job])
-    store.add_attempt(
+    store.jobs.upsert([job])
+    store.jobs.add_attempt(
         Attempt(
             job="orphan",
             number=1,
@@ -113,7 +113,7 @@ async def test_attempt_recorded_without_scheduler_id_is_submitted_again(tmp_path
     rm.start()
     try:
         await rm.wait(timeout=30)
-        attempts = rm.store.attempts("orphan")
+        attempts = rm.store.jobs.attempts("orphan")
         assert [a.state for a in attempts] == [JobState.COMPLETED]
         assert attempts[0].scheduler_id is not None
         assert Path(attempts[0].log_path).read_text() == "ran\n"

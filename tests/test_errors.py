@@ -37,7 +37,7 @@ def test_every_public_exception_has_the_one_root_and_is_exported(name: str) -> N
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        ("adaptive_llm.jobs.store", "StoreError"),
+        ("adaptive_llm.store", "StoreError"),
         ("adaptive_llm.jobs.schedulers.base", "SubmitError"),
         ("adaptive_llm.managers.job_manager", "UnknownJobError"),
         ("adaptive_llm.managers.run_manager", "WorkdirBusyError"),
@@ -57,7 +57,7 @@ def test_all_is_the_table_of_exports_and_every_name_resolves() -> None:
 
 
 def test_a_real_failure_is_caught_by_the_root(tmp_path: Path) -> None:
-    from adaptive_llm.jobs.store import Store
+    from adaptive_llm.store import Store
 
     path = tmp_path / "store.sqlite"
     path.write_bytes(b"not a database" * 100)

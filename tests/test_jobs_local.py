@@ -41,9 +41,9 @@ async def test_success(make_rm: MakeRM, proc: Any) -> None:
     assert Path(attempt.log_path) == rm.log_dir / "ok" / "attempt-1.log"
     assert await rm.llm_manager.diagnosis("ok") is None
     # The store agrees with the in-memory view.
-    (stored,) = rm.store.attempts("ok")
+    (stored,) = rm.store.jobs.attempts("ok")
     assert stored.state is JobState.COMPLETED and stored.exit_code == 0
-    states = [state for _, state, _, _ in rm.store.transitions("ok")]
+    states = [state for _, state, _, _ in rm.store.jobs.transitions("ok")]
     assert states[0] is JobState.PENDING and states[-1] is JobState.COMPLETED
     rows = {row["name"]: row for row in rm.status()}
     assert rows["ok"]["state"] == "COMPLETED" and rows["ok"]["exit_code"] == 0
@@ -80,7 +80,7 @@ async def test_python_exception(make_rm: MakeRM, proc: Any, workdir: Path) -> No
     assert rm.llm_manager.computed == 1
     # The engine (issue 3) refines categories; the runtime's part is the log it was given.
     assert "ZeroDivisionError: division by zero" in cached.excerpt.text
-    assert rm.store.diagnosis("boom", 1) is not None
+    assert rm.store.diagnoses.get("boom", 1) is not None
 
 
 async def test_time_limit_ends_the_process_group(make_rm: MakeRM, proc: Any, workdir: Path) -> None:

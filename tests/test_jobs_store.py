@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from adaptive_llm import Attempt, Job, JobState, RunManager, StoreError
-from adaptive_llm.jobs.store import AttemptUpdate, Store
 from adaptive_llm.managers.views import build_views
+from adaptive_llm.store import AttemptUpdate, Store
 
 
 def store_path(workdir: Path) -> Path:
@@ -21,17 +21,17 @@ def test_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     store = Store(path)
     job = Job("a", ["echo", "hi"], resources={"time_limit": 5})  # type: ignore[arg-type]
-    store.upsert_jobs([job])
-    store.upsert_jobs([job])  # idempotent
+    store.jobs.upsert([job])
+    store.jobs.upsert([job])  # idempotent
     now = time.time()
-    store.add_attempt(
+    store.jobs.add_attempt(
         Attempt("a", 1, JobState.PENDING, "/logs/a/attempt-1.log", submitted_at=now), "local"
     )
-    store.set_scheduler_id("a", 1, "local-1")
-    store.update_attempts(
+    store.jobs.set_scheduler_id("a", 1, "local-1")
+    store.jobs.update_attempts(
         [AttemptUpdate("a", 1, JobState.RUNNING, started_at=now)],
     )
-    store.update_attempts(
+    store.jobs.update_attempts(
         [
             AttemptUpdate(
                 "a", 1, JobState.FAILED, exit_code=2, reason="exit code 2", ended_at=now + 1
@@ -41,19 +41,19 @@ def test_round_trip(tmp_path: Path) -> None:
     store.close()
 
     store = Store(path, readonly=True)
-    assert store.jobs() == [job]
-    (attempt,) = store.attempts("a")
+    assert store.jobs.all() == [job]
+    (attempt,) = store.jobs.attempts("a")
     assert attempt.state is JobState.FAILED
     assert attempt.exit_code == 2
     assert attempt.scheduler_id == "local-1"
     assert attempt.started_at == now and attempt.ended_at == now + 1
-    assert store.scheduler_of("a", 1) == "local"
-    assert [s for _, s, _, _ in store.transitions("a")] == [
+    assert store.jobs.scheduler_of("a", 1) == "local"
+    assert [s for _, s, _, _ in store.jobs.transitions("a")] == [
         JobState.PENDING,
         JobState.RUNNING,
         JobState.FAILED,
     ]
-    (view,) = build_views(store.jobs(), store.latest_attempts(), lambda attempt: None)
+    (view,) = build_views(store.jobs.all(), store.jobs.latest_attempts(), lambda attempt: None)
     assert view.name == "a" and view.state is JobState.FAILED and view.exit_code == 2
     store.close()
 
@@ -81,8 +81,7 @@ def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     Store(path).close()
     db = sqlite3.connect(path)
-    db.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
-    db.commit()
+    db.execute("PRAGMA user_version = 999")
     db.close()
     with pytest.raises(StoreError, match="newer"):
         Store(path)
@@ -91,7 +90,7 @@ def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
 def test_locked_store_is_a_clear_error_without_loss(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     store = Store(path)
-    store.upsert_jobs([Job("kept", ["true"])])
+    store.jobs.upsert([Job("kept", ["true"])])
     store.close()
 
     other = sqlite3.connect(path, isolation_level=None)
@@ -100,7 +99,7 @@ def test_locked_store_is_a_clear_error_without_loss(tmp_path: Path) -> None:
         with pytest.raises(StoreError, match="locked") as info:
             locked = Store(path, timeout=0.2)
             try:
-                locked.upsert_jobs([Job("new", ["true"])])
+                locked.jobs.upsert([Job("new", ["true"])])
             finally:
                 locked.close()
         assert str(path) in str(info.value)
@@ -109,9 +108,9 @@ def test_locked_store_is_a_clear_error_without_loss(tmp_path: Path) -> None:
         other.close()
 
     store = Store(path)
-    assert [job.name for job in store.jobs()] == ["kept"]
-    store.upsert_jobs([Job("new", ["true"])])
-    assert sorted(job.name for job in store.jobs()) == ["kept", "new"]
+    assert [job.name for job in store.jobs.all()] == ["kept"]
+    store.jobs.upsert([Job("new", ["true"])])
+    assert sorted(job.name for job in store.jobs.all()) == ["kept", "new"]
     store.close()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from adaptive_llm import Attempt, Job, JobState, RunManager
-from adaptive_llm.jobs.store import Store
+from adaptive_llm.store import Store
 
 MakeRM = Callable[..., RunManager]
 
@@ -109,7 +109,7 @@ async def test_crash_then_reattach(
     rm.start()
     # Every job and attempt is known at once, from the store.
     assert set(rm.job_manager.jobs) == {"long", "quick"}
-    assert {a.job: a.number for a in rm.store.attempts()} == {"long": 1, "quick": 1}
+    assert {a.job: a.number for a in rm.store.jobs.attempts()} == {"long": 1, "quick": 1}
     await rm.wait(timeout=60)
 
     long = rm.job_manager.attempts["long"]
@@ -121,13 +121,13 @@ async def test_crash_then_reattach(
     assert quick.number == 1 and quick.state is JobState.FAILED and quick.exit_code == 1
 
     # Nothing was submitted again.
-    assert [(a.job, a.number) for a in rm.store.attempts()] == [("long", 1), ("quick", 1)]
+    assert [(a.job, a.number) for a in rm.store.jobs.attempts()] == [("long", 1), ("quick", 1)]
     # Both failures are diagnosed by the new manager.
     long_diagnosis = await rm.llm_manager.diagnosis("long")
     assert long_diagnosis is not None and "long job failed late" in long_diagnosis.excerpt.text
     assert rm.llm_manager.cached("quick") is not None
-    assert rm.store.diagnosis("long", 1) is not None
-    transitions = [state for _, state, _, _ in rm.store.transitions("long")]
+    assert rm.store.diagnoses.get("long", 1) is not None
+    transitions = [state for _, state, _, _ in rm.store.jobs.transitions("long")]
     assert transitions[0] is JobState.PENDING and transitions[-1] is JobState.FAILED
     assert proc.wait_gone(status["runner_pid"])
 
@@ -151,7 +151,7 @@ async def test_crash_with_the_runner_killed_too_is_lost(
     assert long.reason is not None and "vanished" in long.reason
     assert long.exit_code is None
     assert rm.job_manager.attempts["quick"].state is JobState.FAILED
-    assert [(a.job, a.number) for a in rm.store.attempts()] == [("long", 1), ("quick", 1)]
+    assert [(a.job, a.number) for a in rm.store.jobs.attempts()] == [("long", 1), ("quick", 1)]
     diagnosis = rm.llm_manager.cached("long")
     assert diagnosis is not None
     row = {r["name"]: r for r in rm.status()}["long"]
@@ -219,7 +219,7 @@ async def test_crash_before_the_runner_wrote_its_status(
     assert read(attempt.log_path) == "job output\n"
     await asyncio.sleep(1.5)  # past the slow start of the first runner
     assert read(str(runs)) == "ran\n", "the attempt ran twice"
-    assert [(a.job, a.number) for a in rm.store.attempts()] == [("once", 1)]
+    assert [(a.job, a.number) for a in rm.store.jobs.attempts()] == [("once", 1)]
 
 
 async def test_crash_during_submission_submits_again(
@@ -230,9 +230,9 @@ async def test_crash_during_submission_submits_again(
     runs = workdir / "runs.txt"
     job = Job("half", proc.py(f"open({str(runs)!r}, 'a').write('ran\\n'); print('half done')"))
     store = Store(workdir / ".adaptive_llm" / "store.sqlite")
-    store.upsert_jobs([job])
+    store.jobs.upsert([job])
     log = workdir / ".adaptive_llm" / "logs" / "half" / "attempt-1.log"
-    store.add_attempt(
+    store.jobs.add_attempt(
         Attempt("half", 1, JobState.PENDING, str(log), submitted_at=time.time()), "local"
     )
     store.close()
@@ -244,4 +244,4 @@ async def test_crash_during_submission_submits_again(
     assert attempt.scheduler_id is not None
     assert read(attempt.log_path) == "half done\n"
     assert read(str(runs)) == "ran\n"
-    assert [(a.job, a.number) for a in rm.store.attempts()] == [("half", 1)]
+    assert [(a.job, a.number) for a in rm.store.jobs.attempts()] == [("half", 1)]

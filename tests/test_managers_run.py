@@ -22,7 +22,7 @@ from adaptive_llm import (
     UnknownJobError,
     WorkdirBusyError,
 )
-from adaptive_llm.jobs.store import Store
+from adaptive_llm.store import Store
 
 MakeRM = Callable[..., RunManager]
 
@@ -67,7 +67,7 @@ async def test_cancel_job_ends_the_process_group(make_rm: MakeRM, workdir: Path,
     assert proc.wait_gone(status["runner_pid"])
     # A user's cancel is not a failure: no diagnosis, nothing to wait for.
     assert await rm.llm_manager.diagnosis("long") is None
-    assert rm.store.attempts("long")[0].state is JobState.CANCELLED
+    assert rm.store.jobs.attempts("long")[0].state is JobState.CANCELLED
     # Cancelling a finished job is a no-op.
     await rm.cancel_job("long")
     assert rm.job_manager.state("long") is JobState.CANCELLED
@@ -102,7 +102,7 @@ async def test_rm_cancel_ends_every_job(make_rm: MakeRM, workdir: Path, proc: An
     assert not rm.job_manager.is_running
     store = Store(workdir / ".adaptive_llm" / "store.sqlite", readonly=True)
     try:
-        assert {a.state for a in store.attempts()} == {JobState.CANCELLED}
+        assert {a.state for a in store.jobs.attempts()} == {JobState.CANCELLED}
     finally:
         store.close()
     assert all(proc.wait_gone(pid) for pid in pids)
@@ -131,9 +131,9 @@ async def test_resubmit_keeps_old_logs(make_rm: MakeRM, workdir: Path) -> None:
     assert Path(latest.log_path).name == "attempt-2.log"
     assert read_log(first.log_path) == "run 1\n"
     assert read_log(latest.log_path) == "run 2\n"
-    stored = rm.store.attempts("again")
+    stored = rm.store.jobs.attempts("again")
     assert [(a.number, a.state) for a in stored] == [(1, JobState.FAILED), (2, JobState.FAILED)]
-    transitions = rm.store.transitions("again")
+    transitions = rm.store.jobs.transitions("again")
     for number in (1, 2):
         states = [state for n, state, _, _ in transitions if n == number]
         assert states[0] is JobState.PENDING and states[-1] is JobState.FAILED, transitions
@@ -141,8 +141,8 @@ async def test_resubmit_keeps_old_logs(make_rm: MakeRM, workdir: Path) -> None:
     assert rm.llm_manager.cached("again", 1) is first_diagnosis
     second_diagnosis = rm.llm_manager.cached("again")
     assert second_diagnosis is not None and second_diagnosis is not first_diagnosis
-    assert rm.store.diagnosis("again", 1) is not None
-    assert rm.store.diagnosis("again", 2) is not None
+    assert rm.store.diagnoses.get("again", 1) is not None
+    assert rm.store.diagnoses.get("again", 2) is not None
 
 
 async def test_resubmit_with_a_changed_job(make_rm: MakeRM, proc: Any) -> None:
@@ -154,7 +154,7 @@ async def test_resubmit_with_a_changed_job(make_rm: MakeRM, proc: Any) -> None:
     await rm.resubmit("fix", fixed)
     await rm.wait(timeout=30)
     assert rm.job_manager.state("fix") is JobState.COMPLETED
-    assert rm.store.jobs() == [fixed]
+    assert rm.store.jobs.all() == [fixed]
     with pytest.raises(ValueError, match="other"):
         await rm.resubmit("fix", Job("other", ["true"]))
 
@@ -165,22 +165,22 @@ async def test_resubmit_running_job_is_refused(make_rm: MakeRM, workdir: Path, p
     await proc.until(lambda: rm.job_manager.state("busy") is JobState.RUNNING, what="RUNNING")
     with pytest.raises(JobBusyError, match="busy"):
         await rm.resubmit("busy")
-    assert len(rm.store.attempts("busy")) == 1
+    assert len(rm.store.jobs.attempts("busy")) == 1
 
 
 async def test_max_attempts_retries_a_failing_job(make_rm: MakeRM) -> None:
     rm = make_rm([Job("flaky", FAIL, max_attempts=2), Job("once", FAIL)])
     rm.start()
     await rm.wait(timeout=30)
-    flaky = rm.store.attempts("flaky")
+    flaky = rm.store.jobs.attempts("flaky")
     assert [(a.number, a.state) for a in flaky] == [(1, JobState.FAILED), (2, JobState.FAILED)]
     assert all("about to fail" in read_log(a.log_path) for a in flaky)
     assert rm.llm_manager.cached("flaky", 1) is not None
     assert rm.llm_manager.cached("flaky", 2) is not None
-    assert [a.number for a in rm.store.attempts("once")] == [1]
+    assert [a.number for a in rm.store.jobs.attempts("once")] == [1]
     # Nothing else gets retried later on.
     await asyncio.sleep(0.5)
-    assert len(rm.store.attempts("flaky")) == 2
+    assert len(rm.store.jobs.attempts("flaky")) == 2
 
 
 async def test_wait_timeout_names_the_unfinished_jobs(make_rm: MakeRM, proc: Any) -> None:
@@ -197,7 +197,7 @@ def test_start_needs_a_running_loop(workdir: Path) -> None:
     try:
         with pytest.raises(RuntimeError, match="running event loop"):
             rm.start()
-        assert rm.store.attempts() == []
+        assert rm.store.jobs.attempts() == []
     finally:
         asyncio.run(rm.close())
 
@@ -230,8 +230,8 @@ async def test_missing_cwd_fails_at_start_with_nothing_created(
         rm.start()
     assert str(workdir / "no" / "such" / "dir") in str(info.value)
     assert not rm.is_started
-    assert rm.store.attempts() == []
-    assert rm.store.jobs() == []
+    assert rm.store.jobs.attempts() == []
+    assert rm.store.jobs.all() == []
     assert not (workdir / ".adaptive_llm" / "logs").exists()
 
 
@@ -240,7 +240,7 @@ async def test_cwd_that_is_a_file(make_rm: MakeRM, workdir: Path) -> None:
     rm = make_rm([Job("j", ["true"], cwd="afile")])
     with pytest.raises(SubmitError, match="not a directory"):
         rm.start()
-    assert rm.store.attempts() == []
+    assert rm.store.jobs.attempts() == []
 
 
 async def test_log_directory_unusable(make_rm: MakeRM, workdir: Path) -> None:
@@ -251,7 +251,7 @@ async def test_log_directory_unusable(make_rm: MakeRM, workdir: Path) -> None:
     with pytest.raises(SubmitError, match="log directory") as info:
         rm.start()
     assert str(logs) in str(info.value)
-    assert rm.store.attempts() == []
+    assert rm.store.jobs.attempts() == []
     assert logs.read_text() == "a file where the log directory should be"
 
 
@@ -262,7 +262,7 @@ async def test_job_log_directory_unusable(make_rm: MakeRM, workdir: Path) -> Non
     rm = make_rm([Job("j", ["true"])])
     with pytest.raises(SubmitError, match="log directory"):
         rm.start()
-    assert rm.store.attempts() == []
+    assert rm.store.jobs.attempts() == []
 
 
 # -- one RunManager per workdir ----------------------------------------------------------------
@@ -297,7 +297,7 @@ async def test_second_process_on_the_workdir_is_refused(
         with pytest.raises(WorkdirBusyError) as info:
             rm.start()
         assert str(holder.pid) in str(info.value)
-        assert rm.store.attempts() == []
+        assert rm.store.jobs.attempts() == []
     finally:
         if holder.returncode is None:
             holder.kill()
@@ -324,7 +324,7 @@ async def test_new_runmanager_in_the_same_process_replaces_the_old(
         first.start()
     await second.wait(timeout=30)
     assert second.job_manager.state("cell") is JobState.COMPLETED
-    (attempt,) = second.store.attempts("cell")  # re-attached, not run twice
+    (attempt,) = second.store.jobs.attempts("cell")  # re-attached, not run twice
     assert read_log(attempt.log_path) == "done\n"
 
 
@@ -365,7 +365,7 @@ async def test_diagnoses_survive_a_restart(make_rm: MakeRM, workdir: Path) -> No
     assert again.llm_manager.computed == 0
     assert again.job_manager.state("bad") is JobState.FAILED
     assert again.job_manager.state("good") is JobState.COMPLETED
-    assert len(again.store.attempts()) == 2  # nothing was run again
+    assert len(again.store.jobs.attempts()) == 2  # nothing was run again
     rows = {row["name"]: row for row in again.status()}
     assert rows["bad"]["summary"] == before.summary
     assert rows["good"]["summary"] is None
@@ -387,7 +387,7 @@ async def test_a_refused_resubmit_is_recorded_as_a_failed_attempt(
     cwd.rmdir()  # the working directory is gone: the scheduler refuses the next attempt
     with pytest.raises(SubmitError, match="does not exist"):
         await rm.resubmit("j")
-    [first, second] = rm.store.attempts("j")
+    [first, second] = rm.store.jobs.attempts("j")
     assert first.state is JobState.COMPLETED
     assert second.number == 2 and second.state is JobState.FAILED
     assert "could not submit" in (second.reason or "")

@@ -70,7 +70,7 @@ async def test_success(make_rm: MakeRM) -> None:
     assert "hello out" in read(log) and "hello err" in read(log)
     script = read(log.with_suffix(".sbatch"))
     assert "#SBATCH --mem=50M" in script and f"#SBATCH --output={log}" in script
-    states = [state for _, state, _, _ in rm.store.transitions("ok")]
+    states = [state for _, state, _, _ in rm.store.jobs.transitions("ok")]
     assert states[0] is JobState.PENDING and states[-1] is JobState.COMPLETED
     assert await rm.llm_manager.diagnosis("ok") is None
 
@@ -276,7 +276,7 @@ async def test_slurmctld_restart_loses_no_job(make_rm: MakeRM, proc: Any) -> Non
         # Every job is kept, unchanged, while SLURM does not answer; it shows as UNKNOWN.
         assert all(jm.state(j.name) is JobState.UNKNOWN for j in jobs)
         assert all(jm.attempts[j.name].state is JobState.RUNNING for j in jobs)
-        assert {a.job for a in rm.store.latest_attempts().values()} >= {j.name for j in jobs}
+        assert {a.job for a in rm.store.jobs.latest_attempts().values()} >= {j.name for j in jobs}
         rows = {row["name"]: row for row in rm.status()}
         assert all(rows[j.name]["state"] == "UNKNOWN" for j in jobs)
         assert all("scheduler not answering" in rows[j.name]["reason"] for j in jobs)
@@ -316,7 +316,7 @@ async def test_slurmctld_restart_loses_no_job(make_rm: MakeRM, proc: Any) -> Non
     for job in jobs:
         attempt = jm.attempts[job.name]
         assert attempt.state is JobState.COMPLETED, (job.name, attempt.reason)
-        assert rm.store.attempts(job.name)[-1].state is JobState.COMPLETED
+        assert rm.store.jobs.attempts(job.name)[-1].state is JobState.COMPLETED
     # And the controller takes new work again.
     await rm.resubmit("steady-0", Job("steady-0", ["true"]))
     await rm.wait(timeout=60)

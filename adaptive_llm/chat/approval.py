@@ -40,7 +40,7 @@ from langgraph.types import interrupt
 
 from .actions import ACTIONS, ActionEnv, ActionError, Overlay
 from .context import ChatContext
-from .events import ItemStatus
+from .events import ItemStatus, approval_of
 from .records import Item
 
 __all__ = ["ApprovalMiddleware", "ApprovalRequest", "ready", "request_key"]
@@ -243,7 +243,7 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
 
 
 def _shown(item: Item) -> dict[str, Any]:
-    data = asdict(item.approval())
+    data = asdict(approval_of(item))
     return {**data, "status": item.status.value, "after": list(data["after"])}
 
 

@@ -5,9 +5,10 @@ Plain data, no LangChain: the widgets, the CLI and users' code read these.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from ..store.chat import Item, ItemStatus
 
 __all__ = [
     "Approval",
@@ -18,39 +19,13 @@ __all__ = [
     "ItemStatus",
     "Role",
     "Usage",
+    "approval_of",
 ]
 
 #: What a streamed event carries.
 EventType = Literal["token", "tool_call", "tool_result", "approval", "applied", "done", "error"]
 #: Who a message of the history is from.
 Role = Literal["diagnosis", "user", "assistant", "tool"]
-
-
-class ItemStatus(enum.StrEnum):
-    """Where one change of a model reply is, from proposal to its end.
-
-    ``REFUSED`` (invalid arguments or a plan that cannot be made: never shown as a question),
-    ``PENDING`` (waiting for the user), ``APPROVED`` (by the user, YOLO mode or allowed
-    commands; not applied yet), ``REJECTED`` (by the user: never applied), ``APPLYING`` (its
-    effect started: after a crash it is checked, never started twice), ``DONE`` and
-    ``FAILED`` (applied, or the attempt to apply it failed).
-    """
-
-    REFUSED = "refused"
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    APPLYING = "applying"
-    DONE = "done"
-    FAILED = "failed"
-
-    @property
-    def settled(self) -> bool:
-        """Nothing more will happen to it."""
-        return self in _SETTLED
-
-
-_SETTLED = frozenset({ItemStatus.REFUSED, ItemStatus.REJECTED, ItemStatus.DONE, ItemStatus.FAILED})
 
 
 @dataclass(frozen=True)
@@ -117,3 +92,22 @@ class Usage:
     output_tokens: int
     #: Estimated cost in US dollars, when the model's price is known.
     cost_usd: float | None
+
+
+def approval_of(item: Item) -> Approval:
+    """How a recorded change is put to the user."""
+    shown = item.shown
+    return Approval(
+        key=item.key,
+        number=item.number,
+        of=item.count,
+        tool=item.tool,
+        summary=str(shown.get("summary", "")),
+        tool_call_id=item.call_id,
+        diff=shown.get("diff"),
+        command=shown.get("command"),
+        path=shown.get("path"),
+        kind=shown.get("kind"),
+        status=item.status,
+        after=tuple(p + 1 for p in item.after),
+    )

@@ -22,16 +22,24 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from langgraph.types import Command
 
 from ..jobs.schedulers.base import ResourceCaps
-from ..jobs.store import Store
 from ..llm.provider import estimate_cost, model_label, resolve_model, uses_model
+from ..store import Store
 from .actions import ActionEnv, ActionError, action_for_edit
 from .answers import parse_answer
 from .approval import ApprovalMiddleware, ready
 from .context import ChatContext, RunView, job_context, root_of, thread_of
-from .events import Approval, ChatEvent, ChatMessage, ChatReply, ItemStatus, Usage
+from .events import (
+    Approval,
+    ChatEvent,
+    ChatMessage,
+    ChatReply,
+    ItemStatus,
+    Usage,
+    approval_of,
+)
 from .offline import OfflineChatModel
 from .prompts import diagnosis_points, system_prompt
-from .records import ChatRecords, Item
+from .records import Item, rejection_text
 from .tools import build_tools
 from .workspace import Workspace
 
@@ -57,7 +65,7 @@ class ChatService:
     def __init__(self, run: RunView, store: Store, llm: Any = None) -> None:
         self.run = run
         self.store = store
-        self.records = ChatRecords(store)
+        self.records = store.chat
         self.model = resolve_model(llm) if uses_model(llm) else OfflineChatModel()
         self.model_name = model_label(self.model)
         self._agent: Any = None
@@ -72,11 +80,11 @@ class ChatService:
             import aiosqlite
             from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-            # Autocommit: the saver's INSERT and its later ``await commit()`` would otherwise
-            # hold the write lock across an await, while the Store's synchronous writes (the
-            # chat records, on the loop thread) wait for it and block the loop: a deadlock
-            # until the busy timeout ("store is locked").
-            self._connection = await aiosqlite.connect(self.store.path, isolation_level=None)
+            # The conversations live in a file of their own beside the store, so the saver's
+            # writes never contend with the store's for one file's lock. Autocommit: the
+            # saver's INSERT and its later ``await commit()`` would otherwise hold a write
+            # lock across an await.
+            self._connection = await aiosqlite.connect(self.store.checkpoints, isolation_level=None)
             await self._connection.execute("PRAGMA busy_timeout=5000")
             saver = AsyncSqliteSaver(self._connection)
 
@@ -195,7 +203,12 @@ class ChatService:
             self.records.decide(keys, ItemStatus.APPROVED, "user")
         else:
             self.records.decide(
-                keys, ItemStatus.REJECTED, "user", reason=answer.reason, feedback=answer.feedback
+                keys,
+                ItemStatus.REJECTED,
+                "user",
+                reason=answer.reason,
+                feedback=answer.feedback,
+                result=rejection_text(answer.reason, answer.feedback),
             )
         return None
 
@@ -211,7 +224,7 @@ class ChatService:
     async def _finish(self, context: ChatContext) -> AsyncIterator[ChatEvent]:
         """The approvals now waiting, and the turn's final text."""
         items = await self._open_items(context)
-        approvals = [i.approval() for i in _pending(items or [])]
+        approvals = [approval_of(i) for i in _pending(items or [])]
         for approval in approvals:
             yield ChatEvent("approval", text=approval.summary, approval=approval)
         final = ""
@@ -297,7 +310,7 @@ class ChatService:
         an earlier change to be decided)."""
         items = await self._open_items(ChatContext(thread_of(job), job)) or []
         wanted = {ItemStatus.PENDING} | ({ItemStatus.APPROVED} if waiting else set())
-        return [i.approval() for i in items if i.status in wanted]
+        return [approval_of(i) for i in items if i.status in wanted]
 
     async def history(self, job: str | None) -> list[ChatMessage]:
         messages: list[ChatMessage] = []

@@ -65,16 +65,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _status(workdir: Path, *, as_json: bool) -> int:
-    from ..chat.records import ChatRecords
     from ..diagnosis import Diagnosis
     from ..jobs.model import Attempt
-    from ..jobs.store import Store, StoreError
     from ..managers.job_manager import OUTAGE_KEY
     from ..managers.views import build_views
+    from ..store import Store, StoreError
     from ..store.layout import STATE_DIR, STORE_NAME, Layout
 
     layout = Layout.of(workdir)
-    if not layout.store.exists():
+    try:
+        found = layout.store.exists()
+    except OSError as exc:
+        print(f"adaptive-llm: cannot read {layout.state_dir}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if not found:
         print(
             f"adaptive-llm: no jobs recorded in {workdir} (no {STATE_DIR}/{STORE_NAME});"
             " pass the RunManager's workdir with --workdir",
@@ -87,7 +91,7 @@ def _status(workdir: Path, *, as_json: bool) -> int:
         print(f"adaptive-llm: {exc}", file=sys.stderr)
         return 2
     try:
-        stored = store.diagnoses()
+        stored = store.diagnoses.offline()
 
         def diagnosis(attempt: Attempt) -> Diagnosis | None:
             data = stored.get((attempt.job, attempt.number))
@@ -96,10 +100,10 @@ def _status(workdir: Path, *, as_json: bool) -> int:
             except (KeyError, TypeError, ValueError):
                 return None
 
-        counts = ChatRecords(store).pending_counts()
+        counts = store.chat.pending_counts()
         views = build_views(
-            sorted(store.jobs(), key=lambda job: job.name),
-            store.latest_attempts(),
+            sorted(store.jobs.all(), key=lambda job: job.name),
+            store.jobs.latest_attempts(),
             diagnosis,
             # An outage recorded by the run that drives the workdir now (an older one's is stale).
             outage=store.meta(OUTAGE_KEY) if layout.in_use() else None,

@@ -5,7 +5,7 @@ signals, fits an excerpt to a token budget, classifies the failure, locates the 
 computes a stable signature and suggests a next step. Standard library only.
 """
 
-from adaptive_llm.diagnosis.engine import DEFAULT_MAX_TOKENS, diagnose
+from adaptive_llm.diagnosis.engine import DEFAULT_MAX_TOKENS, diagnose, diagnose_without_log
 from adaptive_llm.diagnosis.model import CATEGORIES, Diagnosis, DiagnosisError, Excerpt, Location
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "Excerpt",
     "Location",
     "diagnose",
+    "diagnose_without_log",
 ]

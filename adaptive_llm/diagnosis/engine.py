@@ -220,6 +220,33 @@ def _no_text(
     )
 
 
+def diagnose_without_log(
+    path: str,
+    problem: str,
+    *,
+    state: str | None = None,
+    reason: str | None = None,
+    time_limit: float | None = None,
+    memory: int | None = None,
+) -> Diagnosis:
+    """A diagnosis from the scheduler's account alone, when the log cannot be read (never
+    written, deleted, a submit that was refused): same taxonomy and signature scheme as any
+    other, so 200 jobs that could not be submitted for one reason are one cause."""
+    verdict = classify(None, [], state=state, reason=reason)
+    told = reason or (state or "failed").lower()
+    summary = redact(f"{state or 'FAILED'}: {told} ({problem})")
+    return Diagnosis(
+        path=path,
+        category=verdict.category,
+        summary=summary,
+        excerpt=Excerpt(text="", spans=[]),
+        signature=signature(verdict.category, None, f"{state}: {told}", None),
+        tokens=0,
+        message=problem,
+        suggestion=suggest(verdict.category, None, None, time_limit=time_limit, memory=memory),
+    )
+
+
 def _fallback(log: LogText, exc: Exception, max_tokens: int) -> Diagnosis:
     """The last lines of the log, when the engine itself failed."""
     spans, raw = build_excerpt(log, [], max_tokens)

@@ -22,7 +22,7 @@ from ..jobs.schedulers.base import (
     SubmitError,
     SubmitRequest,
 )
-from ..jobs.store import AttemptUpdate, Store
+from ..store import AttemptUpdate, Store
 from .base import BaseManager, Changes
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,9 @@ class JobManager(BaseManager):
         in batches, before any of them is submitted)."""
         self._unrecorded = list(self.jobs.values())
         self.store.set_meta(OUTAGE_KEY, None)  # an earlier process's outage: polled anew
-        for job in self.store.jobs(skip=self.jobs):
+        for job in self.store.jobs.all(skip=self.jobs):
             self.jobs[job.name] = job
-        self.attempts = self.store.latest_attempts()
+        self.attempts = self.store.jobs.latest_attempts()
         self._loaded = True
 
     async def _record_jobs(self) -> None:
@@ -101,7 +101,7 @@ class JobManager(BaseManager):
                 self._unrecorded[:SUBMIT_BATCH],
                 self._unrecorded[SUBMIT_BATCH:],
             )
-            self.store.upsert_jobs(batch)
+            self.store.jobs.upsert(batch)
             await asyncio.sleep(0)
 
     def unrecorded(self) -> list[Job]:
@@ -178,14 +178,14 @@ class JobManager(BaseManager):
             if job.name != name:
                 raise ValueError(f"resubmit({name!r}) was given a job named {job.name!r}")
             if job != current:
-                self.store.upsert_jobs([job])
+                self.store.jobs.upsert([job])
                 self.jobs[name] = job
         return await self._submit(self.jobs[name])
 
     def update_job(self, job: Job) -> None:
         """Change a job's definition for its next attempts (e.g. more time or memory)."""
         self.job(job.name)
-        self.store.upsert_jobs([job])
+        self.store.jobs.upsert([job])
         self.jobs[job.name] = job
         self.changes.notify()
 
@@ -238,11 +238,11 @@ class JobManager(BaseManager):
             if scheduler_id is None:
                 forget.append(attempt)
                 continue
-            self.store.set_scheduler_id(attempt.job, attempt.number, scheduler_id)
+            self.store.jobs.set_scheduler_id(attempt.job, attempt.number, scheduler_id)
             self.attempts[attempt.job] = replace(attempt, scheduler_id=scheduler_id)
         if forget:
-            self.store.delete_attempts([(a.job, a.number) for a in forget])
-            self.attempts = self.store.latest_attempts()
+            self.store.jobs.delete_attempts([(a.job, a.number) for a in forget])
+            self.attempts = self.store.jobs.latest_attempts()
         return {a.job for a in forget}
 
     async def poll_once(self) -> int:
@@ -301,7 +301,7 @@ class JobManager(BaseManager):
                         ended_at=status.ended_at,
                     )
                 )
-            self.store.update_attempts(updates)
+            self.store.jobs.update_attempts(updates)
             for attempt in changed:
                 self.attempts[attempt.job] = attempt
                 if attempt.state.is_failure:
@@ -360,7 +360,7 @@ class JobManager(BaseManager):
         loop = asyncio.get_running_loop()
         now = time.time()
         attempts = [self._new_attempt(job, submitted_at=now) for job in jobs]
-        self.store.add_attempts(attempts, self.scheduler.name)
+        self.store.jobs.add_attempts(attempts, self.scheduler.name)
         submitted: list[Attempt] = []
         outcome: list[Attempt] = []
         handled = 0
@@ -377,7 +377,7 @@ class JobManager(BaseManager):
                     scheduler_id = await self.scheduler.submit(request)
                 except SubmitError as exc:
                     handled += 1
-                    self.store.delete_attempt(job.name, attempt.number)
+                    self.store.jobs.delete_attempt(job.name, attempt.number)
                     log.error("%s", exc)
                     outcome.append(self._record_submit_failure(job, str(exc)))
                     continue
@@ -392,13 +392,15 @@ class JobManager(BaseManager):
         finally:
             self._record_submitted(submitted)
             # Never handed to the scheduler (cancelled, or it raised): forget them.
-            self.store.delete_attempts([(a.job, a.number) for a in attempts[handled:]])
+            self.store.jobs.delete_attempts([(a.job, a.number) for a in attempts[handled:]])
         return outcome
 
     def _record_submitted(self, attempts: Sequence[Attempt]) -> None:
         if not attempts:
             return
-        self.store.set_scheduler_ids([(a.job, a.number, a.scheduler_id or "") for a in attempts])
+        self.store.jobs.set_scheduler_ids(
+            [(a.job, a.number, a.scheduler_id or "") for a in attempts]
+        )
         for attempt in attempts:
             self.attempts[attempt.job] = attempt
         self.changes.notify()
@@ -413,7 +415,7 @@ class JobManager(BaseManager):
             submitted_at=now,
             ended_at=now,
         )
-        self.store.add_attempt(attempt, self.scheduler.name)
+        self.store.jobs.add_attempt(attempt, self.scheduler.name)
         self.attempts[job.name] = attempt
         self._publish(FailureEvent(job, attempt))
         self.changes.notify()

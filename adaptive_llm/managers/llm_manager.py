@@ -9,24 +9,27 @@ so a restarted kernel finds them again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 from collections.abc import AsyncIterator, Collection
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..chat.context import job_context
-from ..diagnosis import DEFAULT_MAX_TOKENS, Diagnosis, DiagnosisError, Excerpt, diagnose
-from ..diagnosis.classify import STATE_CATEGORIES
+from ..diagnosis import (
+    DEFAULT_MAX_TOKENS,
+    Diagnosis,
+    DiagnosisError,
+    diagnose,
+    diagnose_without_log,
+)
 from ..jobs.model import Attempt, Job
-from ..jobs.schedulers.base import ResourceCaps
-from ..jobs.store import Store
 from ..llm.provider import uses_model
 from ..llm.retry import RetryPolicy
+from ..store import Store
 from .base import BaseManager, Changes
 from .job_manager import FailureEvent, JobManager
+from .run_view import ManagerRunView
 
 if TYPE_CHECKING:
     from ..chat.events import Approval, ChatEvent, ChatMessage, ChatReply, Usage
@@ -106,7 +109,7 @@ class LLMManager(BaseManager):
     async def last_failure_diagnosis(self, name: str) -> Diagnosis | None:
         """The diagnosis of the job's most recent failed attempt (even after a later success)."""
         self.job_manager.job(name)
-        for attempt in reversed(self.store.attempts(name)):
+        for attempt in reversed(self.store.jobs.attempts(name)):
             if attempt.state.is_failure:
                 return await self.diagnosis(name, attempt.number)
         return None
@@ -154,7 +157,7 @@ class LLMManager(BaseManager):
         diagnosis = self.cached(name)
         if diagnosis is None or not self.uses_model:
             return None
-        record = self.store.llm_diagnosis(diagnosis.signature)
+        record = self.store.diagnoses.llm(diagnosis.signature)
         if record is None:
             return None
         if record["error"]:
@@ -175,7 +178,7 @@ class LLMManager(BaseManager):
         if self._chat is None:
             from ..chat.service import ChatService
 
-            self._chat = ChatService(_RunView(self), self.store, self.llm)
+            self._chat = ChatService(ManagerRunView(self.job_manager, self), self.store, self.llm)
         return self._chat
 
     async def chat(
@@ -258,9 +261,7 @@ class LLMManager(BaseManager):
 
     async def _finish_decided(self) -> None:
         """Apply changes a user approved before a crash, before anything else happens."""
-        from ..chat.records import ChatRecords
-
-        for thread in ChatRecords(self.store).threads_to_finish():
+        for thread in self.store.chat.threads_to_finish():
             name = thread.removeprefix("job:") if thread.startswith("job:") else None
             if name is not None and name not in self.job_manager.jobs:
                 continue
@@ -270,18 +271,18 @@ class LLMManager(BaseManager):
                 log.exception("finishing the decided changes of %s failed", thread)
 
     def _load(self) -> None:
-        for (job, number), data in self.store.diagnoses().items():
+        for (job, number), data in self.store.diagnoses.offline().items():
             try:
                 self._cache.setdefault((job, number), Diagnosis.from_dict(data))
             except (KeyError, TypeError, ValueError):
                 log.warning("ignoring unreadable stored diagnosis of %s attempt %d", job, number)
-        self._llm_done.update(self.store.llm_signatures())
+        self._llm_done.update(self.store.diagnoses.llm_signatures())
 
     def _attempt(self, name: str, number: int | None) -> Attempt | None:
         latest = self.job_manager.attempts.get(name)
         if number is None or (latest is not None and latest.number == number):
             return latest
-        for attempt in self.store.attempts(name):
+        for attempt in self.store.jobs.attempts(name):
             if attempt.number == number:
                 return attempt
         return None
@@ -312,11 +313,11 @@ class LLMManager(BaseManager):
             try:
                 result = await loop.run_in_executor(self._executor, self._run_engine, job, attempt)
             except DiagnosisError as exc:
-                result = _without_log(attempt, str(exc))
+                result = self._without_log(job, attempt, str(exc))
             except Exception as exc:  # the engine must never take the manager down
                 log.exception("diagnosis of %s attempt %d failed", job.name, attempt.number)
-                result = _without_log(attempt, f"the diagnosis engine failed: {exc!r}")
-        self.store.save_diagnosis(job.name, attempt.number, result.to_dict())
+                result = self._without_log(job, attempt, f"the diagnosis engine failed: {exc!r}")
+        self.store.diagnoses.save(job.name, attempt.number, result.to_dict())
         self._cache[(job.name, attempt.number)] = result
         self.computed += 1
         if self.uses_model:
@@ -344,7 +345,7 @@ class LLMManager(BaseManager):
                 if self._llm_model is None:
                     self._llm_model = resolve_model(self.llm)
                 label = model_label(self._llm_model)
-                facts = job_context(_RunView(self), job.name)
+                facts = job_context(ManagerRunView(self.job_manager, self), job.name)
                 facts.pop("llm_diagnosis", None)
                 self.llm_calls += 1
                 text = await diagnose_with_model(self._llm_model, facts, retry=self.retry)
@@ -353,11 +354,21 @@ class LLMManager(BaseManager):
                     error = "the model returned an empty answer"
             except ModelError as exc:
                 text, error = None, str(exc)
-            self.store.save_llm_diagnosis(
+            self.store.diagnoses.save_llm(
                 diagnosis.signature, label, job.name, attempt.number, text, error
             )
             self._llm_done.add(diagnosis.signature)
         self.changes.notify()
+
+    def _without_log(self, job: Job, attempt: Attempt, problem: str) -> Diagnosis:
+        return diagnose_without_log(
+            attempt.log_path,
+            problem,
+            state=attempt.state.value,
+            reason=attempt.reason,
+            time_limit=job.resources.time_limit,
+            memory=job.resources.memory,
+        )
 
     def _run_engine(self, job: Job, attempt: Attempt) -> Diagnosis:
         return diagnose(
@@ -369,56 +380,3 @@ class LLMManager(BaseManager):
             memory=job.resources.memory,
             max_tokens=self.max_tokens,
         )
-
-
-def _without_log(attempt: Attempt, problem: str) -> Diagnosis:
-    """A diagnosis from the scheduler's account alone, when the log cannot be read."""
-    category = STATE_CATEGORIES.get(attempt.state.value, "unknown")
-    reason = attempt.reason or attempt.state.value.lower()
-    signature = hashlib.sha1(f"{category}|{attempt.state.value}|nolog".encode()).hexdigest()[:16]
-    return Diagnosis(
-        path=attempt.log_path,
-        category=category,
-        summary=f"{attempt.state.value}: {reason} ({problem})",
-        excerpt=Excerpt(text="", spans=[]),
-        signature=signature,
-        tokens=0,
-        message=problem,
-        elapsed_ms=0.0,
-    )
-
-
-class _RunView:
-    """The run as the chat layer sees it (``chat.context.RunView``)."""
-
-    def __init__(self, manager: LLMManager) -> None:
-        self._lm = manager
-        self._jm = manager.job_manager
-
-    @property
-    def workdir(self) -> Path:
-        return self._jm.workdir
-
-    def job(self, name: str) -> Job:
-        return self._jm.job(name)
-
-    def latest_attempt(self, name: str) -> Attempt | None:
-        return self._jm.attempts.get(name)
-
-    def cached_diagnosis(self, name: str) -> Diagnosis | None:
-        return self._lm.cached(name)
-
-    async def last_failure_diagnosis(self, name: str) -> Diagnosis | None:
-        return await self._lm.last_failure_diagnosis(name)
-
-    def llm_diagnosis_text(self, name: str) -> str | None:
-        return self._lm.llm_diagnosis_text(name)
-
-    def update_job(self, job: Job) -> None:
-        self._jm.update_job(job)
-
-    async def resubmit(self, name: str) -> Attempt:
-        return await self._jm.resubmit(name)
-
-    async def resource_caps(self, name: str) -> ResourceCaps:
-        return await self._jm.scheduler.resource_caps(self._jm.job(name))

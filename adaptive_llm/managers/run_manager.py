@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._core.aio import TaskSet, require_running_loop, wait_any
-from ..chat.records import ChatRecords
 from ..diagnosis import Diagnosis
 from ..errors import WorkdirBusyError as WorkdirBusyError
 from ..jobs.model import Attempt, Job
 from ..jobs.schedulers.base import Scheduler
 from ..jobs.schedulers.local import LocalScheduler
-from ..jobs.store import Store, StoreError
 from ..llm.retry import RetryPolicy
+from ..store import Store, StoreError
 from ..store.layout import Layout
 from .job_manager import JobManager
 from .llm_manager import LLMManager
@@ -137,7 +136,7 @@ class RunManager:
     def jobs(self) -> list[JobView]:
         """Every job of the run (and those earlier runs left in the store), as it is now."""
         jm, lm = self.job_manager, self.llm_manager
-        counts = ChatRecords(self.store).pending_counts()
+        counts = self.store.chat.pending_counts()
         approvals = {t.removeprefix("job:"): n for t, n in counts.items() if t.startswith("job:")}
         return build_views(
             jm.jobs.values(),

@@ -13,10 +13,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LOCK_NAME", "STATE_DIR", "STORE_NAME", "Layout"]
+__all__ = ["CHECKPOINTS_NAME", "LOCK_NAME", "STATE_DIR", "STORE_NAME", "Layout"]
 
 STATE_DIR = ".adaptive_llm"
 STORE_NAME = "store.sqlite"
+CHECKPOINTS_NAME = "checkpoints.sqlite"
 LOCK_NAME = "lock"
 
 
@@ -37,6 +38,10 @@ class Layout:
     @property
     def store(self) -> Path:
         return self.state_dir / STORE_NAME
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.state_dir / CHECKPOINTS_NAME
 
     @property
     def lock(self) -> Path:

@@ -42,7 +42,7 @@ async def test_time_limit_fix_loop_completes_on_attempt_two(start_chat: StartCha
     messages = await check_order(rm, "slow")
     assert "Resubmitted" in last_tool_message(messages).text
     # The stored job definition was changed too (a restart keeps the fix).
-    assert {j.name: j for j in rm.store.jobs()}["slow"].resources.time_limit == 2
+    assert {j.name: j for j in rm.store.jobs.all()}["slow"].resources.time_limit == 2
 
 
 async def test_resources_undo_restores_the_job(start_chat: StartChat) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chat_support import ChatScript, StartChat, apply_unified_diff, check_order, edits
+from chat_support import ChatScript, StartChat, apply_unified_diff, check_order, edits, sql
 from langchain_core.messages import AIMessage, ToolMessage
 from test_chat_restart import run_child_until_pending
 
@@ -313,7 +313,7 @@ async def test_a_refused_call_replays_as_an_error_after_a_restart_of_the_turn(
     second = await lm.chat("j", "approve")  # c1 runs again on resume: still an error
     assert second.error is None and second.text == "Done.", second
     assert small.read_bytes() == b"x = 1\ny = 3"
-    statuses = {r["call_id"]: r["status"] for r in rm.store.query("SELECT * FROM approval_items")}
+    statuses = {r["call_id"]: r["status"] for r in sql(rm, "SELECT * FROM approval_items")}
     assert statuses == {"c1": "refused", "c2": "done"}
 
 

@@ -18,6 +18,7 @@ from chat_support import (
     edits,
     humans,
     last_tool_message,
+    sql,
     thread_messages,
 )
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -193,7 +194,7 @@ async def test_feedback_while_pending_declines_and_reaches_the_model(
     await check_order(rm, "j")
     await lm.chat("j", "approve")
     assert path.read_text() == TRAIN.replace("lr = 0.1", "lr = 0.05")
-    rows = rm.store.query("SELECT status, feedback FROM approval_items ORDER BY created_at")
+    rows = sql(rm, "SELECT status, feedback FROM approval_items ORDER BY created_at")
     assert [(r["status"], r["feedback"]) for r in rows] == [
         ("rejected", "use 0.05 instead"),  # not approved: the user wrote something else
         ("done", None),

@@ -249,3 +249,14 @@ def test_split_scan_in_two_processes_gives_the_same_result(
     split = diagnose(log)
     assert split.excerpt == single.excerpt and split.signature == single.signature
     assert in_spans(start + 2, split.excerpt.spans)
+
+
+def test_a_failure_without_a_log_is_one_cause_per_reason() -> None:
+    from adaptive_llm.diagnosis import diagnose_without_log
+
+    a = diagnose_without_log("/w/a.log", "no log", state="FAILED", reason="could not submit: x")
+    b = diagnose_without_log("/w/b.log", "no log", state="FAILED", reason="could not submit: x")
+    c = diagnose_without_log("/w/c.log", "no log", state="TIMEOUT", reason="time limit")
+    assert a.signature == b.signature != c.signature
+    assert c.category == "time_limit" and "TIMEOUT" in c.summary and c.suggestion
+    assert a.excerpt.text == "" and a.message == "no log"

@@ -1,0 +1,328 @@
+"""The chat aggregate: the changes of each model reply, the applied edits (the audit log and
+undo), and per-chat settings and usage.
+
+Every change of a reply is recorded, with exactly what is shown to the user and the data to
+apply it, *before* the user is asked; a decision is recorded before anything is applied, and a
+change is marked ``applying`` before its effect starts. So a replay (the graph resuming, or a
+new process after a crash) never asks twice, never applies twice and never loses a decision.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .db import Database
+
+__all__ = ["ChatRepository", "EditRecord", "Item", "ItemStatus"]
+
+
+class ItemStatus(enum.StrEnum):
+    """Where one change of a model reply is, from proposal to its end.
+
+    ``REFUSED`` (invalid arguments or a plan that cannot be made: never shown as a question),
+    ``PENDING`` (waiting for the user), ``APPROVED`` (by the user, YOLO mode or allowed
+    commands; not applied yet), ``REJECTED`` (by the user: never applied), ``APPLYING`` (its
+    effect started: after a crash it is checked, never started twice), ``DONE`` and
+    ``FAILED`` (applied, or the attempt to apply it failed).
+    """
+
+    REFUSED = "refused"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    APPLYING = "applying"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more will happen to it."""
+        return self in _SETTLED
+
+
+_SETTLED = frozenset({ItemStatus.REFUSED, ItemStatus.REJECTED, ItemStatus.DONE, ItemStatus.FAILED})
+
+_OPEN = (ItemStatus.PENDING, ItemStatus.APPROVED, ItemStatus.APPLYING)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One change of a model reply: what was shown, and its status."""
+
+    #: ``<request>/<position>``; the request is ``<thread>/<id of the AI message>``.
+    key: str
+    request: str
+    thread: str
+    #: 0-based place in the reply, among all its tool calls' changes; ``count`` in all.
+    position: int
+    count: int
+    call_id: str
+    tool: str
+    #: What the user sees: summary, diff, command, path, kind (and the arguments).
+    shown: dict[str, Any]
+    #: The data to apply it (opaque to the records; the action's own encoding).
+    plan: bytes | None
+    #: Positions of earlier changes it waits for / whose result it was planned on.
+    after: tuple[int, ...]
+    builds_on: tuple[int, ...]
+    status: ItemStatus
+    decided_by: str | None = None
+    reason: str | None = None
+    feedback: str | None = None
+    result: str | None = None
+
+    @property
+    def number(self) -> int:
+        """1-based, as shown to the user (``approve 2``)."""
+        return self.position + 1
+
+
+@dataclass(frozen=True)
+class EditRecord:
+    id: int
+    thread: str
+    tool_call_id: str
+    path: str
+    kind: str
+    diff: str
+    before: bytes | None
+    after_sha256: str
+    approved_by: str
+    at: float
+    undone_at: float | None
+    #: The key of the change that made it (``Item.key``).
+    change_key: str | None = None
+
+
+def _item(r: Any) -> Item:
+    return Item(
+        key=r["key"],
+        request=r["request"],
+        thread=r["thread"],
+        position=r["position"],
+        count=r["count"],
+        call_id=r["call_id"],
+        tool=r["tool"],
+        shown=json.loads(r["shown"]),
+        plan=r["plan"],
+        after=tuple(json.loads(r["after"])),
+        builds_on=tuple(json.loads(r["builds_on"])),
+        status=ItemStatus(r["status"]),
+        decided_by=r["decided_by"],
+        reason=r["reason"],
+        feedback=r["feedback"],
+        result=r["result"],
+    )
+
+
+class ChatRepository:
+    """Chat records (``store.chat``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- the changes of a reply ---------------------------------------------------------------
+
+    def add_items(self, items: Sequence[Item]) -> None:
+        """Record a reply's changes, all at once (a replay finds them and adds nothing)."""
+        now = time.time()
+        with self._db.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO approval_items (key, request, thread, position, count,"
+                " call_id, tool, shown, plan, after, builds_on, status, decided_by, result,"
+                " created_at, decided_at, settled_at) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        i.key,
+                        i.request,
+                        i.thread,
+                        i.position,
+                        i.count,
+                        i.call_id,
+                        i.tool,
+                        json.dumps(i.shown),
+                        i.plan,
+                        json.dumps(list(i.after)),
+                        json.dumps(list(i.builds_on)),
+                        i.status.value,
+                        i.decided_by,
+                        i.result,
+                        now,
+                        now if i.decided_by else None,
+                        now if i.status.settled else None,
+                    )
+                    for i in items
+                ],
+            )
+
+    def items(self, request: str) -> list[Item]:
+        rows = self._db.rows(
+            "SELECT * FROM approval_items WHERE request=? ORDER BY position", (request,)
+        )
+        return [_item(r) for r in rows]
+
+    def open_items(self, thread: str) -> list[Item]:
+        """Changes of the thread not settled yet (pending, approved or being applied)."""
+        rows = self._db.rows(
+            "SELECT * FROM approval_items WHERE thread=? AND status IN (?, ?, ?)"
+            " ORDER BY created_at, request, position",
+            (thread, *_OPEN),
+        )
+        return [_item(r) for r in rows]
+
+    def pending_counts(self) -> dict[str, int]:
+        """How many changes wait for the user, per thread."""
+        if self._db.version < 2:  # a read-only store of the first release: none recorded
+            return {}
+        rows = self._db.rows(
+            "SELECT thread, count(*) AS n FROM approval_items WHERE status=? GROUP BY thread",
+            (ItemStatus.PENDING.value,),
+        )
+        return {str(r["thread"]): int(r["n"]) for r in rows}
+
+    def threads_to_finish(self) -> list[str]:
+        """Threads with a change that was approved but is not applied yet (a crash came
+        between the decision and the effect)."""
+        rows = self._db.rows(
+            "SELECT DISTINCT thread FROM approval_items WHERE status IN (?, ?)",
+            (ItemStatus.APPROVED.value, ItemStatus.APPLYING.value),
+        )
+        return [str(r["thread"]) for r in rows]
+
+    def decide(
+        self,
+        keys: Iterable[str],
+        status: ItemStatus,
+        decided_by: str,
+        *,
+        reason: str | None = None,
+        feedback: str | None = None,
+        result: str | None = None,
+    ) -> int:
+        """Record a decision for the changes of ``keys`` that are still pending (only those:
+        a decision is never changed); a rejection settles them with ``result``. How many were
+        decided."""
+        keys = list(keys)
+        if not keys:
+            return 0
+        settled = time.time() if status is ItemStatus.REJECTED else None
+        with self._db.transaction() as db:
+            cursor = db.executemany(
+                "UPDATE approval_items SET status=?, decided_by=?, reason=?, feedback=?,"
+                " decided_at=?, settled_at=?, result=? WHERE key=? AND status=?",
+                [
+                    (
+                        status.value,
+                        decided_by,
+                        reason,
+                        feedback,
+                        time.time(),
+                        settled,
+                        result,
+                        key,
+                        ItemStatus.PENDING.value,
+                    )
+                    for key in keys
+                ],
+            )
+            return int(cursor.rowcount)
+
+    def set_status(self, key: str, status: ItemStatus, result: str | None = None) -> None:
+        """Move a change on: ``applying`` before its effect, ``done``/``failed`` after."""
+        settled = time.time() if status.settled else None
+        self._db.run(
+            "UPDATE approval_items SET status=?, result=coalesce(?, result),"
+            " settled_at=coalesce(?, settled_at) WHERE key=?",
+            (status.value, result, settled, key),
+        )
+
+    # -- edits (the audit log) ----------------------------------------------------------------
+
+    def add_edit(
+        self,
+        *,
+        thread: str,
+        tool_call_id: str,
+        path: str,
+        kind: str,
+        diff: str,
+        before: bytes | None,
+        after_sha256: str,
+        approved_by: str,
+        change_key: str | None = None,
+    ) -> None:
+        self._db.run(
+            "INSERT INTO edits (thread, tool_call_id, path, kind, diff, before, after_sha256,"
+            " approved_by, at, change_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                thread,
+                tool_call_id,
+                path,
+                kind,
+                diff,
+                before,
+                after_sha256,
+                approved_by,
+                time.time(),
+                change_key,
+            ),
+        )
+
+    def edits(self, thread: str | None = None) -> list[EditRecord]:
+        if thread is None:
+            rows = self._db.rows("SELECT * FROM edits ORDER BY id")
+        else:
+            rows = self._db.rows("SELECT * FROM edits WHERE thread=? ORDER BY id", (thread,))
+        return [
+            EditRecord(
+                id=r["id"],
+                thread=r["thread"],
+                tool_call_id=r["tool_call_id"],
+                path=r["path"],
+                kind=r["kind"],
+                diff=r["diff"],
+                before=r["before"],
+                after_sha256=r["after_sha256"],
+                approved_by=r["approved_by"],
+                at=r["at"],
+                undone_at=r["undone_at"],
+                change_key=r["change_key"],
+            )
+            for r in rows
+        ]
+
+    def mark_undone(self, edit_id: int) -> None:
+        self._db.run("UPDATE edits SET undone_at=? WHERE id=?", (time.time(), edit_id))
+
+    # -- settings and usage -------------------------------------------------------------------
+
+    def settings(self, thread: str) -> dict[str, int]:
+        rows = self._db.rows("SELECT * FROM chat_settings WHERE thread=?", (thread,))
+        if not rows:
+            return {"yolo": 0, "allow_commands": 0, "input_tokens": 0, "output_tokens": 0}
+        return {
+            k: int(rows[0][k]) for k in ("yolo", "allow_commands", "input_tokens", "output_tokens")
+        }
+
+    def set_flag(self, thread: str, flag: str, value: bool) -> None:
+        if flag not in ("yolo", "allow_commands"):
+            raise ValueError(flag)
+        self._db.run(
+            f"INSERT INTO chat_settings (thread, {flag}) VALUES (?, ?)"
+            f" ON CONFLICT(thread) DO UPDATE SET {flag}=excluded.{flag}",
+            (thread, int(value)),
+        )
+
+    def add_usage(self, thread: str, input_tokens: int, output_tokens: int) -> None:
+        self._db.run(
+            "INSERT INTO chat_settings (thread, input_tokens, output_tokens) VALUES (?, ?, ?)"
+            " ON CONFLICT(thread) DO UPDATE SET input_tokens=input_tokens+excluded.input_tokens,"
+            " output_tokens=output_tokens+excluded.output_tokens",
+            (thread, input_tokens, output_tokens),
+        )

@@ -1,0 +1,189 @@
+"""The jobs aggregate: job definitions, their attempts and every state change."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass
+
+from ..jobs.model import Attempt, Job, JobState
+from .db import Database
+
+__all__ = ["AttemptUpdate", "JobRepository"]
+
+
+@dataclass(frozen=True)
+class AttemptUpdate:
+    """A state change of one attempt, as observed by a poll."""
+
+    job: str
+    number: int
+    state: JobState
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    scheduler_id: str | None = None
+
+
+class JobRepository:
+    """Jobs, attempts and transitions (``store.jobs``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def upsert(self, jobs: Iterable[Job]) -> None:
+        now = time.time()
+        rows = [(job.name, json.dumps(job.to_dict()), now, now) for job in jobs]
+        with self._db.transaction() as db:
+            db.executemany(
+                "INSERT INTO jobs (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET spec=excluded.spec,"
+                " updated_at=excluded.updated_at"
+                " WHERE jobs.spec != excluded.spec",
+                rows,
+            )
+
+    def all(self, skip: Container[str] = ()) -> list[Job]:
+        """Every recorded job, except those named in ``skip`` (already known to the caller)."""
+        return [
+            Job.from_dict(json.loads(r["spec"]))
+            for r in self._db.rows("SELECT name, spec FROM jobs")
+            if r["name"] not in skip
+        ]
+
+    # -- attempts -----------------------------------------------------------------------------
+
+    def add_attempt(self, attempt: Attempt, scheduler: str) -> None:
+        self.add_attempts([attempt], scheduler)
+
+    def add_attempts(self, attempts: Sequence[Attempt], scheduler: str) -> None:
+        """Record new attempts (and their first transition) in one transaction."""
+        if not attempts:
+            return
+        now = time.time()
+        with self._db.transaction() as db:
+            db.executemany(
+                "INSERT INTO attempts (job, number, state, scheduler, scheduler_id, log_path,"
+                " reason, submitted_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        a.job,
+                        a.number,
+                        a.state.value,
+                        scheduler,
+                        a.scheduler_id,
+                        a.log_path,
+                        a.reason,
+                        a.submitted_at,
+                        a.ended_at,
+                    )
+                    for a in attempts
+                ],
+            )
+            db.executemany(
+                "INSERT INTO transitions (job, number, state, reason, at) VALUES (?, ?, ?, ?, ?)",
+                [(a.job, a.number, a.state.value, a.reason, now) for a in attempts],
+            )
+
+    def delete_attempt(self, job: str, number: int) -> None:
+        """Forget an attempt that never reached the scheduler (a refused submit)."""
+        self.delete_attempts([(job, number)])
+
+    def delete_attempts(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Forget attempts that never reached the scheduler, in one transaction."""
+        if not keys:
+            return
+        with self._db.transaction() as db:
+            db.executemany("DELETE FROM transitions WHERE job=? AND number=?", keys)
+            db.executemany("DELETE FROM attempts WHERE job=? AND number=?", keys)
+
+    def set_scheduler_id(self, job: str, number: int, scheduler_id: str) -> None:
+        self.set_scheduler_ids([(job, number, scheduler_id)])
+
+    def set_scheduler_ids(self, rows: Sequence[tuple[str, int, str]]) -> None:
+        """Record the scheduler ids of submitted attempts ``(job, number, id)``, in one go."""
+        if not rows:
+            return
+        with self._db.transaction() as db:
+            db.executemany(
+                "UPDATE attempts SET scheduler_id=? WHERE job=? AND number=?",
+                [(sid, job, number) for job, number, sid in rows],
+            )
+
+    def update_attempts(self, updates: Sequence[AttemptUpdate]) -> None:
+        """Record many state changes in one transaction (one poll's worth)."""
+        if not updates:
+            return
+        now = time.time()
+        with self._db.transaction() as db:
+            db.executemany(
+                "UPDATE attempts SET state=?, exit_code=coalesce(?, exit_code),"
+                " signal=coalesce(?, signal), reason=coalesce(?, reason),"
+                " started_at=coalesce(started_at, ?), ended_at=coalesce(?, ended_at),"
+                " scheduler_id=coalesce(?, scheduler_id) WHERE job=? AND number=?",
+                [
+                    (
+                        u.state.value,
+                        u.exit_code,
+                        u.signal,
+                        u.reason,
+                        u.started_at,
+                        u.ended_at,
+                        u.scheduler_id,
+                        u.job,
+                        u.number,
+                    )
+                    for u in updates
+                ],
+            )
+            db.executemany(
+                "INSERT INTO transitions (job, number, state, reason, at) VALUES (?, ?, ?, ?, ?)",
+                [(u.job, u.number, u.state.value, u.reason, now) for u in updates],
+            )
+
+    def attempts(self, job: str | None = None) -> list[Attempt]:
+        """All attempts (of one job), oldest first."""
+        if job is None:
+            rows = self._db.rows("SELECT * FROM attempts ORDER BY job, number")
+        else:
+            rows = self._db.rows("SELECT * FROM attempts WHERE job=? ORDER BY number", (job,))
+        return [_attempt(r) for r in rows]
+
+    def latest_attempts(self) -> dict[str, Attempt]:
+        rows = self._db.rows(
+            "SELECT a.* FROM attempts a JOIN (SELECT job, max(number) AS n FROM attempts"
+            " GROUP BY job) m ON a.job = m.job AND a.number = m.n"
+        )
+        return {r["job"]: _attempt(r) for r in rows}
+
+    def scheduler_of(self, job: str, number: int) -> str | None:
+        rows = self._db.rows(
+            "SELECT scheduler FROM attempts WHERE job=? AND number=?", (job, number)
+        )
+        return str(rows[0]["scheduler"]) if rows else None
+
+    def transitions(self, job: str) -> list[tuple[int, JobState, str | None, float]]:
+        rows = self._db.rows(
+            "SELECT number, state, reason, at FROM transitions WHERE job=? ORDER BY id", (job,)
+        )
+        return [(r["number"], JobState(r["state"]), r["reason"], r["at"]) for r in rows]
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        job=row["job"],
+        number=row["number"],
+        state=JobState(row["state"]),
+        log_path=row["log_path"],
+        scheduler_id=row["scheduler_id"],
+        exit_code=row["exit_code"],
+        signal=row["signal"],
+        reason=row["reason"],
+        submitted_at=row["submitted_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+    )
