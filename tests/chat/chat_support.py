@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -19,6 +20,17 @@ StartChat = Callable[..., Awaitable[RunManager]]
 
 #: What the scripted model answers to the background LLM diagnosis call.
 DIAGNOSIS_TEXT = "Scripted diagnosis: the job exits with status 1."
+
+
+def sql(rm: RunManager, query: str, *params: Any) -> list[sqlite3.Row]:
+    """Rows of a read query on the run's store file (the test reads the real database; the
+    product's own code has no public SQL)."""
+    db = sqlite3.connect(f"file:{rm.store.path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute(query, params).fetchall()
+    finally:
+        db.close()
 
 
 def is_diagnosis_call(messages: Sequence[BaseMessage]) -> bool:
@@ -130,7 +142,7 @@ def humans(messages: Sequence[BaseMessage]) -> list[str]:
 
 
 def edits(rm: RunManager) -> list[dict[str, Any]]:
-    return [dict(r) for r in rm.store.query("SELECT * FROM edits ORDER BY id")]
+    return [dict(r) for r in sql(rm, "SELECT * FROM edits ORDER BY id")]
 
 
 def apply_unified_diff(before: str, diff: str) -> str:
@@ -172,3 +184,49 @@ def apply_unified_diff(before: str, diff: str) -> str:
             i += 1
     out.extend(old_lines[pos:])
     return "".join(out)
+
+
+# -- consent tests (test_consent_*.py) -----------------------------------------------------------
+
+
+def approval_rows(rm: RunManager) -> list[dict[str, Any]]:
+    """The ``approval_items`` rows, in the order they were recorded."""
+    return [dict(r) for r in sql(rm, "SELECT * FROM approval_items ORDER BY rowid")]
+
+
+async def until_finished(
+    rm: RunManager, name: str | None, *, finishing: bool = True, timeout: float = 30
+) -> None:
+    """Until the thread's graph has stopped: at a pending approval with nothing approved left
+    to apply, or at the end of a turn. A restarted run finishes the changes decided before a
+    crash in the background (``LLMManager._finish_decided``); ``rm.wait()`` does not wait for
+    that. ``finishing``: the run is expected to resume the graph when every change of the
+    request it waits at is settled (it had some approved ones to apply)."""
+    import asyncio
+    import json
+    import time
+
+    settled = {"refused", "rejected", "done", "failed"}
+    thread = f"job:{name}" if name else "general"
+    agent = await rm.llm_manager.chat_service().agent()
+    deadline = time.monotonic() + timeout
+    while True:
+        state = await agent.aget_state({"configurable": {"thread_id": thread}})
+        if state.interrupts:
+            request = state.interrupts[0].value.get("request")
+            rows = [r for r in approval_rows(rm) if r["request"] == request]
+            status = {r["position"]: r["status"] for r in rows}
+            ready = [
+                r
+                for r in rows
+                if r["status"] in ("approved", "applying")
+                and all(status[d] in settled for d in json.loads(r["after"]))
+            ]
+            busy = bool(ready) or (finishing and all(s in settled for s in status.values()))
+        else:
+            busy = bool(state.next)
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the chat {thread} did not finish within {timeout}s")
+        await asyncio.sleep(0.05)
