@@ -178,7 +178,7 @@ class ChatService:
             payload = Command(resume={})
         async for event in self._run(payload, context):
             yield event
-        async for event in self._finish(context):
+        async for event in self._finish(context, items):
             yield event
 
     def _decide(self, pending: list[Item], text: str, shown: Collection[str] | None) -> str | None:
@@ -221,9 +221,27 @@ class ChatService:
             for event in self._events(context.thread, part):
                 yield event
 
-    async def _finish(self, context: ChatContext) -> AsyncIterator[ChatEvent]:
-        """The approvals now waiting, and the turn's final text."""
+    async def _finish(
+        self, context: ChatContext, before: list[Item] | None = None
+    ) -> AsyncIterator[ChatEvent]:
+        """What this turn settled of a reply still waiting on other changes (its ToolMessages
+        come once all are settled), the approvals now waiting, and the turn's final text."""
         items = await self._open_items(context)
+        if items is not None:
+            was = {i.key: i.status for i in before or []}
+            for item in items:
+                if item.status.settled and not was.get(item.key, ItemStatus.PENDING).settled:
+                    ok = item.status is ItemStatus.DONE
+                    yield ChatEvent(
+                        "applied",
+                        text=item.result or item.status.value,
+                        data={
+                            "name": item.tool,
+                            "status": "success" if ok else "error",
+                            "tool_call_id": item.call_id,
+                            "number": item.number,
+                        },
+                    )
         approvals = [approval_of(i) for i in _pending(items or [])]
         for approval in approvals:
             yield ChatEvent("approval", text=approval.summary, approval=approval)
@@ -283,7 +301,11 @@ class ChatService:
                         ChatEvent(
                             "tool_result",
                             text=message.text,
-                            data={"name": message.name, "status": message.status},
+                            data={
+                                "name": message.name,
+                                "status": message.status,
+                                "tool_call_id": message.tool_call_id,
+                            },
                         )
                     )
         return events
@@ -311,6 +333,11 @@ class ChatService:
         items = await self._open_items(ChatContext(thread_of(job), job)) or []
         wanted = {ItemStatus.PENDING} | ({ItemStatus.APPROVED} if waiting else set())
         return [approval_of(i) for i in items if i.status in wanted]
+
+    async def open_changes(self, job: str | None) -> list[Approval]:
+        """Every change of the reply the chat waits on, whatever its status (for display)."""
+        items = await self._open_items(ChatContext(thread_of(job), job)) or []
+        return [approval_of(i) for i in items]
 
     async def history(self, job: str | None) -> list[ChatMessage]:
         messages: list[ChatMessage] = []

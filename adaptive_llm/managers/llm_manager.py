@@ -219,6 +219,11 @@ class LLMManager(BaseManager):
         wait for an earlier change of the same reply to be decided)."""
         return await self.chat_service().pending(name, waiting=waiting)
 
+    async def open_changes(self, name: str | None) -> list[Approval]:
+        """Every change of the reply the chat waits on, with its status (pending, approved,
+        done, failed, rejected): what the chat widget shows while a reply is decided."""
+        return await self.chat_service().open_changes(name)
+
     def chat_settings(self, name: str | None) -> dict[str, int]:
         """The chat's flags and token counts: yolo, allow_commands, input/output_tokens."""
         return self.chat_service().settings(name)

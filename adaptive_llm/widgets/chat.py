@@ -183,6 +183,8 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         self.approvals: list[Approval] = []
         #: The key of every change ever shown with its buttons (for tests and audits).
         self.rendered: set[str] = set()
+        #: Tool calls whose result is on screen (a change applied before its reply ended).
+        self.results_shown: set[str] = set()
         self._approval_buttons: list[widgets.Button] = []
         self.busy = False
         self.send_button.on_click(lambda _: self.tasks.call(self.submit))
@@ -235,7 +237,7 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
     async def _load(self) -> None:
         try:
             history = await self.lm.history(self.name)
-            pending = await self.lm.pending(self.name, waiting=True)
+            pending = await self.lm.open_changes(self.name)
             self.yolo.value = bool(self.lm.chat_settings(self.name).get("yolo"))
         except Exception as exc:
             self._append(Bubble("assistant", _error_text(exc), error=True))
@@ -254,7 +256,7 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         try:
             async for event in self.lm.chat_stream(self.name, text, shown=shown):
                 state.handle(event)
-            pending = await self.lm.pending(self.name, waiting=True)
+            pending = await self.lm.open_changes(self.name)
         except Exception as exc:
             state.flush()
             self._append(Bubble("assistant", _error_text(exc), error=True))
@@ -315,11 +317,11 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
             hint = widgets.HTML(
                 '<span class="adaptive-llm-usage">or type approve, approve 1 3, reject 2 ...</span>'
             )
-            cards.append(
-                widgets.HBox(
-                    [approve_all, reject_all, hint], layout=widgets.Layout(align_items="center")
-                )
+            actions = widgets.HBox(
+                [approve_all, reject_all, hint], layout=widgets.Layout(align_items="center")
             )
+            actions.add_class("adaptive-llm-approval-actions")
+            cards.append(actions)
         box = widgets.VBox(cards)
         box.add_class("adaptive-llm-approval")
         self.approval_box.children = (box,)
@@ -328,11 +330,18 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         head = (
             f"Change {approval.number} of {approval.of}" if approval.of > 1 else "Approval needed"
         )
-        parts = [f"<b>{html.escape(head)}:</b> {sanitize(markdown_html(approval.summary))}"]
+        parts = [f"<b>{html.escape(head)}:</b> {_inline(approval.summary)}"]
         if approval.diff:
             parts.append(diff_html(approval.diff))
         if approval.command:
             parts.append(plain_html(approval.command))
+        if approval.status not in ("pending", "approved"):
+            note = widgets.HTML(
+                f"<b>{html.escape(head)}:</b> {_inline(approval.summary)}"
+                f" <i>({html.escape(_DONE.get(approval.status, approval.status))})</i>"
+            )
+            note.add_class("adaptive-llm-approval-settled")
+            return note
         body = widgets.HTML("".join(parts))
         if approval.status != "pending":
             after = ", ".join(str(n) for n in approval.after)
@@ -405,7 +414,12 @@ class _Stream:
             args = json.dumps(event.data.get("args") or {}, ensure_ascii=False)
             self._end_message()
             self.chat._append(Bubble("tool", f"{event.text}({args})", title="tool call"))
-        elif event.type == "tool_result":
+        elif event.type in ("tool_result", "applied"):
+            call_id = event.data.get("tool_call_id")
+            if call_id and call_id in self.chat.results_shown:
+                return  # shown when it was applied; its ToolMessage came with the reply's last
+            if call_id:
+                self.chat.results_shown.add(str(call_id))
             name = str(event.data.get("name") or "tool")
             error = event.data.get("status") == "error"
             self.chat._append(Bubble("tool", event.text, title=f"{name} result", error=error))
@@ -442,6 +456,17 @@ def _bubble(message: ChatMessage) -> Bubble:
         calls = ", ".join(str(call.get("name")) for call in message.tool_calls)
         return Bubble("tool", calls, title="tool call")
     return Bubble(message.role, message.text)
+
+
+_DONE = {"done": "applied", "failed": "not applied", "rejected": "rejected", "refused": "refused"}
+
+
+def _inline(markdown_text: str) -> str:
+    """One line of Markdown as inline HTML (no paragraph: it stays beside its label)."""
+    rendered = markdown_html(markdown_text).strip()
+    if rendered.startswith("<p>") and rendered.endswith("</p>") and rendered.count("<p>") == 1:
+        rendered = rendered[3:-4]
+    return sanitize(rendered)
 
 
 def _error_text(exc: BaseException) -> str:

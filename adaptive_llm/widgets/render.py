@@ -173,6 +173,12 @@ CSS = (
   transparent); border-left: 3px solid var(--jp-error-color1, #d32f2f); }
 .adaptive-llm-approval { border: 2px solid var(--jp-warn-color1, #f57c00); border-radius: 8px;
   padding: 4px 10px; margin: 4px 0; background: var(--jp-layout-color1, #fff); }
+.adaptive-llm-approval-card, .adaptive-llm-approval-waiting, .adaptive-llm-approval-settled {
+  border-top: 1px solid var(--jp-border-color2, #ddd); padding: 4px 0 2px 0; margin: 2px 0; }
+.adaptive-llm-approval > :first-child { border-top: none; }
+.adaptive-llm-approval-settled { color: var(--jp-ui-font-color2, #777); }
+.adaptive-llm-approval-actions { border-top: 1px solid var(--jp-border-color1, #bbb);
+  padding-top: 4px; margin-top: 2px; }
 .adaptive-llm-busy { color: var(--jp-ui-font-color2, #777); font-style: italic; }
 .adaptive-llm-chat-input { flex: 1 1 auto; }
 ."""

@@ -129,12 +129,9 @@ def time_limit(root: Path) -> float:
 
 
 def approve_first_card(chat: Any, box: Any, cards: Any, row: Any, root: Path, expect: Any) -> None:
-    """Click Approve on card 1 only: the resource change is applied (recorded on disk), the
-    resubmission's card is the only one left, and the job has not been resubmitted.
-
-    The chat itself says nothing yet about the applied change: a reply's tool results (its
-    "Applied ..." bubble) are shown once its last change is decided (``expect_resubmitted``).
-    """
+    """Click Approve on card 1 only: the resource change is applied (recorded on disk) and
+    the chat says so at once (its result bubble, and card 1 turned into an "applied" note),
+    the resubmission's card is the only one left, and the job has not been resubmitted."""
     assert time_limit(root) == 2
     cards.nth(0).locator(".adaptive-llm-approve").click()
     expect(chat.locator(".adaptive-llm-user").last).to_contain_text("approve 1")
@@ -146,6 +143,9 @@ def approve_first_card(chat: Any, box: Any, cards: Any, row: Any, root: Path, ex
     expect(chat.locator(".adaptive-llm-approval-waiting")).to_have_count(0)
     expect(box).to_be_enabled()  # the turn has ended
     assert time_limit(root) == 4
+    applied = chat.locator(".adaptive-llm-tool", has_text=APPLIED)
+    expect(applied).to_have_count(1)
+    expect(chat.locator(".adaptive-llm-approval-settled")).to_contain_text("(applied)")
     expect(chat).not_to_contain_text("Resubmitted job simulate")
     expect(row.locator(".adaptive-llm-cell").nth(2)).to_have_text("1")
     expect(row).to_contain_text("TIMEOUT")

@@ -374,3 +374,42 @@ def test_invisible_characters_in_a_diff_or_command_are_shown(hidden: str, shown:
     assert hidden not in text
     command = html_text(plain_html(f"echo hi{hidden}rm -rf x"))
     assert f"echo hi{shown}rm -rf x" in command and hidden not in command
+
+
+async def test_a_change_approved_alone_shows_its_result_at_once(
+    make_rm: MakeRm, workdir: Path
+) -> None:
+    """Approving card 1 of 2 applies it and says so in the chat right away (the reply's
+    ToolMessages come once every change is decided), and the card becomes a note."""
+    (workdir / "a.txt").write_text("a = 1\n")
+    (workdir / "b.txt").write_text("b = 1\n")
+    reply = AIMessage(
+        content="Two changes.",
+        tool_calls=[
+            {
+                "name": "edit_file",
+                "args": {"path": n, "old_text": f"{v} = 1", "new_text": f"{v} = 2"},
+                "id": f"c{i}",
+            }
+            for i, (n, v) in enumerate((("a.txt", "a"), ("b.txt", "b")), 1)
+        ],
+    )
+    rm = await started(make_rm, [BOOM], llm=ScriptedChatModel(script(reply, "Both decided.")))
+    chat = chat_widget(rm.llm_manager, "boom")
+    await chat.idle()
+    type_text(chat, "fix both")
+    await chat.idle()
+    cards(chat)[0].children[1].children[0].click()  # Approve on card 1
+    await chat.idle()
+    assert (workdir / "a.txt").read_text() == "a = 2\n"
+    applied = [b for b in bubbles(chat) if b.role == "tool" and "Applied" in b.text]
+    assert len(applied) == 1 and "a.txt" in applied[0].text
+    box = chat.approval_box.children[0]
+    notes = [c for c in box.children if "adaptive-llm-approval-settled" in c._dom_classes]
+    assert len(notes) == 1 and "applied" in notes[0].value and "Change 1 of 2" in notes[0].value
+    assert len(cards(chat)) == 1
+    type_text(chat, "approve")
+    await chat.idle()
+    results = [b.text for b in bubbles(chat) if b.role == "tool" and "Applied" in b.text]
+    assert len(results) == 2, results  # card 1's result is not shown twice
+    assert bubbles(chat)[-1].text == "Both decided."
