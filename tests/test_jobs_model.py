@@ -132,3 +132,38 @@ def test_states_use_slurm_names() -> None:
     assert JobState.LOST.is_failure
     assert not JobState.RUNNING.is_final and not JobState.PENDING.is_final
     assert JobState.TIMEOUT in FAILURE_STATES
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"cpus": True},
+        {"cpus": 1.0},
+        {"time_limit": True},
+        {"time_limit": float("inf")},
+        {"time_limit": float("nan")},
+        {"time_limit": [60]},
+        {"memory": 1.5},
+        {"memory": False},
+    ],
+)
+def test_resources_refuse_wrong_types(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        Resources(**kwargs)  # type: ignore[arg-type]
+
+
+def test_resources_extra_is_checked_and_copied() -> None:
+    lines = ["--gres=gpu:1"]
+    res = Resources(extra={"partition": "gpu", "sbatch_lines": lines})
+    lines.append("--output=/home/u/.bashrc")  # the caller's list is not the job's
+    assert res.extra == {"partition": "gpu", "sbatch_lines": ["--gres=gpu:1"]}
+    assert Resources(extra={"sbatch_lines": "--qos=long"}).extra == {"sbatch_lines": ["--qos=long"]}
+    with pytest.raises(ValueError, match="resources must be Resources"):
+        Job("j", ["true"], resources=5)  # type: ignore[arg-type]
+
+
+def test_model_re_exports_the_resources_module() -> None:
+    from adaptive_llm.jobs import model, resources
+
+    assert model.Resources is resources.Resources
+    assert model.parse_duration is resources.parse_duration

@@ -14,6 +14,7 @@ from adaptive_llm.jobs.sbatch import (
     format_slurm_time,
     header_edit,
     job_from_sbatch,
+    parse_sbatch_options,
     parse_slurm_memory,
     parse_slurm_time,
     render_sbatch,
@@ -347,3 +348,42 @@ def test_header_edit_leaves_alone_what_it_cannot_change_safely() -> None:
         "#SBATCH -t 10",
         "#SBATCH --time=00:20:00",
     )
+
+
+def test_headers_are_read_as_sbatch_reads_them(tmp_path: Path) -> None:
+    # An indented '#SBATCH' is a comment to sbatch; flags cluster as getopt reads them.
+    text = "#!/bin/bash\n  #SBATCH --time=5\n#SBATCH -Hc4 -kJx\ntrue\n"
+    assert sbatch_header_lines(text) == ["-Hc4 -kJx"]
+    assert parse_sbatch_options(sbatch_header_lines(text)) == [
+        ("H", None),
+        ("cpus-per-task", "4"),
+        ("k", None),
+        ("job-name", "x"),
+    ]
+    # sbatch reads a backslash inside single quotes as an escape: this line sets --time for it.
+    smuggled = write(tmp_path / "s.sh", "#SBATCH --comment='a\\'b' --time=99:00:00 #'\ntrue\n")
+    with pytest.raises(SbatchError, match="sbatch would read it"):
+        Job.from_sbatch(smuggled)
+    with pytest.raises(SbatchError, match="--output"):
+        Job.from_sbatch(write(tmp_path / "o.sh", "#SBATCH --out=x.log --exclusive\ntrue\n"))
+
+
+def test_verbatim_options_are_quoted_for_sbatch(tmp_path: Path) -> None:
+    script = write(
+        tmp_path / "q.sh", "#SBATCH --comment='two words' --mail-user=x@y --comment=\"it's\"\nok\n"
+    )
+    job = Job.from_sbatch(script)
+    lines = ['--comment="two words"', "--mail-user=x@y", '--comment="it\'s"']
+    assert job.resources.extra["sbatch_lines"] == lines
+    text = render_sbatch(job, log_path=tmp_path / "a.log", cwd=tmp_path)
+    assert all(f"#SBATCH {line}" in text.splitlines() for line in lines)
+    again = Job.from_sbatch(write(tmp_path / "again.sbatch", text))
+    assert again.resources.extra == job.resources.extra
+
+
+def test_header_edit_refuses_a_value_that_is_not_one_setting() -> None:
+    for key, value in [("time", "1\n#SBATCH --output=/x"), ("time", "1 --output=/x")]:
+        with pytest.raises(SbatchError):
+            header_edit(["#SBATCH -t 5"], key, value)
+    with pytest.raises(SbatchError, match="option name"):
+        header_edit(["#SBATCH -t 5"], "time\n", "10")

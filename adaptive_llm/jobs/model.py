@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .resources import Resources, format_duration, format_memory, parse_duration, parse_memory
+from .sbatch_options import check_text
 from .sbatch_read import sbatch_job_fields
 
 __all__ = [
@@ -70,7 +71,7 @@ FINAL_STATES = frozenset(
 #: Final states that get a diagnosis (a user's own cancel does not).
 FAILURE_STATES = frozenset(FINAL_STATES - {JobState.COMPLETED, JobState.CANCELLED})
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Job:
     max_attempts: int = 1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
+        if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
             raise ValueError(
                 f"invalid job name {self.name!r}: use 1-128 letters, digits, '.', '_' or '-',"
                 " starting with a letter or digit"
@@ -98,16 +99,25 @@ class Job:
         if isinstance(command, str):
             if not command.strip():
                 raise ValueError(f"job {self.name!r}: command is empty")
+            parts: Sequence[str] = [command]
         else:
-            command = tuple(str(part) for part in command)
+            command = parts = tuple(str(part) for part in command)
             if not command:
                 raise ValueError(f"job {self.name!r}: command is empty")
+        if any("\0" in part for part in parts):
+            raise ValueError(f"job {self.name!r}: command {command!r} contains a NUL character")
         object.__setattr__(self, "command", command)
         if self.cwd is not None:
-            object.__setattr__(self, "cwd", str(self.cwd))
-        object.__setattr__(self, "env", {str(k): str(v) for k, v in self.env.items()})
+            cwd = os.fspath(self.cwd)
+            object.__setattr__(self, "cwd", check_text(f"job {self.name!r}: cwd", cwd))
+        object.__setattr__(self, "env", _checked_env(self.name, self.env))
         if isinstance(self.resources, Mapping):
             object.__setattr__(self, "resources", Resources(**self.resources))
+        elif not isinstance(self.resources, Resources):
+            raise ValueError(
+                f"job {self.name!r}: resources must be Resources or a mapping, got"
+                f" {type(self.resources).__name__}"
+            )
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ValueError(f"job {self.name!r}: max_attempts must be >= 1")
 
@@ -160,6 +170,7 @@ class Job:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Job:
+        """The same checks as the constructor (a stored spec is not trusted more)."""
         return cls(
             name=data["name"],
             command=data["command"],
@@ -168,6 +179,20 @@ class Job:
             resources=Resources.from_dict(data.get("resources") or {}),
             max_attempts=int(data.get("max_attempts", 1)),
         )
+
+
+def _checked_env(job: str, env: Mapping[str, object]) -> dict[str, str]:
+    """``env`` as strings; names without ``=`` or control characters, values without NUL."""
+    checked: dict[str, str] = {}
+    for key, value in env.items():
+        name = check_text(f"job {job!r}: environment variable name", str(key))
+        if not name or "=" in name:
+            raise ValueError(f"job {job!r}: invalid environment variable name {name!r}")
+        text = str(value)
+        if "\0" in text:
+            raise ValueError(f"job {job!r}: environment variable {name} contains a NUL: {text!r}")
+        checked[name] = text
+    return checked
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .sbatch_options import check_extra
 
 _DURATION_RE = re.compile(
     r"^(?:(?P<days>\d+)-)?(?:(?P<h>\d+):)??(?:(?P<m>\d+):)?(?P<s>\d+(?:\.\d+)?)$"
@@ -25,6 +28,8 @@ def parse_duration(value: float | int | str | None) -> float | None:
     """
     if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"time limit must be seconds or a string, got {value!r}")
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
@@ -53,6 +58,8 @@ def parse_duration(value: float | int | str | None) -> float | None:
 
 
 def _positive(seconds: float, value: object) -> float:
+    if not math.isfinite(seconds):
+        raise ValueError(f"time limit must be finite, got {value!r}")
     if seconds <= 0:
         raise ValueError(f"time limit must be positive, got {value!r}")
     return seconds
@@ -62,6 +69,8 @@ def parse_memory(value: int | str | None) -> int | None:
     """Bytes from an int (bytes) or a string with a binary unit (``"512M"``, ``"2GiB"``)."""
     if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"memory must be bytes (an int) or a string, got {value!r}")
     if isinstance(value, int):
         amount = value
     else:
@@ -107,7 +116,14 @@ def format_memory(amount: int | None) -> str:
 
 @dataclass(frozen=True)
 class Resources:
-    """What a job may use. ``None`` means no limit (local) or the partition default (SLURM)."""
+    """What a job may use. ``None`` means no limit (local) or the partition default (SLURM).
+
+    ``extra`` holds SLURM's extras, checked here (see :mod:`.sbatch_options`): ``partition``
+    and ``account`` (one word each), ``sbatch_lines`` (``#SBATCH`` option text: a string or a
+    list of strings, kept as a list). Any other key is refused, and so is text that could end
+    or add an ``#SBATCH`` line (control characters, line separators, ``hetjob``) or set an
+    option the batch script sets from the job (``--output``, ``--time``, ...).
+    """
 
     time_limit: float | None = None
     memory: int | None = None
@@ -118,20 +134,21 @@ class Resources:
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_limit", parse_duration(self.time_limit))
         object.__setattr__(self, "memory", parse_memory(self.memory))
-        if not isinstance(self.cpus, int) or self.cpus < 1:
+        if isinstance(self.cpus, bool) or not isinstance(self.cpus, int) or self.cpus < 1:
             raise ValueError(f"cpus must be a positive integer, got {self.cpus!r}")
-        object.__setattr__(self, "extra", dict(self.extra))
+        object.__setattr__(self, "extra", check_extra(self.extra))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "time_limit": self.time_limit,
             "memory": self.memory,
             "cpus": self.cpus,
-            "extra": dict(self.extra),
+            "extra": {k: list(v) if isinstance(v, list) else v for k, v in self.extra.items()},
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Resources:
+        """The same checks as the constructor (a stored spec is not trusted more)."""
         return cls(
             time_limit=data.get("time_limit"),
             memory=data.get("memory"),

@@ -1,7 +1,10 @@
 """SLURM batch scripts: render a ``Job`` as a script; the batch script a job runs.
 
 Reading scripts lives in :mod:`.sbatch_read` (SLURM's units, the ``#SBATCH`` header, edits of
-it) and option parsing in :mod:`.sbatch_options`; their names are re-exported here.
+it) and the rules for ``#SBATCH`` text in :mod:`.sbatch_options`; their names are re-exported
+here. The renderer checks everything that lands in an ``#SBATCH`` line again, whoever built the
+job (``Job`` and ``Resources`` check it on construction and in ``from_dict`` too), and ends the
+header with a command, so no text of the job can add a directive or a line to it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from .model import Job
-from .sbatch_options import SbatchError, parse_sbatch_options
+from .sbatch_options import (
+    SbatchError,
+    check_directive_text,
+    check_extra,
+    check_words,
+    item_text,
+    parse_sbatch_options,
+    sbatch_quote,
+    sbatch_words,
+)
 from .sbatch_read import (
     format_slurm_memory,
     format_slurm_time,
@@ -45,13 +57,15 @@ __all__ = [
     "sbatch_fields",
     "sbatch_header_lines",
     "sbatch_header_raw",
+    "sbatch_words",
     "script_header",
 ]
 
 #: Used when a job asks for no memory: without ``--mem`` a job takes the whole node.
 DEFAULT_MEMORY = 500 * 1024**2
 
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Script interpreters whose first argument is the batch script (``bash train.sh``).
 _SHELLS = {"bash", "sh", "zsh", "dash", "ksh"}
 
@@ -84,26 +98,28 @@ def batch_script_of(job: Job, workdir: Path) -> Path | None:
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _path_value(path: Path | str, *, pattern: bool = False) -> str:
-    """A path for an ``#SBATCH`` line, quoted if needed; ``%`` escaped in output patterns."""
-    text = str(path).replace("%", "%%") if pattern else str(path)
-    return f'"{text}"' if any(c.isspace() for c in text) else text
+def _setting(what: str, key: str, value: str) -> str:
+    """``--key=value`` for an ``#SBATCH`` line, after checking sbatch reads it as that."""
+    check_directive_text(what, value)
+    text = f"--{key}={sbatch_quote(value)}"
+    if sbatch_words(text) != [f"--{key}={value}"]:
+        raise SbatchError(f"{what} {value!r} cannot be written in an #SBATCH line")
+    return text
+
+
+def _path_setting(what: str, key: str, path: Path | str, *, pattern: bool = False) -> str:
+    text = os.fspath(path)
+    if pattern and "\\" in text:  # SLURM drops backslashes from --output and then %-patterns
+        raise SbatchError(f"{what} {text!r} contains a backslash: SLURM would not write there")
+    return _setting(what, key, text.replace("%", "%%") if pattern else text)
 
 
 def extra_sbatch_lines(extra: Mapping[str, Any]) -> list[str]:
-    """Option text for partition, account and the extra lines of ``resources.extra``."""
-    lines: list[str] = []
-    for key in ("partition", "account"):
-        if extra.get(key):
-            lines.append(f"--{key}={extra[key]}")
-    raw = extra.get("sbatch_lines") or []
-    items: Sequence[Any] = [raw] if isinstance(raw, str) else raw
-    for item in items:
-        text = str(item).strip()
-        if text.startswith("#SBATCH"):
-            text = text[len("#SBATCH") :].strip()
-        if text:
-            lines.append(text)
+    """Option text for partition, account and the extra lines of ``resources.extra`` (checked
+    as ``Resources`` checks them)."""
+    checked = check_extra(extra)
+    lines = [f"--{key}={checked[key]}" for key in ("partition", "account") if checked.get(key)]
+    lines += [text for item in checked.get("sbatch_lines", []) if (text := item_text(item))]
     return lines
 
 
@@ -118,27 +134,49 @@ def render_sbatch(
     """A batch script for one attempt of ``job``: stdout and stderr both go to ``log_path``.
 
     ``defaults`` (e.g. ``{"partition": "debug"}``) fill keys missing from ``resources.extra``.
+    Raises :class:`SbatchError` for anything that cannot stand in an ``#SBATCH`` line.
     """
     res = job.resources
-    extra = {**(defaults or {}), **res.extra}
+    name = job.name
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise SbatchError(f"invalid job name {name!r}")
     options = [
-        f"--job-name={job.name}",
-        f"--output={_path_value(log_path, pattern=True)}",
-        f"--chdir={_path_value(cwd)}",
+        _setting("job name", "job-name", name),
+        _path_setting(f"job {name!r}: log path", "output", log_path, pattern=True),
+        _path_setting(f"job {name!r}: working directory", "chdir", cwd),
     ]
     if res.time_limit is not None:
         options.append(f"--time={format_slurm_time(res.time_limit)}")
     options.append(f"--mem={format_slurm_memory(res.memory or default_memory)}")
     options.append(f"--cpus-per-task={res.cpus}")
-    options.extend(extra_sbatch_lines(extra))
-    bad = [key for key in job.env if not _ENV_NAME_RE.match(key)]
-    if bad:
-        raise SbatchError(f"job {job.name!r}: invalid environment variable name(s): {bad}")
-    body = [f"export {key}={shlex.quote(value)}" for key, value in job.env.items()]
+    options.extend(extra_sbatch_lines({**(defaults or {}), **res.extra}))
+    for option in options:  # the last line of defence: one line, read by sbatch as by us
+        what = f"job {name!r}: #SBATCH line"
+        check_words(what, check_directive_text(what, option))
+    body = [
+        f"# adaptive_llm job {name!r}: the ':' command ends the #SBATCH header",
+        ":",
+        *_exports(name, job.env),
+    ]
     if isinstance(job.command, str):
+        if "\0" in job.command:
+            raise SbatchError(f"job {name!r}: the command contains a NUL character")
         body.append(job.command)
     else:
-        body.append(f"exec {shlex.join(job.command)}")
-    lines = ["#!/bin/bash", *(f"#SBATCH {opt}" for opt in options)]
-    lines += [f"# adaptive_llm job {job.name!r}", *body]
+        body.append(f"exec {shlex.join(_no_nul(name, job.command))}")
+    lines = ["#!/bin/bash", *(f"#SBATCH {opt}" for opt in options), *body]
     return "\n".join(lines) + "\n"
+
+
+def _exports(name: str, env: Mapping[str, str]) -> list[str]:
+    bad = [key for key in env if not _ENV_NAME_RE.fullmatch(key)]
+    if bad:
+        raise SbatchError(f"job {name!r}: invalid environment variable name(s): {bad}")
+    _no_nul(name, list(env.values()))
+    return [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
+
+
+def _no_nul(name: str, parts: Sequence[str]) -> Sequence[str]:
+    if any("\0" in part for part in parts):
+        raise SbatchError(f"job {name!r}: a NUL character cannot be in a batch script")
+    return parts

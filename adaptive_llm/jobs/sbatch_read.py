@@ -1,5 +1,5 @@
-"""Reading SLURM batch scripts: SLURM's units, the ``#SBATCH`` header, edits of it, and the
-``Job`` keyword arguments a script asks for (``Job.from_sbatch``).
+"""Reading SLURM batch scripts: SLURM's units, the ``#SBATCH`` header, its options, edits of
+it, and the ``Job`` keyword arguments a script asks for (``Job.from_sbatch``).
 
 SLURM's own units apply here: a bare ``--time`` number is *minutes* (``"MM"``, ``"MM:SS"``,
 ``"HH:MM:SS"``, ``"D-HH"``, ``"D-HH:MM"``, ``"D-HH:MM:SS"``) and a bare ``--mem`` number is MiB,
@@ -19,12 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from .resources import Resources
-from .sbatch_options import SbatchError, option_text, parse_sbatch_options
+from .sbatch_options import (
+    SbatchError,
+    check_directive_text,
+    check_words,
+    option_text,
+    parse_sbatch_options,
+)
 
 _UNLIMITED = {"unlimited", "infinite", "-1"}
 _SLURM_MEMORY_RE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)(?P<unit>[KMGT]?)B?$", re.IGNORECASE)
 _MEMORY_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _NAME_BAD_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_KEY_RE = re.compile(r"[a-z][a-z0-9-]*")
 #: Options our runtime owns: each attempt writes stdout+stderr to its own log under the workdir.
 _DROPPED = {"output", "error", "parsable"}
 _SCRIPT_PROBE = 64 << 10
@@ -104,7 +111,11 @@ def sbatch_header_lines(text: str) -> list[str]:
 
 
 def sbatch_header_raw(text: str) -> list[str]:
-    """The ``#SBATCH`` lines of the header exactly as written (without their line ends)."""
+    """The ``#SBATCH`` lines of the header exactly as written (without their line ends).
+
+    As sbatch reads them: lines starting with ``#SBATCH`` (an indented one is a comment to
+    sbatch), up to the first command.
+    """
     lines = text.split("\n")
     if lines and lines[0].startswith("#!"):
         lines = lines[1:]
@@ -115,7 +126,7 @@ def sbatch_header_raw(text: str) -> list[str]:
             continue
         if not stripped.startswith("#"):
             break  # sbatch stops at the first command
-        if stripped.startswith("#SBATCH"):
+        if line.startswith("#SBATCH"):
             found.append(line.removesuffix("\r"))
     return found
 
@@ -135,8 +146,14 @@ def header_edit(header: Sequence[str], key: str, value: str) -> tuple[str, str] 
     ``header`` are the raw ``#SBATCH`` lines (:func:`sbatch_header_raw`). The line setting the
     option (long or short form, with ``=`` or a space) is rewritten with the new value, its
     other options kept; without one, a ``#SBATCH --key=value`` line is added after the last
-    header line. None when there is no header, or a line cannot be parsed.
+    header line. None when there is no header, or a line cannot be parsed. A ``key`` or
+    ``value`` that is not one plain ``--key=value`` word raises :class:`SbatchError`.
     """
+    if not _KEY_RE.fullmatch(key):
+        raise SbatchError(f"header_edit: invalid option name {key!r}")
+    setting = check_directive_text("header_edit: the new setting", f"--{key}={value}")
+    if check_words("header_edit: the new setting", setting) != [setting]:
+        raise SbatchError(f"header_edit: {value!r} is not one plain #SBATCH value")
     if not header:
         return None
     parsed = []
@@ -155,13 +172,13 @@ def header_edit(header: Sequence[str], key: str, value: str) -> tuple[str, str] 
         return None  # sbatch refuses --mem with these: the script asks for memory another way
     for line, body, options in reversed(parsed):  # sbatch takes the last one
         if any(k == key for k, _ in options):
-            words = [f"--{key}={value}" if k == key else option_text(k, v) for k, v in options]
+            words = [setting if k == key else option_text(k, v) for k, v in options]
             comment = re.search(r"\s+#.*$", body)  # a trailing comment stays
             indent = line[: len(line) - len(line.lstrip())]
             tail = comment.group(0) if comment else ""
             return line, f"{indent}#SBATCH {' '.join(words)}{tail}"
     last = header[-1]
-    return last, f"{last}\n#SBATCH --{key}={value}"
+    return last, f"{last}\n#SBATCH {setting}"
 
 
 # -- Job keyword arguments --------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ..sbatch import (
     parse_slurm_time,
     render_sbatch,
 )
+from ..sbatch_options import check_extra
 from .base import (
     JobStatus,
     ResourceCaps,
@@ -69,7 +70,8 @@ class SlurmScheduler(Scheduler):
         retry_max: float = 30.0,
         jobcomp_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.defaults = {k: v for k, v in (("partition", partition), ("account", account)) if v}
+        #: Checked as ``resources.extra`` is: each lands in an ``#SBATCH`` line.
+        self.defaults = check_extra({"partition": partition or None, "account": account or None})
         self.default_memory = (
             parse_slurm_memory(default_memory)
             if isinstance(default_memory, str)
