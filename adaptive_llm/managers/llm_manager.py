@@ -85,6 +85,8 @@ class LLMManager(BaseManager):
         self._llm_semaphore = asyncio.Semaphore(2)
         self._llm_model: Any = None
         self._chat: ChatService | None = None
+        #: Until the changes approved before a restart are applied (``_finish_decided``).
+        self._finishing = True
 
     # -- public -------------------------------------------------------------------------------
 
@@ -123,7 +125,10 @@ class LLMManager(BaseManager):
 
     def all_diagnosed(self) -> bool:
         """Every job whose latest attempt failed has its diagnosis cached (and, with a model,
-        its signature's LLM diagnosis or the reason it failed)."""
+        its signature's LLM diagnosis or the reason it failed), and the changes approved
+        before a restart are applied."""
+        if self._finishing:
+            return False
         for attempt in self.job_manager.attempts.values():
             if not attempt.state.is_failure:
                 continue
@@ -265,7 +270,14 @@ class LLMManager(BaseManager):
     # -- internals ----------------------------------------------------------------------------
 
     async def _finish_decided(self) -> None:
-        """Apply changes a user approved before a crash, before anything else happens."""
+        """Apply changes a user approved before a crash, before anything else happens
+        (``rm.wait()`` waits for it)."""
+        try:
+            await self._finish_decided_threads()
+        finally:
+            self._finishing = False
+
+    async def _finish_decided_threads(self) -> None:
         for thread in self.store.chat.threads_to_finish():
             name = thread.removeprefix("job:") if thread.startswith("job:") else None
             if name is not None and name not in self.job_manager.jobs:
@@ -274,6 +286,7 @@ class LLMManager(BaseManager):
                 await self.chat_service().finish_decided(name)
             except Exception:
                 log.exception("finishing the decided changes of %s failed", thread)
+        self.changes.notify()
 
     def _load(self) -> None:
         for (job, number), data in self.store.diagnoses.offline().items():

@@ -85,10 +85,12 @@ class _FileAction(Action):
         workspace = env.workspace()
         by = item.decided_by or "user"
         after_sha = hashlib.sha256(plan.after).hexdigest()
+        if _recorded(env, item):  # written and recorded before a crash: done, never twice
+            return f"Applied ({by}): {plan.kind} {plan.path}."
         try:
             applied = await workspace.apply(plan)
         except WorkspaceError as exc:
-            if await _holds(workspace, plan.path, after_sha) and not _recorded(env, item):
+            if await _holds(workspace, plan.path, after_sha):
                 # Written before a crash, not recorded yet: record it now, do not write again.
                 applied = AppliedEdit(plan.path, plan.kind, plan.before, after_sha, plan.diff)
             else:
