@@ -72,10 +72,17 @@ class ChatService:
         self._connection: Any = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._caps: dict[str, ResourceCaps] = {}
+        self._agent_lock = asyncio.Lock()
 
     # -- setup --------------------------------------------------------------------------------
 
     async def agent(self) -> Any:
+        if self._agent is not None:
+            return self._agent
+        async with self._agent_lock:  # two first callers at once make one connection
+            return await self._make_agent()
+
+    async def _make_agent(self) -> Any:
         if self._agent is None:
             import aiosqlite
             from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -220,6 +227,17 @@ class ChatService:
         ):
             for event in self._events(context.thread, part):
                 yield event
+        await self._mark_answered(context)
+
+    async def _mark_answered(self, context: ChatContext) -> None:
+        """Record that the conversation holds the answers of every settled reply (checked on
+        the graph's state, after its checkpoint): a crash before it is finished at start."""
+        state = await (await self.agent()).aget_state(_config(context.thread))
+        waiting = None
+        for pending in state.interrupts:
+            if isinstance(pending.value, dict):
+                waiting = str(pending.value.get("request"))
+        self.records.mark_answered(context.thread, waiting)
 
     async def _finish(
         self, context: ChatContext, before: list[Item] | None = None
@@ -270,6 +288,7 @@ class ChatService:
         async with self._locks.setdefault(context.thread, asyncio.Lock()):
             items = await self._open_items(context)
             if items is None or not (ready(items) or not _pending(items)):
+                await self._mark_answered(context)
                 return []
             return [event async for event in self._run(Command(resume={}), context)]
 

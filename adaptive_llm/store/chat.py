@@ -187,13 +187,26 @@ class ChatRepository:
         return {str(r["thread"]): int(r["n"]) for r in rows}
 
     def threads_to_finish(self) -> list[str]:
-        """Threads with a change that was approved but is not applied yet (a crash came
-        between the decision and the effect)."""
+        """Threads a crash may have left between a decision and its answer: with a change
+        approved but not applied yet, or a reply whose changes are all settled but whose
+        answers the conversation may not have received."""
         rows = self._db.rows(
-            "SELECT DISTINCT thread FROM approval_items WHERE status IN (?, ?)",
-            (ItemStatus.APPROVED.value, ItemStatus.APPLYING.value),
+            "SELECT DISTINCT thread FROM approval_items WHERE status IN (?, ?)"
+            " UNION SELECT DISTINCT a.thread FROM approval_items a WHERE a.answered = 0"
+            " AND NOT EXISTS (SELECT 1 FROM approval_items b WHERE b.request = a.request"
+            " AND b.status = ?)",
+            (ItemStatus.APPROVED.value, ItemStatus.APPLYING.value, ItemStatus.PENDING.value),
         )
-        return [str(r["thread"]) for r in rows]
+        return sorted(str(r["thread"]) for r in rows)
+
+    def mark_answered(self, thread: str, waiting: str | None = None) -> None:
+        """The conversation got the answers of every reply of ``thread`` but ``waiting``
+        (the request it still waits on, if any)."""
+        self._db.run(
+            "UPDATE approval_items SET answered = 1 WHERE thread = ? AND answered = 0"
+            " AND request IS NOT ?",
+            (thread, waiting),
+        )
 
     def decide(
         self,

@@ -126,7 +126,8 @@ CREATE TABLE IF NOT EXISTS approval_items (
     result TEXT,
     created_at REAL NOT NULL,
     decided_at REAL,
-    settled_at REAL
+    settled_at REAL,
+    answered INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS approval_items_request ON approval_items (request, position);
 CREATE INDEX IF NOT EXISTS approval_items_open ON approval_items (status, thread);
