@@ -63,3 +63,12 @@ def test_a_real_failure_is_caught_by_the_root(tmp_path: Path) -> None:
     path.write_bytes(b"not a database" * 100)
     with pytest.raises(errors.AdaptiveLLMError, match="not a valid adaptive_llm database"):
         Store(path)
+
+
+def test_the_sbatch_error_of_the_jobs_layer_is_the_public_one() -> None:
+    from adaptive_llm import Resources
+    from adaptive_llm.jobs.sbatch import SbatchError
+
+    assert SbatchError is errors.SbatchError
+    with pytest.raises(errors.AdaptiveLLMError):
+        Resources(extra={"partition": "debug\nrm -rf ~"})

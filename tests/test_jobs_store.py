@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -126,3 +127,26 @@ def test_locked_fresh_store_is_a_clear_error(tmp_path: Path) -> None:
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+def test_a_stored_job_that_is_no_longer_valid_is_skipped_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hostile (or hand-edited) stored spec is refused by the same checks as a new Job; the
+    other jobs still load."""
+    path = tmp_path / "s.sqlite"
+    store = Store(path)
+    store.jobs.upsert([Job("good", ["true"]), Job("bad", ["true"])])
+    store.close()
+    db = sqlite3.connect(path)
+    spec = Job("bad", ["true"]).to_dict()
+    spec["resources"]["extra"] = {"partition": "debug\nrm -rf ~"}
+    db.execute("UPDATE jobs SET spec=? WHERE name='bad'", (json.dumps(spec),))
+    db.commit()
+    db.close()
+    store = Store(path)
+    try:
+        assert [job.name for job in store.jobs.all()] == ["good"]
+    finally:
+        store.close()
+    assert "ignoring the stored definition of job 'bad'" in caplog.text

@@ -28,10 +28,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-
-class SbatchError(ValueError):
-    """A batch script or an ``#SBATCH`` value that cannot be understood or is not allowed."""
-
+from ..errors import SbatchError as SbatchError
 
 #: Categories refused in any text that lands in a batch script's header.
 _BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})

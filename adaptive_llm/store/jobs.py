@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Container, Iterable, Sequence
@@ -12,6 +13,8 @@ from ..jobs.model import Attempt, Job, JobState
 from .db import Database
 
 __all__ = ["AttemptUpdate", "JobRepository"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,20 @@ class JobRepository:
             )
 
     def all(self, skip: Container[str] = ()) -> list[Job]:
-        """Every recorded job, except those named in ``skip`` (already known to the caller)."""
-        return [
-            Job.from_dict(json.loads(r["spec"]))
-            for r in self._db.rows("SELECT name, spec FROM jobs")
-            if r["name"] not in skip
-        ]
+        """Every recorded job but those named in ``skip``; a stored definition that is no
+        longer valid (hand-edited, or refused by a newer check) is left out with a warning,
+        so one bad row never stops a run from loading."""
+        jobs = []
+        for name, spec in self._specs(skip):
+            try:
+                jobs.append(Job.from_dict(json.loads(spec)))
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("ignoring the stored definition of job %r: %s", name, exc)
+        return jobs
+
+    def _specs(self, skip: Container[str]) -> list[tuple[str, str]]:
+        rows = self._db.rows("SELECT name, spec FROM jobs")
+        return [(str(r["name"]), str(r["spec"])) for r in rows if r["name"] not in skip]
 
     # -- attempts -----------------------------------------------------------------------------
 
