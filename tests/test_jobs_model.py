@@ -167,3 +167,18 @@ def test_model_re_exports_the_resources_module() -> None:
 
     assert model.Resources is resources.Resources
     assert model.parse_duration is resources.parse_duration
+
+
+def test_one_duration_format_for_the_whole_package() -> None:
+    """The job table, the chat, the diagnosis and the resources all write durations and
+    sizes the same way (one implementation in ``_core.units``)."""
+    from adaptive_llm._core import units
+    from adaptive_llm.diagnosis import suggest
+    from adaptive_llm.jobs import model, resources
+
+    assert model.format_duration is units.format_duration is resources.format_duration
+    assert suggest.format_duration is units.format_duration
+    assert units.format_duration(93784) == "1d2h3m4s"
+    assert units.format_duration(2.5) == "2.5s" and units.format_duration(90) == "1m30s"
+    assert units.format_size(3 << 29) == "1.5 GiB" and units.format_size(512) == "512 B"
+    assert units.format_memory(512 << 20) == "512M"

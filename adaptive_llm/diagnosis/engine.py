@@ -7,6 +7,8 @@ import logging
 import os
 import time
 
+from adaptive_llm._core.units import format_duration
+from adaptive_llm._core.units import format_size as format_bytes
 from adaptive_llm.diagnosis.classify import classify
 from adaptive_llm.diagnosis.excerpt import build_excerpt, estimate_tokens
 from adaptive_llm.diagnosis.location import locate
@@ -22,7 +24,7 @@ from adaptive_llm.diagnosis.signals import (
     primary_signal,
 )
 from adaptive_llm.diagnosis.signature import signature
-from adaptive_llm.diagnosis.suggest import format_bytes, format_duration, suggest
+from adaptive_llm.diagnosis.suggest import suggest
 
 _logger = logging.getLogger(__name__)
 

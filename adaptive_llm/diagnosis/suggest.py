@@ -6,6 +6,8 @@ import difflib
 import os
 import re
 
+from adaptive_llm._core.units import format_duration as format_duration
+from adaptive_llm._core.units import format_size as format_bytes
 from adaptive_llm.diagnosis.model import Location
 
 #: Import names whose distribution on PyPI has another name.
@@ -190,25 +192,3 @@ def _missing_file(msg: str, workdir: str | None) -> str:
         shown = ", ".join(os.path.join(os.path.dirname(path), c) for c in close)
         return text + f" Similar files that exist: {shown}."
     return text
-
-
-def format_duration(seconds: float) -> str:
-    """``5s``, ``10m``, ``1h30m``, ``2d``."""
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    days, rem = divmod(s, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes, secs = divmod(rem, 60)
-    parts = [f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if v]
-    return "".join(parts[:2])
-
-
-def format_bytes(n: int) -> str:
-    """``512 MiB``, ``1 GiB``, ``1.5 GiB``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._core.units import BINARY_UNITS
 from .resources import Resources
 from .sbatch_options import (
     SbatchError,
@@ -29,7 +30,7 @@ from .sbatch_options import (
 
 _UNLIMITED = {"unlimited", "infinite", "-1"}
 _SLURM_MEMORY_RE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)(?P<unit>[KMGT]?)B?$", re.IGNORECASE)
-_MEMORY_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_MEMORY_UNITS = BINARY_UNITS  # one table of units for the package
 _NAME_BAD_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _KEY_RE = re.compile(r"[a-z][a-z0-9-]*")
 #: Options our runtime owns: each attempt writes stdout+stderr to its own log under the workdir.

@@ -24,7 +24,7 @@ from adaptive_llm.testing import ScriptedChatModel
 
 Files = Callable[..., Path]
 
-#: About 700 KB (under the 1 MB read limit): the slow first edit.
+#: About 700 KB (under the 1 MiB read limit): the slow first edit.
 FILLER = b"".join(b"value_%06d = %06d  # padding, a slow edit\r\n" % (i, i) for i in range(15000))
 BIG = FILLER + b"lr = 0.1\r\nepochs = 3\r\nname = 'run'"  # CRLF, no final newline
 SMALL = b"x = 1\ny = 2"  # no final newline

@@ -190,7 +190,7 @@ async def test_big_file_refused_unless_ranged(ws: Workspace, root: Path) -> None
     with pytest.raises(WorkspaceError) as err:
         await ws.read_file("big.log")
     assert str(err.value) == (
-        "'big.log' is 12.4 MB, over the 1 MB read limit; use start_line/end_line"
+        "'big.log' is 11.8 MiB, over the 1 MiB read limit; use start_line/end_line"
     )
     out = await ws.read_file("big.log", 2, 3)
     assert out.splitlines()[0] == "big.log (lines 2-3)"  # total unknown: stopped early
@@ -273,7 +273,7 @@ async def test_list_dir(ws: Workspace, root: Path, outside: Path) -> None:
         ".env  4 B  [protected]",
         "a.txt  0 B",
         f"away -> {outside}  [outside the workspace]",
-        "b.txt  1.5 KB",
+        "b.txt  1.5 KiB",
         "near -> sub",
         "new\\nline  0 B",
         "train.py  31 B",
@@ -367,7 +367,7 @@ async def test_plan_edit_refusals(ws: Workspace, root: Path) -> None:
     with pytest.raises(WorkspaceError, match="looks binary"):
         await ws.plan_edit("b.bin", "a", "c")
     (root / "big.txt").write_bytes(b"a" * 2_000_000)
-    with pytest.raises(WorkspaceError, match="over the 1 MB read limit"):
+    with pytest.raises(WorkspaceError, match="over the 1 MiB read limit"):
         await ws.plan_edit("big.txt", "a", "b")
 
 
@@ -406,8 +406,8 @@ async def test_plan_write(ws: Workspace, root: Path) -> None:
         await ws.plan_write("train.py/x.py", "x")
     with pytest.raises(WorkspaceError, match="names a directory"):
         await ws.plan_write("newdir/", "x")
-    with pytest.raises(WorkspaceError, match="over the 1 MB limit"):
-        await ws.plan_write("huge.txt", "x" * 1_000_001)
+    with pytest.raises(WorkspaceError, match="over the 1 MiB limit"):
+        await ws.plan_write("huge.txt", "x" * ((1 << 20) + 1))
     with pytest.raises(WorkspaceError, match="is a directory"):
         await ws.plan_write("sub", "x")
 

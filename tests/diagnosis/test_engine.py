@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from diag_helpers import PROGRAMS, Job, in_spans, log_lines
 
+from adaptive_llm._core.units import format_duration
+from adaptive_llm._core.units import format_size as format_bytes
 from adaptive_llm.diagnosis import CATEGORIES, diagnose
 from adaptive_llm.diagnosis.excerpt import estimate_tokens
 from adaptive_llm.diagnosis.reader import FULL_READ_LIMIT, clean_lines
 from adaptive_llm.diagnosis.signature import normalize_message
-from adaptive_llm.diagnosis.suggest import format_bytes, format_duration, suggest
+from adaptive_llm.diagnosis.suggest import suggest
 
 KEYERROR_PROGRAM = """\
 import sys

@@ -17,7 +17,7 @@ from .base import Action, ActionArgs, ActionEnv, ActionError, Overlay, Plan, che
 
 __all__ = ["EditFile", "WriteFile"]
 
-MAX_TEXT = 1_000_000
+MAX_TEXT = 1 << 20
 Path_ = Annotated[
     str, Field(min_length=1, max_length=4000), AfterValidator(lambda v: check_text("path", v))
 ]

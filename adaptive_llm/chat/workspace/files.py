@@ -39,9 +39,9 @@ from typing import Literal
 
 import aiofiles
 
+from ..._core.units import format_size as _human
 from .guard import WorkspaceError
 from .guard import denied as _denied
-from .guard import human as _human
 from .guard import show as _show
 from .search import compile_pattern, search_tree
 
@@ -100,8 +100,8 @@ class Workspace:
         self,
         root: str | Path,
         *,
-        max_read_bytes: int = 1_000_000,
-        max_write_bytes: int = 1_000_000,
+        max_read_bytes: int = 1 << 20,
+        max_write_bytes: int = 1 << 20,
         max_search_matches: int = 200,
         max_list_entries: int = 500,
     ) -> None:

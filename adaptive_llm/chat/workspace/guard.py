@@ -37,15 +37,3 @@ def denied(name: str) -> bool:
 def show(name: str) -> str:
     """A name safe to print on one line (control characters escaped)."""
     return name if name.isprintable() else repr(name)[1:-1]
-
-
-def human(n: int) -> str:
-    """A byte count for people: ``512 B``, ``1.5 KB``, ``20 MB``."""
-    if n < 1000:
-        return f"{n} B"
-    size, unit = n / 1000, "KB"
-    for bigger in ("MB", "GB"):
-        if size < 1000:
-            break
-        size, unit = size / 1000, bigger
-    return f"{size:.1f} {unit}".replace(".0 ", " ")
