@@ -61,7 +61,7 @@ from typing import Any
 
 from adaptive_llm.diagnosis import diagnose
 from adaptive_llm.jobs.model import Attempt, Job, JobState
-from adaptive_llm.jobs.schedulers.base import JobStatus, Scheduler, SubmitRequest
+from adaptive_llm.jobs.schedulers.base import AttemptReport, Scheduler, SubmitRequest
 from adaptive_llm.managers.run_manager import RunManager
 from adaptive_llm.store import Store
 
@@ -83,7 +83,7 @@ class BenchScheduler(Scheduler):
     name = "bench"
 
     def __init__(self) -> None:
-        self.status: dict[str, JobStatus] = {}
+        self.status: dict[str, AttemptReport] = {}
         self.requests: dict[str, SubmitRequest] = {}
         self.polls = 0
         #: ``perf_counter`` when a poll first reported the failure burst.
@@ -95,10 +95,10 @@ class BenchScheduler(Scheduler):
         self._next += 1
         scheduler_id = str(self._next)
         self.requests[scheduler_id] = request
-        self.status[scheduler_id] = JobStatus(JobState.PENDING)
+        self.status[scheduler_id] = AttemptReport(JobState.PENDING)
         return scheduler_id
 
-    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, JobStatus]:
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
         self.polls += 1
         status = self.status
         result = {a.scheduler_id: status[a.scheduler_id] for a in attempts if a.scheduler_id}
@@ -109,7 +109,7 @@ class BenchScheduler(Scheduler):
     async def cancel(self, attempt: Attempt) -> None:
         if attempt.scheduler_id:
             now = time.time()
-            self.status[attempt.scheduler_id] = JobStatus(
+            self.status[attempt.scheduler_id] = AttemptReport(
                 JobState.CANCELLED, reason="cancelled", ended_at=now
             )
 
@@ -118,13 +118,13 @@ class BenchScheduler(Scheduler):
     def start_all(self) -> None:
         now = time.time()
         for sid in self.status:
-            self.status[sid] = JobStatus(JobState.RUNNING, started_at=now)
+            self.status[sid] = AttemptReport(JobState.RUNNING, started_at=now)
 
     def fail(self, ids: Sequence[str]) -> None:
         now = time.time()
         self._failing = set(ids)
         for sid in ids:
-            self.status[sid] = JobStatus(
+            self.status[sid] = AttemptReport(
                 JobState.FAILED, exit_code=1, reason="NonZeroExitCode", ended_at=now
             )
 
@@ -132,7 +132,7 @@ class BenchScheduler(Scheduler):
         now = time.time()
         for sid, st in self.status.items():
             if not st.state.is_final:
-                self.status[sid] = JobStatus(JobState.COMPLETED, exit_code=0, ended_at=now)
+                self.status[sid] = AttemptReport(JobState.COMPLETED, exit_code=0, ended_at=now)
 
 
 # -- failure logs ----------------------------------------------------------------------------

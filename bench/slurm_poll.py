@@ -7,7 +7,7 @@ What runs
 
     1. ``squeue``: the exact call ``SlurmScheduler.poll`` makes (``squeue --noheader
        --states=all --jobs=<all ids> -O ...``), ``--repeats`` times; wall time of the call and,
-       separately, of parsing its output into ``JobStatus`` objects (``parse_squeue`` +
+       separately, of parsing its output into ``AttemptReport`` objects (``parse_squeue`` +
        ``status_from_record``).
     2. ``poll``: ``SlurmScheduler.poll`` end to end on the same 1,000 attempts (call + parse),
        checking that it ran exactly one ``squeue`` and nothing else.

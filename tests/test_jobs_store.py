@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from adaptive_llm import Attempt, Job, JobState, RunManager, StoreError
+from adaptive_llm.jobs.model import AttemptReport
 from adaptive_llm.managers.views import build_views
-from adaptive_llm.store import AttemptUpdate, Store
+from adaptive_llm.store import Store
 
 
 def store_path(workdir: Path) -> Path:
@@ -25,25 +27,24 @@ def test_round_trip(tmp_path: Path) -> None:
     store.jobs.upsert([job])
     store.jobs.upsert([job])  # idempotent
     now = time.time()
-    store.jobs.add_attempt(
-        Attempt("a", 1, JobState.PENDING, "/logs/a/attempt-1.log", submitted_at=now), "local"
+    first = Attempt(
+        "a", 1, JobState.PENDING, "/logs/a/attempt-1.log", submitted_at=now, reason="queued"
     )
+    store.jobs.add_attempt(first, "local")
     store.jobs.set_scheduler_id("a", 1, "local-1")
-    store.jobs.update_attempts(
-        [AttemptUpdate("a", 1, JobState.RUNNING, started_at=now)],
+    running = first.with_report(AttemptReport(JobState.RUNNING, started_at=now))
+    assert running.reason is None  # a reason describes one state: "queued" is over
+    store.jobs.update_attempts([running])
+    failed = running.with_report(
+        AttemptReport(JobState.FAILED, exit_code=2, reason="exit code 2", ended_at=now + 1)
     )
-    store.jobs.update_attempts(
-        [
-            AttemptUpdate(
-                "a", 1, JobState.FAILED, exit_code=2, reason="exit code 2", ended_at=now + 1
-            )
-        ]
-    )
+    store.jobs.update_attempts([failed])
     store.close()
 
     store = Store(path, readonly=True)
     assert store.jobs.all() == [job]
     (attempt,) = store.jobs.attempts("a")
+    assert attempt == replace(failed, scheduler_id="local-1")
     assert attempt.state is JobState.FAILED
     assert attempt.exit_code == 2
     assert attempt.scheduler_id == "local-1"
@@ -150,3 +151,23 @@ def test_a_stored_job_that_is_no_longer_valid_is_skipped_not_fatal(
     finally:
         store.close()
     assert "ignoring the stored definition of job 'bad'" in caplog.text
+
+
+def test_a_report_becomes_the_same_attempt_in_memory_and_in_the_store(tmp_path: Path) -> None:
+    """A later report without an exit code, a signal or an end keeps them; one without a
+    reason clears it; the first start stays (``Attempt.with_report``, stored as is)."""
+    base = Attempt("b", 1, JobState.RUNNING, "/l", started_at=10.0, reason="x", exit_code=None)
+    later = base.with_report(AttemptReport(JobState.FAILED, exit_code=3, ended_at=20.0))
+    again = later.with_report(AttemptReport(JobState.FAILED, started_at=15.0))
+    assert (again.exit_code, again.ended_at, again.started_at, again.reason) == (
+        3,
+        20.0,
+        10.0,
+        None,
+    )
+    store = Store(tmp_path / "s.sqlite")
+    store.jobs.upsert([Job("b", ["true"])])
+    store.jobs.add_attempt(base, "local")
+    store.jobs.update_attempts([again])
+    assert store.jobs.attempts("b") == [again]
+    store.close()

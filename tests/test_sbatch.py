@@ -190,7 +190,7 @@ def test_render_details(tmp_path: Path) -> None:
         render_sbatch(Job("e", ["true"], env={"A-B": "1"}), log_path=tmp_path, cwd=tmp_path)
 
 
-# -- SLURM output -> JobStatus -----------------------------------------------------------------
+# -- SLURM output -> AttemptReport -----------------------------------------------------------------
 
 SQUEUE = (
     "11|PENDING|Resources|N/A|N/A|0|1:00|\n"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from adaptive_llm import Attempt, Job, JobState, RunManager, SlurmScheduler, SubmitError
-from adaptive_llm.jobs.schedulers.base import JobStatus, SubmitRequest
+from adaptive_llm.jobs.schedulers.base import AttemptReport, SubmitRequest
 
 MakeRM = Callable[..., RunManager]
 CI_DIR = Path(__file__).resolve().parents[1] / ".ci"
@@ -36,7 +36,7 @@ class CountingSlurm(SlurmScheduler):
         super().__init__(**kwargs)
         self.polls = 0
 
-    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, JobStatus]:
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
         self.polls += 1
         return await super().poll(attempts)
 

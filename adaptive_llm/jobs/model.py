@@ -196,6 +196,19 @@ def _checked_env(job: str, env: Mapping[str, object]) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class AttemptReport:
+    """What the scheduler says about one attempt right now (a poll's answer)."""
+
+    state: JobState
+    exit_code: int | None = None
+    signal: int | None = None
+    #: Why it is in its state (replaced by every report: a reason describes one state).
+    reason: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
 class Attempt:
     """One run of a job: where it ran, how it ended, where its log is."""
 
@@ -216,6 +229,20 @@ class Attempt:
         if self.started_at is None:
             return None
         return (self.ended_at or _now()) - self.started_at
+
+    def with_report(self, report: AttemptReport) -> Attempt:
+        """This attempt as ``report`` says it is now: state and reason as reported; exit
+        code, signal and end kept unless reported; the first start kept. The one place a
+        report becomes an attempt, in memory and in the store alike."""
+        return replace(
+            self,
+            state=report.state,
+            reason=report.reason,
+            exit_code=self.exit_code if report.exit_code is None else report.exit_code,
+            signal=self.signal if report.signal is None else report.signal,
+            started_at=self.started_at if self.started_at is not None else report.started_at,
+            ended_at=self.ended_at if report.ended_at is None else report.ended_at,
+        )
 
 
 def _now() -> float:

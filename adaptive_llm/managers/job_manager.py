@@ -16,13 +16,13 @@ from ..errors import JobBusyError as JobBusyError
 from ..errors import UnknownJobError as UnknownJobError
 from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.base import (
-    JobStatus,
+    AttemptReport,
     Scheduler,
     SchedulerError,
     SubmitError,
     SubmitRequest,
 )
-from ..store import AttemptUpdate, Store
+from ..store import Store
 from .base import BaseManager, Changes
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ class JobManager(BaseManager):
             self.store.set_meta(OUTAGE_KEY, None)
             self.scheduler_error = None
             self.changes.notify()
-        seen: list[tuple[Attempt, JobStatus]] = []
+        seen: list[tuple[Attempt, AttemptReport]] = []
         for index, attempt in enumerate(active):
             if index and index % (10 * POLL_BATCH) == 0:
                 await asyncio.sleep(0)
@@ -273,35 +273,12 @@ class JobManager(BaseManager):
         for begin in range(0, len(seen), POLL_BATCH):
             if begin:
                 await asyncio.sleep(0)
-            updates: list[AttemptUpdate] = []
             changed: list[Attempt] = []
             for attempt, status in seen[begin : begin + POLL_BATCH]:
                 if self.attempts.get(attempt.job) is not attempt:
                     continue  # changed meanwhile (a concurrent poll or a resubmit)
-                updates.append(
-                    AttemptUpdate(
-                        job=attempt.job,
-                        number=attempt.number,
-                        state=status.state,
-                        exit_code=status.exit_code,
-                        signal=status.signal,
-                        reason=status.reason,
-                        started_at=status.started_at,
-                        ended_at=status.ended_at,
-                    )
-                )
-                changed.append(
-                    replace(
-                        attempt,
-                        state=status.state,
-                        exit_code=status.exit_code,
-                        signal=status.signal,
-                        reason=status.reason,
-                        started_at=attempt.started_at or status.started_at,
-                        ended_at=status.ended_at,
-                    )
-                )
-            self.store.jobs.update_attempts(updates)
+                changed.append(attempt.with_report(status))
+            self.store.jobs.update_attempts(changed)
             for attempt in changed:
                 self.attempts[attempt.job] = attempt
                 if attempt.state.is_failure:

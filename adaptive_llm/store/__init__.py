@@ -12,11 +12,10 @@ from ..errors import StoreError
 from .chat import ChatRepository
 from .db import Database
 from .diagnoses import DiagnosisRepository
-from .jobs import AttemptUpdate, JobRepository
+from .jobs import JobRepository
 from .layout import CHECKPOINTS_NAME, Layout
 
 __all__ = [
-    "AttemptUpdate",
     "ChatRepository",
     "DiagnosisRepository",
     "JobRepository",

@@ -7,29 +7,13 @@ import logging
 import sqlite3
 import time
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass
 
 from ..jobs.model import Attempt, Job, JobState
 from .db import Database
 
-__all__ = ["AttemptUpdate", "JobRepository"]
+__all__ = ["JobRepository"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AttemptUpdate:
-    """A state change of one attempt, as observed by a poll."""
-
-    job: str
-    number: int
-    state: JobState
-    exit_code: int | None = None
-    signal: int | None = None
-    reason: str | None = None
-    started_at: float | None = None
-    ended_at: float | None = None
-    scheduler_id: str | None = None
 
 
 class JobRepository:
@@ -125,35 +109,34 @@ class JobRepository:
                 [(sid, job, number) for job, number, sid in rows],
             )
 
-    def update_attempts(self, updates: Sequence[AttemptUpdate]) -> None:
-        """Record many state changes in one transaction (one poll's worth)."""
-        if not updates:
+    def update_attempts(self, attempts: Sequence[Attempt]) -> None:
+        """Record many attempts' new states in one transaction (one poll's worth): each row
+        becomes exactly the attempt given (``Attempt.with_report`` merged the report)."""
+        if not attempts:
             return
         now = time.time()
         with self._db.transaction() as db:
             db.executemany(
-                "UPDATE attempts SET state=?, exit_code=coalesce(?, exit_code),"
-                " signal=coalesce(?, signal), reason=coalesce(?, reason),"
-                " started_at=coalesce(started_at, ?), ended_at=coalesce(?, ended_at),"
-                " scheduler_id=coalesce(?, scheduler_id) WHERE job=? AND number=?",
+                "UPDATE attempts SET state=?, exit_code=?, signal=?, reason=?, started_at=?,"
+                " ended_at=?, scheduler_id=coalesce(?, scheduler_id) WHERE job=? AND number=?",
                 [
                     (
-                        u.state.value,
-                        u.exit_code,
-                        u.signal,
-                        u.reason,
-                        u.started_at,
-                        u.ended_at,
-                        u.scheduler_id,
-                        u.job,
-                        u.number,
+                        a.state.value,
+                        a.exit_code,
+                        a.signal,
+                        a.reason,
+                        a.started_at,
+                        a.ended_at,
+                        a.scheduler_id,
+                        a.job,
+                        a.number,
                     )
-                    for u in updates
+                    for a in attempts
                 ],
             )
             db.executemany(
                 "INSERT INTO transitions (job, number, state, reason, at) VALUES (?, ?, ?, ?, ?)",
-                [(u.job, u.number, u.state.value, u.reason, now) for u in updates],
+                [(a.job, a.number, a.state.value, a.reason, now) for a in attempts],
             )
 
     def attempts(self, job: str | None = None) -> list[Attempt]:

@@ -1,11 +1,11 @@
 """Schedulers run attempts: ``LocalScheduler`` (local subprocesses) and ``SlurmScheduler``."""
 
-from .base import JobStatus, Scheduler, SchedulerError, SubmitError, SubmitRequest
+from .base import AttemptReport, Scheduler, SchedulerError, SubmitError, SubmitRequest
 from .local import LocalScheduler
 from .slurm import SlurmScheduler
 
 __all__ = [
-    "JobStatus",
+    "AttemptReport",
     "LocalScheduler",
     "Scheduler",
     "SchedulerError",

@@ -9,7 +9,11 @@ from pathlib import Path
 
 from ...errors import SchedulerError as SchedulerError
 from ...errors import SubmitError as SubmitError
-from ..model import Attempt, Job, JobState
+from ..model import Attempt, Job
+from ..model import AttemptReport as AttemptReport
+
+#: The former name of ``AttemptReport`` (schedulers written for earlier versions use it).
+JobStatus = AttemptReport
 
 
 @dataclass(frozen=True)
@@ -20,18 +24,6 @@ class SubmitRequest:
     attempt: int
     cwd: Path
     log_path: Path
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """What the scheduler says about one attempt right now."""
-
-    state: JobState
-    exit_code: int | None = None
-    signal: int | None = None
-    reason: str | None = None
-    started_at: float | None = None
-    ended_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +49,7 @@ class Scheduler(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, JobStatus]:
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
         """The status of every given (non-final) attempt, keyed by scheduler id, in one call.
 
         An attempt missing from the result is unchanged as far as the scheduler knows.

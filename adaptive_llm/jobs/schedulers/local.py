@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import Attempt, Job, JobState
-from .base import JobStatus, ResourceCaps, Scheduler, SubmitError, SubmitRequest
+from .base import AttemptReport, ResourceCaps, Scheduler, SubmitError, SubmitRequest
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class _Entry:
     status_path: Path
     process: asyncio.subprocess.Process | None = None
     runner_pid: int | None = None
-    status: JobStatus = field(default_factory=lambda: JobStatus(JobState.PENDING))
+    status: AttemptReport = field(default_factory=lambda: AttemptReport(JobState.PENDING))
     cancel_requested: bool = False
     external: bool = False
 
@@ -119,8 +119,8 @@ class LocalScheduler(Scheduler):
         await self._launch_ready()
         return entry.id
 
-    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, JobStatus]:
-        result: dict[str, JobStatus] = {}
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
+        result: dict[str, AttemptReport] = {}
         for attempt in attempts:
             if attempt.scheduler_id is None:
                 continue
@@ -144,7 +144,7 @@ class LocalScheduler(Scheduler):
         entry.cancel_requested = True
         if entry.id in self._queue:
             self._queue.remove(entry.id)
-            entry.status = JobStatus(
+            entry.status = AttemptReport(
                 JobState.CANCELLED, reason="cancelled before it started", ended_at=time.time()
             )
             return
@@ -199,14 +199,14 @@ class LocalScheduler(Scheduler):
                     start_new_session=True,
                 )
             except OSError as exc:
-                entry.status = JobStatus(
+                entry.status = AttemptReport(
                     JobState.FAILED,
                     reason=f"could not start the job runner: {exc}",
                     ended_at=time.time(),
                 )
                 continue
             entry.runner_pid = entry.process.pid
-            entry.status = JobStatus(JobState.RUNNING, started_at=time.time())
+            entry.status = AttemptReport(JobState.RUNNING, started_at=time.time())
             self._running.add(entry.id)
             task = asyncio.get_running_loop().create_task(self._watch(entry))
             self._tasks.add(task)
@@ -223,12 +223,12 @@ class LocalScheduler(Scheduler):
         status = _read_status(entry.status_path)
         if status is None or not status.state.is_final:
             if entry.cancel_requested:
-                status = JobStatus(
+                status = AttemptReport(
                     JobState.CANCELLED, reason="cancelled before it started", ended_at=time.time()
                 )
             else:
                 code = entry.process.returncode
-                status = JobStatus(
+                status = AttemptReport(
                     JobState.LOST,
                     reason=f"the job runner ended (code {code}) without recording an exit status",
                     ended_at=time.time(),
@@ -258,14 +258,16 @@ class LocalScheduler(Scheduler):
             runner_pid = (_live_runners() if runners is None else runners).get(str(spec_path))
             if runner_pid is not None:
                 entry.runner_pid = runner_pid
-                entry.status = JobStatus(JobState.RUNNING)
+                entry.status = AttemptReport(JobState.RUNNING)
                 self._running.add(entry.id)
             else:
                 entry.external = False
                 self._queue.append(entry.id)
-                entry.status = JobStatus(JobState.PENDING, reason="queued again after a restart")
+                entry.status = AttemptReport(
+                    JobState.PENDING, reason="queued again after a restart"
+                )
         else:
-            entry.status = JobStatus(
+            entry.status = AttemptReport(
                 JobState.LOST, reason="no record of this attempt was found", ended_at=time.time()
             )
         return entry
@@ -275,7 +277,7 @@ class LocalScheduler(Scheduler):
             return
         status = _read_status(entry.status_path)
         if status is None or not status.state.is_final:
-            status = JobStatus(
+            status = AttemptReport(
                 JobState.LOST,
                 reason=(
                     "the job's runner process vanished without recording an exit status"
@@ -339,12 +341,12 @@ def _read_raw_status(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _status_from_raw(raw: dict[str, Any]) -> JobStatus:
+def _status_from_raw(raw: dict[str, Any]) -> AttemptReport:
     try:
         state = JobState(raw.get("state", "UNKNOWN"))
     except ValueError:
         state = JobState.UNKNOWN
-    return JobStatus(
+    return AttemptReport(
         state=state,
         exit_code=raw.get("exit_code"),
         signal=raw.get("signal"),
@@ -354,6 +356,6 @@ def _status_from_raw(raw: dict[str, Any]) -> JobStatus:
     )
 
 
-def _read_status(path: Path) -> JobStatus | None:
+def _read_status(path: Path) -> AttemptReport | None:
     raw = _read_raw_status(path)
     return _status_from_raw(raw) if raw is not None else None

@@ -28,7 +28,7 @@ from ..sbatch import (
 )
 from ..sbatch_options import check_extra
 from .base import (
-    JobStatus,
+    AttemptReport,
     ResourceCaps,
     Scheduler,
     SchedulerError,
@@ -119,7 +119,7 @@ class SlurmScheduler(Scheduler):
             raise SubmitError(f"job {job.name!r}: unexpected sbatch output {out.strip()!r}")
         return job_id
 
-    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, JobStatus]:
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
         by_id = {a.scheduler_id: a for a in attempts if a.scheduler_id}
         if not by_id:
             return {}
@@ -149,7 +149,7 @@ class SlurmScheduler(Scheduler):
 
     # -- polling ------------------------------------------------------------------------------
 
-    async def _poll(self, by_id: Mapping[str, Attempt]) -> dict[str, JobStatus]:
+    async def _poll(self, by_id: Mapping[str, Attempt]) -> dict[str, AttemptReport]:
         code, out, err = await self._run(
             "squeue", "--noheader", "--states=all", f"--jobs={','.join(by_id)}", "-O", SQUEUE_FORMAT
         )
@@ -168,7 +168,7 @@ class SlurmScheduler(Scheduler):
 
     async def _finished(
         self, ids: Sequence[str], by_id: Mapping[str, Attempt]
-    ) -> dict[str, JobStatus]:
+    ) -> dict[str, AttemptReport]:
         """Jobs no longer in squeue: scontrol (one call each), then sacct or the jobcomp file."""
         records: dict[str, dict[str, str]] = {}
         for job_id in ids:
@@ -190,11 +190,11 @@ class SlurmScheduler(Scheduler):
             if path is not None:
                 names = {job_id: by_id[job_id].job for job_id in unknown}
                 records.update(await asyncio.to_thread(read_jobcomp, path, names))
-        result: dict[str, JobStatus] = {}
+        result: dict[str, AttemptReport] = {}
         for job_id in ids:
             record = records.get(job_id)
             if record is None:
-                result[job_id] = JobStatus(
+                result[job_id] = AttemptReport(
                     JobState.LOST,
                     reason=(
                         f"SLURM no longer knows job {job_id}: it left the queue (MinJobAge) and"

@@ -1,4 +1,4 @@
-"""Read what SLURM's commands print (squeue, scontrol, sacct, jobcomp) into ``JobStatus``.
+"""Read what SLURM's commands print (squeue, scontrol, sacct, jobcomp) into ``AttemptReport``.
 
 Pure functions, no SLURM needed: the ``SlurmScheduler`` runs the commands, this maps their
 output, states and reasons to ours.
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from ..model import JobState
-from .base import JobStatus
+from .base import AttemptReport
 
 #: ``squeue -O`` fields, in the order ``parse_squeue`` reads them ("|" after each).
 SQUEUE_FIELDS = ("JobID", "State", "Reason", "StartTime", "EndTime", "exit_code", "TimeLimit")
@@ -100,8 +100,8 @@ def parse_squeue(output: str) -> dict[str, dict[str, str]]:
     return rows
 
 
-def status_from_record(record: Mapping[str, str], log_path: str | None = None) -> JobStatus:
-    """Our ``JobStatus`` from a SLURM record (squeue row, scontrol, sacct or jobcomp line).
+def status_from_record(record: Mapping[str, str], log_path: str | None = None) -> AttemptReport:
+    """Our ``AttemptReport`` from a SLURM record (squeue row, scontrol, sacct or jobcomp line).
 
     Keys: ``JobState``, ``Reason``, ``ExitCode`` (``code:signal``), ``StartTime``, ``EndTime``,
     ``TimeLimit``. A FAILED/CANCELLED job whose log says it exceeded its memory limit (SLURM's
@@ -117,18 +117,18 @@ def status_from_record(record: Mapping[str, str], log_path: str | None = None) -
     ended = parse_slurm_timestamp(record.get("EndTime", ""))
     if state is JobState.PENDING:
         why = f": {reason}" if reason else ""
-        return JobStatus(state, reason=f"SLURM {slurm_state}{why}")
+        return AttemptReport(state, reason=f"SLURM {slurm_state}{why}")
     if not state.is_final:
         note = "" if slurm_state == "RUNNING" else f"SLURM {slurm_state}"
         if state is JobState.UNKNOWN:
             note = f"unknown SLURM state {slurm_state!r}"
-        return JobStatus(state, reason=note or None, started_at=started)
+        return AttemptReport(state, reason=note or None, started_at=started)
     if state in (JobState.FAILED, JobState.CANCELLED) and _log_says_oom(log_path):
         state = JobState.OUT_OF_MEMORY
     text = _final_reason(state, slurm_state, reason, code, signal, record.get("TimeLimit", ""))
     if signal and not code:
         code = None  # killed by a signal: no exit code of its own
-    return JobStatus(
+    return AttemptReport(
         state, exit_code=code, signal=signal, reason=text, started_at=started, ended_at=ended
     )
 
