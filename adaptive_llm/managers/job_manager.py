@@ -21,6 +21,7 @@ from ..jobs.schedulers.base import (
     SchedulerError,
     SubmitError,
     SubmitRequest,
+    check_workdir,
 )
 from ..store import Store
 from .base import BaseManager, Changes
@@ -117,9 +118,7 @@ class JobManager(BaseManager):
             if cwd in checked:
                 continue
             checked.add(cwd)
-            if not cwd.is_dir():
-                what = "does not exist" if not cwd.exists() else "is not a directory"
-                raise SubmitError(f"job {job.name!r}: working directory {cwd} {what}")
+            check_workdir(job.name, cwd)
         probe = self.log_dir
         while not probe.exists():
             probe = probe.parent

@@ -16,6 +16,13 @@ from ..model import AttemptReport as AttemptReport
 JobStatus = AttemptReport
 
 
+def check_workdir(job: str, cwd: Path) -> None:
+    """``SubmitError`` if ``cwd``, the working directory of ``job``, is not a directory."""
+    if not cwd.is_dir():
+        what = "does not exist" if not cwd.exists() else "is not a directory"
+        raise SubmitError(f"job {job!r}: working directory {cwd} {what}")
+
+
 @dataclass(frozen=True)
 class SubmitRequest:
     """Everything a scheduler needs to start one attempt."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import Attempt, Job, JobState
-from .base import AttemptReport, ResourceCaps, Scheduler, SubmitError, SubmitRequest
+from .base import AttemptReport, ResourceCaps, Scheduler, SubmitError, SubmitRequest, check_workdir
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +81,7 @@ class LocalScheduler(Scheduler):
 
     async def submit(self, request: SubmitRequest) -> str:
         job = request.job
-        if not request.cwd.is_dir():
-            what = "does not exist" if not request.cwd.exists() else "is not a directory"
-            raise SubmitError(f"job {job.name!r}: working directory {request.cwd} {what}")
+        check_workdir(job.name, request.cwd)
         log_dir = request.log_path.parent
         try:
             log_dir.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from .base import (
     SchedulerError,
     SubmitError,
     SubmitRequest,
+    check_workdir,
 )
 from .slurm_parse import (
     INVALID_ID,
@@ -90,9 +91,7 @@ class SlurmScheduler(Scheduler):
 
     async def submit(self, request: SubmitRequest) -> str:
         job = request.job
-        if not request.cwd.is_dir():
-            what = "does not exist" if not request.cwd.exists() else "is not a directory"
-            raise SubmitError(f"job {job.name!r}: working directory {request.cwd} {what}")
+        check_workdir(job.name, request.cwd)
         script = request.log_path.with_suffix(".sbatch")
         try:
             request.log_path.parent.mkdir(parents=True, exist_ok=True)
