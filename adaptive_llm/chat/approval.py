@@ -72,14 +72,17 @@ def ready(items: Sequence[Item]) -> list[Item]:
 
 
 def _unique_ids(calls: Sequence[ToolCall]) -> tuple[list[ToolCall], bool]:
-    """The calls with repeated (or missing) ids renamed: every call gets its own answer."""
+    """The calls with repeated (or missing) ids renamed, the same way every time (by their
+    place in the reply, as the node may run again): every call gets its own answer."""
     seen: set[str] = set()
     out: list[ToolCall] = []
     renamed = False
-    for call in calls:
+    for index, call in enumerate(calls):
         call_id = str(call.get("id") or "")
         if not call_id or call_id in seen:
-            call_id = f"{call_id or 'call'}-{uuid.uuid4().hex[:8]}"
+            call_id = f"{call_id or 'call'}~{index}"
+            while call_id in seen:
+                call_id += "~"
             renamed = True
         seen.add(call_id)
         out.append({**call, "id": call_id})
@@ -101,8 +104,13 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
         response = await handler(request)
         seen = {m.id for m in request.state.get("messages", []) if m.id}
         for message in response.result:
-            if isinstance(message, AIMessage) and (not message.id or message.id in seen):
+            if not isinstance(message, AIMessage):
+                continue
+            if not message.id or message.id in seen:
                 message.id = f"reply-{uuid.uuid4().hex}"  # add_messages would replace the old one
+            calls, renamed = _unique_ids(message.tool_calls)
+            if renamed:  # before the reply is stored: every later step sees the same ids
+                message.tool_calls = calls
         return response
 
     async def aafter_model(
