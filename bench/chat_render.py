@@ -14,7 +14,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from adaptive_llm.widgets.chat import THROTTLE, Bubble, ChatWidget, _Stream
+from adaptive_llm.widgets.chat import ChatWidget
+from adaptive_llm.widgets.messages import THROTTLE, Bubble
+from adaptive_llm.widgets.messages import Stream as _Stream
 
 MESSAGES = 500
 APPENDS = 50

@@ -8,109 +8,24 @@ appends one widget, so the history is never re-rendered.
 
 from __future__ import annotations
 
-import asyncio
 import html
-import json
 import logging
-import time
 import warnings
-from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from .._core.aio import TaskSet
+from .messages import THROTTLE as THROTTLE
+from .messages import Bubble as Bubble
+from .messages import Stream, bubble_of
 from .render import diff_html, markdown_html, plain_html, sanitize, style_tag
+from .tasks import WidgetTasks as WidgetTasks
 
 if TYPE_CHECKING:
-    from ..chat.events import Approval, ChatEvent, ChatMessage
+    from ..chat.events import Approval
     from ..managers.llm_manager import LLMManager
 
 log = logging.getLogger(__name__)
-
-#: Minimum seconds between two updates of a streaming message.
-THROTTLE = 0.05
-_ROLE_LABEL = {"user": "you", "assistant": "assistant", "tool": "tool", "diagnosis": "diagnosis"}
-
-
-def _loop() -> asyncio.AbstractEventLoop:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.get_event_loop_policy().get_event_loop()
-
-
-class WidgetTasks(TaskSet):
-    """Tasks started from widget callbacks (strongly referenced, exceptions reported).
-
-    Widget callbacks may run on another thread than the cells (ipykernel 7 handles widget
-    messages in a subshell thread with its own loop): ``call`` and ``start`` hand the work to
-    the loop the widget was created on, where the managers and their SQLite store live.
-    """
-
-    def __init__(self, on_error: Callable[[BaseException], None]) -> None:
-        super().__init__("widget task", on_error)
-        self.background: set[asyncio.Task[Any]] = set()
-        self.loop = _loop()
-
-    def call(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on the widget's loop (now, when already on it)."""
-        try:
-            here = asyncio.get_running_loop() is self.loop
-        except RuntimeError:
-            here = False
-        if here or not self.loop.is_running():
-            fn(*args)
-        else:
-            self.loop.call_soon_threadsafe(self._guarded, fn, *args)
-
-    def _guarded(self, fn: Callable[..., Any], *args: Any) -> None:
-        try:
-            fn(*args)
-        except Exception as exc:
-            log.exception("widget callback failed")
-            if self._on_error is not None:
-                self._on_error(exc)
-
-    def start(  # type: ignore[override]
-        self, coro: Coroutine[Any, Any, Any], name: str, *, background: bool = False
-    ) -> asyncio.Task[Any]:
-        """Run ``coro`` as a task; a ``background`` one (a loop) is not waited for by ``idle``.
-
-        Call on the widget's loop (callbacks go through ``call`` first).
-        """
-        task = super().start(coro, name, loop=self.loop)
-        if background:
-            self.background.add(task)
-            task.add_done_callback(self.background.discard)
-        return task
-
-    async def idle(self) -> None:
-        """Until every task started so far (and those they start) has ended."""
-        while self.tasks - self.background:
-            await asyncio.wait(list(self.tasks - self.background))
-
-
-class Bubble(widgets.HTML):  # type: ignore[misc]
-    """One message; ``set_text`` re-renders only this message."""
-
-    def __init__(self, role: str, text: str = "", *, error: bool = False, title: str = "") -> None:
-        super().__init__()
-        self.role = role
-        self.error = error
-        self.title = title or _ROLE_LABEL.get(role, role)
-        self.text = ""
-        self.add_class("adaptive-llm-bubble")
-        self.add_class(f"adaptive-llm-{role}")
-        if error:
-            self.add_class("adaptive-llm-error")
-        self.set_text(text)
-
-    def set_text(self, text: str) -> None:
-        self.text = text
-        body = plain_html(text) if self.role == "tool" else markdown_html(text)
-        label = f'<div class="adaptive-llm-role">{html.escape(self.title)}</div>'
-        self.value = label + body
 
 
 class ChatWidget(widgets.VBox):  # type: ignore[misc]
@@ -244,14 +159,14 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
             return
         finally:
             self._set_busy(False)
-        self.messages.children = tuple(_bubble(message) for message in history)
+        self.messages.children = tuple(bubble_of(message) for message in history)
         if not history:
             self._append(Bubble("assistant", "Ask anything about this job."))
         self._show_approvals(pending)
         self._update_usage()
 
     async def _turn(self, text: str, shown: list[str]) -> None:
-        state = _Stream(self)
+        state = Stream(self)
         pending: list[Approval] = []
         try:
             async for event in self.lm.chat_stream(self.name, text, shown=shown):
@@ -391,71 +306,6 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
     def _show_exception(self, exc: BaseException) -> None:
         self._set_busy(False)
         self._append(Bubble("assistant", _error_text(exc), error=True))
-
-
-class _Stream:
-    """One turn's events turned into bubbles; tokens flushed at most every ``THROTTLE`` s."""
-
-    def __init__(self, chat: ChatWidget) -> None:
-        self.chat = chat
-        self.bubble: Bubble | None = None
-        self.text = ""
-        self.shown = ""
-        self.flushed = 0.0
-
-    def handle(self, event: ChatEvent) -> None:
-        if event.type == "token":
-            self.text += event.text
-            if time.monotonic() - self.flushed >= THROTTLE:
-                self.flush()
-            return
-        self.flush()
-        if event.type == "tool_call":
-            args = json.dumps(event.data.get("args") or {}, ensure_ascii=False)
-            self._end_message()
-            self.chat._append(Bubble("tool", f"{event.text}({args})", title="tool call"))
-        elif event.type in ("tool_result", "applied"):
-            call_id = event.data.get("tool_call_id")
-            if call_id and call_id in self.chat.results_shown:
-                return  # shown when it was applied; its ToolMessage came with the reply's last
-            if call_id:
-                self.chat.results_shown.add(str(call_id))
-            name = str(event.data.get("name") or "tool")
-            error = event.data.get("status") == "error"
-            self.chat._append(Bubble("tool", event.text, title=f"{name} result", error=error))
-        elif event.type == "error":
-            self._end_message()
-            self.chat._append(Bubble("assistant", event.text, error=True))
-        elif event.type == "done" and self.bubble is None and not self.text and event.text:
-            self.text = event.text
-            self.flush()
-
-    def flush(self) -> None:
-        if self.text == self.shown:
-            return
-        if self.bubble is None:
-            self.bubble = self.chat._append(Bubble("assistant"))
-        self.bubble.set_text(self.text)
-        self.shown = self.text
-        self.flushed = time.monotonic()
-        self.chat.updates += 1
-
-    def _end_message(self) -> None:
-        self.bubble, self.text, self.shown = None, "", ""
-
-
-def _bubble(message: ChatMessage) -> Bubble:
-    if message.role == "tool":
-        return Bubble(
-            "tool",
-            message.text,
-            title=f"{message.name or 'tool'} result",
-            error=message.status == "error",
-        )
-    if message.role == "assistant" and not message.text and message.tool_calls:
-        calls = ", ".join(str(call.get("name")) for call in message.tool_calls)
-        return Bubble("tool", calls, title="tool call")
-    return Bubble(message.role, message.text)
 
 
 _DONE = {"done": "applied", "failed": "not applied", "rejected": "rejected", "refused": "refused"}
