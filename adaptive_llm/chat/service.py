@@ -18,7 +18,7 @@ from typing import Any
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelRequest, dynamic_prompt
-from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 
 from ..jobs.schedulers.base import ResourceCaps
@@ -40,6 +40,7 @@ from .events import (
 from .offline import OfflineChatModel
 from .prompts import diagnosis_points, system_prompt
 from .records import Item, rejection_text
+from .stream import events_of
 from .tools import build_tools
 from .workspace import Workspace
 
@@ -222,10 +223,14 @@ class ChatService:
     async def _run(self, payload: Any, context: ChatContext) -> AsyncIterator[ChatEvent]:
         agent = await self.agent()
         config = {"configurable": {"thread_id": context.thread}}
+
+        def usage(tokens_in: int, tokens_out: int) -> None:
+            self.records.add_usage(context.thread, tokens_in, tokens_out)
+
         async for part in agent.astream(
             payload, config, context=context, stream_mode=["messages", "updates"], version="v2"
         ):
-            for event in self._events(context.thread, part):
+            for event in events_of(part, usage):
                 yield event
         await self._mark_answered(context)
 
@@ -291,43 +296,6 @@ class ChatService:
                 await self._mark_answered(context)
                 return []
             return [event async for event in self._run(Command(resume={}), context)]
-
-    def _events(self, thread: str, part: dict[str, Any]) -> list[ChatEvent]:
-        events: list[ChatEvent] = []
-        if part["type"] == "messages":
-            chunk, meta = part["data"]
-            if (
-                isinstance(chunk, AIMessageChunk)
-                and chunk.text
-                and meta.get("langgraph_node") == "model"
-            ):
-                events.append(ChatEvent("token", text=chunk.text))
-            return events
-        for node, update in (part["data"] or {}).items():
-            if node == "__interrupt__" or not isinstance(update, dict):
-                continue
-            for message in update.get("messages", []):
-                if isinstance(message, AIMessage) and node == "model":
-                    usage = message.usage_metadata
-                    if usage:
-                        self.records.add_usage(
-                            thread, usage["input_tokens"], usage["output_tokens"]
-                        )
-                    for call in message.tool_calls:
-                        events.append(ChatEvent("tool_call", text=call["name"], data=dict(call)))
-                elif isinstance(message, ToolMessage):
-                    events.append(
-                        ChatEvent(
-                            "tool_result",
-                            text=message.text,
-                            data={
-                                "name": message.name,
-                                "status": message.status,
-                                "tool_call_id": message.tool_call_id,
-                            },
-                        )
-                    )
-        return events
 
     async def chat(
         self, job: str | None, text: str, shown: Collection[str] | None = None

@@ -27,13 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
-import hashlib
 import os
 import secrets
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -43,54 +40,15 @@ from ..._core.units import format_size as _human
 from .guard import WorkspaceError
 from .guard import denied as _denied
 from .guard import show as _show
+from .plans import AppliedEdit as AppliedEdit
+from .plans import EditPlan as EditPlan
+from .plans import diff as _diff
+from .plans import sha as _sha
 from .search import compile_pattern, search_tree
 
 __all__ = ["AppliedEdit", "EditPlan", "Workspace", "WorkspaceError"]
 
 _STALE = "'{}' changed since the edit was proposed; read it again"
-
-
-@dataclass(frozen=True)
-class EditPlan:
-    """A proposed write: exactly the bytes that ``Workspace.apply`` will put in ``path``."""
-
-    path: str
-    kind: Literal["create", "overwrite", "edit"]
-    before: bytes | None
-    after: bytes
-    diff: str
-    before_sha256: str | None
-
-
-@dataclass(frozen=True)
-class AppliedEdit:
-    """A write that happened; ``Workspace.undo`` restores ``before`` (or deletes a created file)."""
-
-    path: str
-    kind: Literal["create", "overwrite", "edit"]
-    before: bytes | None
-    after_sha256: str
-    diff: str
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _lines(text: str) -> list[str]:
-    """Split on ``\\n`` only, keeping the ends (``str.splitlines`` also splits on ``\\r``...)."""
-    parts = text.split("\n")
-    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-
-
-def _diff(path: str, before: bytes | None, after: bytes) -> str:
-    a = _lines(before.decode("utf-8", "replace")) if before is not None else []
-    b = _lines(after.decode("utf-8", "replace"))
-    old = "/dev/null" if before is None else f"a/{path}"
-    out = []
-    for line in difflib.unified_diff(a, b, old, f"b/{path}", lineterm="\n"):
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
 
 
 class Workspace:

@@ -1,0 +1,51 @@
+"""A turn's LangGraph stream as chat events: tokens of the model's answer, its tool calls,
+and every ToolMessage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
+
+from .events import ChatEvent
+
+__all__ = ["events_of"]
+
+
+def events_of(part: dict[str, Any], on_usage: Callable[[int, int], None]) -> list[ChatEvent]:
+    """The chat events in one part of LangGraph's v2 stream (``messages`` and ``updates``
+    modes); a model reply's token usage goes to ``on_usage``."""
+    events: list[ChatEvent] = []
+    if part["type"] == "messages":
+        chunk, meta = part["data"]
+        if (
+            isinstance(chunk, AIMessageChunk)
+            and chunk.text
+            and meta.get("langgraph_node") == "model"
+        ):
+            events.append(ChatEvent("token", text=chunk.text))
+        return events
+    for node, update in (part["data"] or {}).items():
+        if node == "__interrupt__" or not isinstance(update, dict):
+            continue
+        for message in update.get("messages", []):
+            if isinstance(message, AIMessage) and node == "model":
+                usage = message.usage_metadata
+                if usage:
+                    on_usage(usage["input_tokens"], usage["output_tokens"])
+                for call in message.tool_calls:
+                    events.append(ChatEvent("tool_call", text=call["name"], data=dict(call)))
+            elif isinstance(message, ToolMessage):
+                events.append(
+                    ChatEvent(
+                        "tool_result",
+                        text=message.text,
+                        data={
+                            "name": message.name,
+                            "status": message.status,
+                            "tool_call_id": message.tool_call_id,
+                        },
+                    )
+                )
+    return events
