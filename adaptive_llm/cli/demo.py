@@ -202,7 +202,7 @@ async def _run(workdir: Path, *, approve_all: bool = False, scheduler: str = "lo
         print(format_table(rows, base=workdir))
         problems: list[str] = []
         for name, expected in EXPECTED.items():
-            state = rm.job_manager.state(name)
+            state = rm.job(name).state
             diagnosis = await rm.llm_manager.diagnosis(name)
             if diagnosis is not None:
                 print()
@@ -252,12 +252,12 @@ async def _fix_in_chat(rm: RunManager, name: str) -> list[str]:
     if reply.error:
         return [f"{name}: the chat failed: {reply.error}"]
     await rm.wait(timeout=400)
-    attempt = rm.job_manager.attempts[name]
-    print(f"\n{name}: attempt {attempt.number} {attempt.state.value}")
-    if attempt.state is not JobState.COMPLETED or attempt.number != 2:
+    view = rm.job(name)
+    print(f"\n{name}: attempt {view.attempt} {view.state.value}")
+    if view.state is not JobState.COMPLETED or view.attempt != 2:
         return [
-            f"{name}: expected COMPLETED on attempt 2, got {attempt.state.value}"
-            f" on attempt {attempt.number}"
+            f"{name}: expected COMPLETED on attempt 2, got {view.state.value}"
+            f" on attempt {view.attempt}"
         ]
     return []
 
