@@ -131,3 +131,19 @@ def test_run_manager_without_a_model_imports_no_langchain(tmp_path: Path) -> Non
     )
     heavy = ("langchain", "langchain_core", "langgraph")
     assert "HEAVY []" in _heavy_modules_after(code, heavy)
+
+
+def test_output_cut_short_by_a_pipe_is_no_traceback(tmp_path: Path) -> None:
+    """`adaptive-llm status --json | head -c 10`: the reader stops early (far more output
+    than a pipe holds); a quiet stop, no BrokenPipeError trace."""
+    from adaptive_llm import Job
+
+    store = Store(tmp_path / ".adaptive_llm" / "store.sqlite")
+    store.jobs.upsert([Job(f"job-{i}", ["true"]) for i in range(2000)])
+    store.close()
+    command = (
+        f"{sys.executable} -m adaptive_llm.cli status --json --workdir {tmp_path} | head -c 10"
+    )
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.stdout.startswith('{\n  "jobs"')
