@@ -94,6 +94,10 @@ class ChatService:
             # lock across an await.
             self._connection = await aiosqlite.connect(self.store.checkpoints, isolation_level=None)
             await self._connection.execute("PRAGMA busy_timeout=5000")
+            # As the store: WAL, synced at checkpoints (a commit does not wait for the disk;
+            # a crash loses at most the last commits, never consistency).
+            await self._connection.execute("PRAGMA journal_mode=WAL")
+            await self._connection.execute("PRAGMA synchronous=NORMAL")
             saver = AsyncSqliteSaver(self._connection)
 
             @dynamic_prompt
