@@ -7,7 +7,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -29,7 +28,9 @@ log = logging.getLogger(__name__)
 
 
 #: RunManagers started in this process, by workdir: re-running a notebook cell replaces one.
-_ACTIVE: weakref.WeakValueDictionary[Path, RunManager] = weakref.WeakValueDictionary()
+#: Held strongly while started: a RunManager the notebook no longer references (the cell that
+#: made it ran again) still runs its loops until it is closed or replaced.
+_ACTIVE: dict[Path, RunManager] = {}
 
 
 #: Clean-up tasks of replaced RunManagers (kept alive until done).

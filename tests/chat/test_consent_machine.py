@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 from chat_support import (
     DIAGNOSIS_TEXT,
     apply_unified_diff,
@@ -658,16 +657,6 @@ def test_random_sessions_apply_only_what_the_user_saw() -> None:
     run_state_machine_as_test(ConsentMachine, settings=SETTINGS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: RunManager's _ACTIVE (managers/run_manager.py) is a"
-    " WeakValueDictionary, and nothing else references a RunManager from its running tasks;"
-    " a RunManager the user drops without closing (a notebook cell that makes `rm` again) is"
-    " collected while its JobManager/LLMManager loops keep running, so the next RunManager on"
-    " the workdir finds nothing to replace: two runs poll the same store, and the old chat's"
-    " connection is never closed (its non-daemon aiosqlite thread kept a test process from"
-    " exiting)",
-)
 async def test_a_dropped_run_manager_is_stopped_by_the_next_one(tmp_path: Path) -> None:
     root = tmp_path / "work"
     root.mkdir()
