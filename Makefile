@@ -50,6 +50,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/huge_log.py
 	$(BIN)/python bench/chat_render.py
 	$(BIN)/python bench/slurm_poll.py
+	$(BIN)/python bench/approval.py
 
 clean:
 	rm -rf $(VENV) adaptive-llm-demo .pytest_cache .mypy_cache .ruff_cache
