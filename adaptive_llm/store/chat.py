@@ -287,6 +287,10 @@ class ChatRepository:
             ),
         )
 
+    def has_edit(self, change_key: str) -> bool:
+        """Whether the change of ``change_key`` recorded its edit (it was applied)."""
+        return bool(self._db.rows("SELECT 1 FROM edits WHERE change_key=? LIMIT 1", (change_key,)))
+
     def edits(self, thread: str | None = None) -> list[EditRecord]:
         if thread is None:
             rows = self._db.rows("SELECT * FROM edits ORDER BY id")

@@ -132,7 +132,7 @@ async def _holds(workspace: Any, path: str, sha: str) -> bool:
 
 
 def _recorded(env: ActionEnv, item: Item) -> bool:
-    return any(e.change_key == item.key for e in env.records.edits(env.context.thread))
+    return env.records.has_edit(item.key)
 
 
 class EditFile(_FileAction):

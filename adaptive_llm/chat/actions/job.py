@@ -156,7 +156,7 @@ class SetJobResources(Action):
             f"Applied ({by}): job {after.name} now runs with"
             f" {resources_text(after.resources)} (from its next attempt)."
         )
-        if current == after and any(e.change_key == item.key for e in _edits(env)):
+        if current == after and env.records.has_edit(item.key):
             return applied  # applied and recorded before a crash
         if current != before and current != after:
             raise ActionError(f"job {after.name} changed since this was proposed; look again")
@@ -182,10 +182,6 @@ class SetJobResources(Action):
         assert edit.before is not None
         env.run.update_job(Job.from_dict(json.loads(edit.before)))
         return f"Undone: the resources of job {name} are back to what they were."
-
-
-def _edits(env: ActionEnv) -> list[EditRecord]:
-    return env.records.edits(env.context.thread)
 
 
 class ResubmitJob(Action):
