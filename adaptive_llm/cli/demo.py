@@ -224,10 +224,12 @@ async def _run(workdir: Path, *, approve_all: bool = False, scheduler: str = "lo
         print("Unexpected outcomes:\n  " + "\n  ".join(problems))
         return False
     print("Every job behaved as expected.")
+    cli = command_name()
     if not approve_all:
-        print("  fix the time limit:  adaptive-llm demo --headless --approve-all")
-    print(f"  jobs and diagnoses:  adaptive-llm status --workdir {workdir}")
-    print("  diagnose any log:    adaptive-llm diagnose PATH.log")
+        print(f"  fix the time limit:  {cli} demo --headless --approve-all")
+    print(f"  jobs and diagnoses:  {cli} status --workdir {workdir}")
+    log = workdir / ".adaptive_llm" / "logs" / "train" / "attempt-1.log"
+    print(f"  diagnose any log:    {cli} diagnose {log}")
     return True
 
 
@@ -260,6 +262,19 @@ async def _fix_in_chat(rm: RunManager, name: str) -> list[str]:
             f" on attempt {view.attempt}"
         ]
     return []
+
+
+def command_name() -> str:
+    """``adaptive-llm`` as the user can type it here: the bare name when it is on PATH (an
+    activated venv), else its path in this Python's environment (``.venv/bin/adaptive-llm``)."""
+    found = shutil.which("adaptive-llm")
+    script = Path(sys.executable).parent / "adaptive-llm"
+    if (found and Path(found).resolve() == script.resolve()) or not script.exists():
+        return "adaptive-llm"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def _printable(text: str) -> str:
