@@ -38,6 +38,13 @@ def test_demo_approve_all_then_status_json(tmp_path: Path) -> None:
     assert jobs["simulate"]["attempt"] == 2
     for row in jobs.values():
         assert Path(row["log_path"]).is_file()
+    # The commands the demo prints at its end run as printed (from a shell in this directory).
+    printed = [line.split(":", 1)[1].strip() for line in demo.stdout.splitlines()
+               if line.startswith(("  jobs and diagnoses:", "  diagnose any log:"))]  # fmt: skip
+    assert len(printed) == 2, demo.stdout
+    for command in printed:
+        ran = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0, (command, ran.stderr)
     # The first, timed-out attempt's log is kept beside the second one.
     assert (workdir / ".adaptive_llm/logs/simulate/attempt-1.log").is_file()
 
