@@ -8,6 +8,9 @@ import re
 
 __all__ = [
     "BINARY_UNITS",
+    "MAX_CPUS",
+    "MAX_MEMORY",
+    "MAX_TIME_LIMIT",
     "format_duration",
     "format_memory",
     "format_size",
@@ -24,6 +27,13 @@ _UNIT_DURATION_RE = re.compile(
 _MEMORY_RE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]?)(?:i?B)?$", re.IGNORECASE)
 #: Binary multiples, as SLURM and ``Resources`` read ``K``, ``M``, ``G``, ``T``.
 BINARY_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+#: The largest values a job may ask for: beyond them a value is a typo of a unit (or an
+#: attack), not a request; refused wherever a duration or a size is read.
+MAX_TIME_LIMIT = 366 * 86400
+MAX_MEMORY = 64 * 1024**4
+MAX_CPUS = 4096
+#: Longer strings are refused before they are parsed.
+_MAX_TEXT = 64
 
 
 def parse_duration(value: float | int | str | None) -> float | None:
@@ -37,8 +47,12 @@ def parse_duration(value: float | int | str | None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"time limit must be seconds or a string, got {value!r}")
     if isinstance(value, (int, float)):
+        if isinstance(value, int) and value > MAX_TIME_LIMIT:  # also ints no float can hold
+            return _positive(MAX_TIME_LIMIT + 1, value)
         seconds = float(value)
     else:
+        if len(value) > _MAX_TEXT:
+            raise ValueError(f"time limit {value[:20]!r}... is too long to be a duration")
         text = value.strip().lower()
         units = _UNIT_DURATION_RE.match(text) if text and not text[-1].isdigit() else None
         if units:
@@ -65,10 +79,19 @@ def parse_duration(value: float | int | str | None) -> float | None:
 
 def _positive(seconds: float, value: object) -> float:
     if not math.isfinite(seconds):
-        raise ValueError(f"time limit must be finite, got {value!r}")
+        raise ValueError(f"time limit must be finite, got {_short(value)}")
     if seconds <= 0:
-        raise ValueError(f"time limit must be positive, got {value!r}")
+        raise ValueError(f"time limit must be positive, got {_short(value)}")
+    if seconds > MAX_TIME_LIMIT:
+        raise ValueError(
+            f"time limit {_short(value)} is over the maximum of 366 days (a unit typo?)"
+        )
     return seconds
+
+
+def _short(value: object) -> str:
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "(huge)"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_memory(value: int | str | None) -> int | None:
@@ -80,12 +103,16 @@ def parse_memory(value: int | str | None) -> int | None:
     if isinstance(value, int):
         amount = value
     else:
+        if len(value) > _MAX_TEXT:
+            raise ValueError(f"memory {value[:20]!r}... is too long to be a size")
         match = _MEMORY_RE.match(value.strip())
         if not match:
             raise ValueError(f"cannot parse memory {value!r}: use bytes or e.g. '512M', '2G'")
         amount = int(float(match["num"]) * BINARY_UNITS[match["unit"].upper()])
     if amount <= 0:
-        raise ValueError(f"memory must be positive, got {value!r}")
+        raise ValueError(f"memory must be positive, got {_short(value)}")
+    if amount > MAX_MEMORY:
+        raise ValueError(f"memory {_short(value)} is over the maximum of 64T (a unit typo?)")
     return amount
 
 

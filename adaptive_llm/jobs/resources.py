@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._core.units import BINARY_UNITS as BINARY_UNITS
+from .._core.units import MAX_CPUS as MAX_CPUS
+from .._core.units import MAX_MEMORY as MAX_MEMORY
+from .._core.units import MAX_TIME_LIMIT as MAX_TIME_LIMIT
 from .._core.units import format_duration as format_duration
 from .._core.units import format_memory as format_memory
 from .._core.units import parse_duration as parse_duration
@@ -17,6 +20,8 @@ from .sbatch_options import check_extra
 @dataclass(frozen=True)
 class Resources:
     """What a job may use. ``None`` means no limit (local) or the partition default (SLURM).
+
+    Absurd values are refused: a time limit over 366 days, memory over 64 TiB, over 4096 CPUs.
 
     ``extra`` holds SLURM's extras, checked here (see :mod:`.sbatch_options`): ``partition``
     and ``account`` (one word each), ``sbatch_lines`` (``#SBATCH`` option text: a string or a
@@ -36,6 +41,8 @@ class Resources:
         object.__setattr__(self, "memory", parse_memory(self.memory))
         if isinstance(self.cpus, bool) or not isinstance(self.cpus, int) or self.cpus < 1:
             raise ValueError(f"cpus must be a positive integer, got {self.cpus!r}")
+        if self.cpus > MAX_CPUS:
+            raise ValueError(f"cpus {self.cpus} is over the maximum of {MAX_CPUS}")
         object.__setattr__(self, "extra", check_extra(self.extra))
 
     def to_dict(self) -> dict[str, Any]:

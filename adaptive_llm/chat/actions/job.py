@@ -15,15 +15,12 @@ from pydantic import AfterValidator, Field
 
 from ...jobs.model import Job, Resources, format_duration, format_memory, parse_duration
 from ...jobs.model import parse_memory as _parse_memory
+from ...jobs.resources import MAX_CPUS, MAX_MEMORY, MAX_TIME_LIMIT
 from ..records import EditRecord, Item
 from .base import Action, ActionArgs, ActionEnv, ActionError, Overlay, Plan
 
 __all__ = ["ResubmitJob", "SetJobResources", "resources_text"]
 
-#: Bounds a model's proposal must stay within (a typo of a unit must not ask for a year).
-MAX_TIME_LIMIT = 366 * 86400
-MAX_MEMORY = 64 * 1024**4
-MAX_CPUS = 4096
 _PARTITION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
