@@ -3,7 +3,8 @@
 The read tools (``read_file``, ``list_dir``, ``search``) run inside the job's workspace. The
 gated tools are declared to the model with their action's strict schema; their calls are
 planned, asked, applied and answered by the approval middleware, never by the tool node: if
-one ever reaches the tool node, it refuses.
+one ever reaches the tool node, it refuses. Every refusal is a tool result with status
+``"error"`` (never a "success" that says Error).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import BaseTool, StructuredTool, tool
+from langchain_core.tools import BaseTool, StructuredTool, ToolException, tool
 
 from .actions import ACTIONS, Action
 from .context import ChatContext
@@ -50,23 +51,30 @@ def build_tools(workspace_of: Callable[[ChatContext], Workspace]) -> list[BaseTo
         """Search files under a path for a regular expression; returns file:line: text."""
         return await _guard(lambda: workspace(runtime).search(pattern, path))
 
-    return [read_file, list_dir, search, *(_gated(action) for action in ACTIONS.values())]
+    readers: list[BaseTool] = [read_file, list_dir, search]
+    for reader in readers:
+        reader.handle_tool_error = True  # a refusal is a ToolMessage with status "error"
+    return [*readers, *(_gated(action) for action in ACTIONS.values())]
 
 
 def _gated(action: Action) -> BaseTool:
     async def refuse(**_: Any) -> str:
-        return NOT_ASKED
+        raise ToolException(NOT_ASKED)
 
     return StructuredTool.from_function(
         coroutine=refuse,
         name=action.name,
         description=action.description,
         args_schema=action.args,
+        handle_tool_error=True,
     )
 
 
 async def _guard(call: Callable[[], Awaitable[str]]) -> str:
+    """The tool's text, or a ``ToolException`` (an error result the model reads) on refusal."""
     try:
         return await call()
     except WorkspaceError as exc:
-        return f"Error: {exc}"
+        raise ToolException(f"Error: {exc}") from None
+    except (OSError, UnicodeError, ValueError) as exc:  # a disk or file problem, not a refusal
+        raise ToolException(f"Error: {type(exc).__name__}: {exc}") from None
