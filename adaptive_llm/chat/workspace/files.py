@@ -11,12 +11,18 @@ real path from the root one component at a time with ``O_NOFOLLOW``, so a symlin
 after the check is refused, not followed. Writes go to a temporary file in the same directory,
 fsynced, then ``os.replace``; an existing file keeps its mode, a new one gets 0o644 minus umask.
 
-Deny list (reads and writes, case-insensitive, any component of the real path): the
-workspace's internal state ``.adaptive_llm/`` (also hidden from listings), ``.git``, ``.ssh``,
-``.gnupg``, ``.aws``, and secret-looking files: ``.env``, ``.env.*`` (``.env.example`` too),
-``*.pem``, ``*.key``, ``*.p12``, ``*.pfx``, ``id_rsa*``, ``id_dsa*``, ``id_ecdsa*``,
-``id_ed25519*``, ``.netrc``, ``_netrc``, ``.git-credentials``, ``.pgpass``, ``.npmrc``,
-``.pypirc``, ``.htpasswd``, ``credentials.json``. Only regular files are read or written:
+An approved edit writes exactly the file that was shown: ``apply`` and ``undo`` walk the path
+of the plan (the real path when the change was shown) without resolving it, so a component
+that has become a symbolic link since, even one to another file of the workspace, is refused,
+as is a file whose content changed (its SHA-256 is checked). Folders created for a new file are
+recorded, and undoing the creation removes them again (each only if it is empty).
+
+Deny list (reads and writes, case-insensitive, any component of the real path; the list is in
+:mod:`.guard`): the workspace's internal state ``.adaptive_llm/`` (also hidden from listings),
+``.git``, the usual homes of credentials (``.ssh``, ``.aws``, ``.kube``, ``.docker``, ...) and
+secret-looking files (``.env``, ``*.env``, ``.envrc``, ``*.pem``, ``*.key``, ``id_rsa*``,
+``.netrc``, ``.git-credentials``, ``.pypirc``, ``.npmrc``, ``service-account*.json``,
+``secrets.y*ml``, ...). Only regular files are read or written:
 directories, devices, FIFOs and sockets are refused from ``lstat`` without being opened, and
 files are opened with ``O_NONBLOCK | O_NOFOLLOW`` and checked again with ``fstat``.
 
@@ -49,6 +55,8 @@ from .search import compile_pattern, search_tree
 __all__ = ["AppliedEdit", "EditPlan", "Workspace", "WorkspaceError"]
 
 _STALE = "'{}' changed since the edit was proposed; read it again"
+#: Bytes read at a time by ``read_file``.
+READ_CHUNK = 1 << 20
 
 
 class Workspace:
@@ -130,8 +138,16 @@ class Workspace:
             raise WorkspaceError(f"{shown!r} is a device/FIFO/socket: refused")
         return real, shown, st
 
-    def _walk(self, parts: tuple[str, ...], *, mkdir: bool = False, missing: str = "") -> int:
-        """A descriptor of root/parts, opened one component at a time, never following links."""
+    def _walk(
+        self,
+        parts: tuple[str, ...],
+        *,
+        mkdir: bool = False,
+        missing: str = "",
+        created: list[str] | None = None,
+    ) -> int:
+        """A descriptor of root/parts, opened one component at a time, never following links;
+        with ``mkdir``, missing folders are created (and appended to ``created``)."""
         dfd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         try:
             for i, comp in enumerate(parts):
@@ -143,9 +159,15 @@ class Workspace:
                     if not mkdir:
                         raise WorkspaceError(missing or f"no such directory: {where}") from None
                     os.mkdir(comp, 0o777, dir_fd=dfd)
+                    if created is not None:
+                        created.append(where)
                     nfd = os.open(comp, flags, dir_fd=dfd)
                 except OSError:
-                    raise WorkspaceError(f"'{where}' is not a plain directory: refused") from None
+                    link = os.path.islink(self.root.joinpath(*parts[: i + 1]))
+                    what = " (a symbolic link)" if link else ""
+                    raise WorkspaceError(
+                        f"'{where}' is not a plain directory{what}: refused"
+                    ) from None
                 os.close(dfd)
                 dfd = nfd
         except BaseException:
@@ -209,28 +231,10 @@ class Workspace:
         last = end_line if end_line is not None else None
         if last is not None and last < first:
             raise WorkspaceError(f"end_line {end_line} is before start_line {first}")
-        picked: list[bytes] = []
-        total, size, carry, stopped = 0, 0, b"", False
-        async with aiofiles.open(real, "rb", opener=self.opener(real)) as f:
-            while chunk := await f.read(1 << 20):
-                if b"\x00" in chunk:
-                    raise WorkspaceError(f"{shown!r} looks binary (NUL bytes); not shown")
-                parts = (carry + chunk).split(b"\n")
-                carry = parts.pop()
-                for line in parts:
-                    total += 1
-                    if total >= first and (last is None or total <= last):
-                        picked.append(line)
-                        size += len(line) + 1
-                if size > self.max_read_bytes:
-                    raise self._too_big(f"{shown}, lines {first}-{last}", size, "; ask for fewer")
-                if last is not None and total >= last and st.st_size > self.max_read_bytes:
-                    stopped = True
-                    break
-        if carry and not stopped:
-            total += 1
-            if total >= first and (last is None or total <= last):
-                picked.append(carry)
+        big = st.st_size > self.max_read_bytes
+        picked, total, stopped = await asyncio.to_thread(
+            self._read_lines, real, shown, first, last, big
+        )
         of_total = "" if stopped else f" of {total}"
         if not picked:
             if total == 0:
@@ -249,6 +253,54 @@ class Workspace:
         width = max(4, len(str(end)))
         body = [f"{n:>{width}}| {t.removesuffix(chr(13))}" for n, t in enumerate(text, first)]
         return "\n".join([head, *body])
+
+    def _read_lines(
+        self, real: Path, shown: str, first: int, last: int | None, stop_at_last: bool
+    ) -> tuple[list[bytes], int, bool]:
+        """Lines ``first``..``last`` (1-based) of ``real``, the number of lines seen and whether
+        the read stopped after ``last``. One pass, linear in the bytes read, memory bounded by
+        the read limit (whatever the length of a line); run in a thread, off the event loop."""
+        picked: list[bytes] = []
+        line: list[bytes] = []  # pieces of the current line, kept only when it is in range
+        line_no, size, partial = 1, 0, False
+        with open(real, "rb", opener=self.opener(real)) as f:
+            while chunk := f.read(READ_CHUNK):
+                if b"\x00" in chunk:
+                    raise WorkspaceError(f"{shown!r} looks binary (NUL bytes); not shown")
+                pos, n = 0, len(chunk)
+                while pos < n:
+                    if line_no < first:  # skip whole lines quickly, without copying them
+                        skip = chunk.count(b"\n", pos)
+                        if line_no + skip < first:
+                            line_no += skip
+                            partial = chunk[-1:] != b"\n"
+                            break
+                        for _ in range(first - line_no):
+                            pos = chunk.index(b"\n", pos) + 1
+                        line_no, partial = first, False
+                        continue
+                    if last is not None and line_no > last:
+                        if stop_at_last:
+                            return picked, line_no - 1, True
+                        line_no += chunk.count(b"\n", pos)
+                        partial = chunk[-1:] != b"\n"
+                        break
+                    nl = chunk.find(b"\n", pos)
+                    piece = chunk[pos : n if nl < 0 else nl]
+                    size += len(piece) + (nl >= 0)
+                    if size > self.max_read_bytes:
+                        where = f"{shown}, lines {first}-{last if last is not None else 'end'}"
+                        raise self._too_big(where, size, "; ask for fewer")
+                    line.append(piece)
+                    if nl < 0:
+                        partial = True
+                        break
+                    picked.append(b"".join(line))
+                    line, pos, partial = [], nl + 1, False
+                    line_no += 1
+        if partial and (last is None or line_no <= last) and line_no >= first:
+            picked.append(b"".join(line))
+        return picked, line_no - (0 if partial else 1), False
 
     async def list_dir(self, path: str = ".") -> str:
         """Sorted entries of a directory: ``name/`` for directories, sizes for files."""
@@ -369,50 +421,103 @@ class Workspace:
             "edit",
         ):
             raise WorkspaceError("invalid edit plan: refused")
-        parts = self._parts(plan.path)
+        parts = self._planned(plan.path)
         if (plan.kind == "create") != (plan.before_sha256 is None):
             raise WorkspaceError("invalid edit plan: refused")
+        created: list[str] = []
         before = await asyncio.to_thread(
-            self._replace, parts, plan.after, plan.before_sha256, _STALE.format(plan.path)
+            self._replace, parts, plan.after, plan.before_sha256, _STALE.format(plan.path), created
         )
-        return AppliedEdit(plan.path, plan.kind, before, _sha(plan.after), plan.diff)
+        return AppliedEdit(
+            plan.path, plan.kind, before, _sha(plan.after), plan.diff, tuple(created)
+        )
 
     async def undo(self, applied: AppliedEdit) -> str:
-        """Put back the content from before ``applied`` (delete the file if it created it)."""
-        parts = self._parts(applied.path)
+        """Put back the content from before ``applied`` (delete the file if it created it,
+        and the folders it created for it when they are empty)."""
+        parts = self._planned(applied.path)
         stale = f"'{applied.path}' changed since the edit was applied; not undone"
         await asyncio.to_thread(self._replace, parts, applied.before, applied.after_sha256, stale)
-        if applied.before is None:
-            return f"deleted {applied.path} (undid its creation)"
-        return f"restored {applied.path} to its content before the {applied.kind}"
+        if applied.before is not None:
+            return f"restored {applied.path} to its content before the {applied.kind}"
+        message = f"deleted {applied.path} (undid its creation)"
+        kept = await asyncio.to_thread(self._remove_dirs, applied.created_dirs, parts)
+        removed = [d for d in applied.created_dirs if d not in kept]
+        if removed:
+            message += f", and the folder{'s' if len(removed) > 1 else ''} it created: "
+            message += ", ".join(f"{d}/" for d in removed)
+        if kept:
+            message += f"; kept {', '.join(f'{d}/' for d in kept)} (not empty any more)"
+        return message
 
-    def _parts(self, path: str) -> tuple[str, ...]:
-        parts = self._file(path)[0].relative_to(self.root).parts
-        if not parts:
-            raise WorkspaceError("the workspace root is not a file")
+    def _planned(self, path: str) -> tuple[str, ...]:
+        """The components of a plan's path, checked but not resolved: ``apply`` and ``undo``
+        walk exactly the path that was shown, so a symlink swapped in since is refused."""
+        parts = tuple(path.split("/"))
+        bad = not path or "\x00" in path or path.startswith("/")
+        if bad or any(p in ("", ".", "..") for p in parts):
+            raise WorkspaceError(f"edit plan path {path!r} is outside the workspace: refused")
+        for part in parts:
+            if part.lower() == ".adaptive_llm" or _denied(part):
+                raise WorkspaceError(f"{path!r} is protected ({part!r}): refused")
         return parts
 
+    def _remove_dirs(self, dirs: tuple[str, ...], file_parts: tuple[str, ...]) -> list[str]:
+        """Remove the folders a creation made (deepest first, only when empty, only those on
+        the file's own path); the ones kept."""
+        kept = []
+        parent = "/".join(file_parts[:-1])
+        for where in sorted(dirs, key=lambda d: d.count("/"), reverse=True):
+            if not (parent == where or parent.startswith(where + "/")):
+                continue  # not on the path of the file: never touched
+            up = tuple(where.split("/"))
+            try:
+                dfd = self._walk(up[:-1])
+            except WorkspaceError:
+                continue  # already gone (or replaced): nothing of ours to remove
+            try:
+                os.rmdir(up[-1], dir_fd=dfd)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                kept.append(where)
+            finally:
+                os.close(dfd)
+        return kept
+
     def _replace(
-        self, parts: tuple[str, ...], data: bytes | None, expect: str | None, stale: str
+        self,
+        parts: tuple[str, ...],
+        data: bytes | None,
+        expect: str | None,
+        stale: str,
+        created: list[str] | None = None,
     ) -> bytes | None:
         """In the real parent (walked with O_NOFOLLOW): check the sha, then write or delete."""
-        dfd = self._walk(parts[:-1], mkdir=expect is None, missing=stale)
+        dfd = self._walk(parts[:-1], mkdir=expect is None, missing=stale, created=created)
         try:
-            return self._replace_in(dfd, parts[-1], data, expect, stale)
+            return self._replace_in(dfd, parts, data, expect, stale)
         finally:
             os.close(dfd)
 
     def _replace_in(
-        self, dfd: int, name: str, data: bytes | None, expect: str | None, stale: str
+        self, dfd: int, parts: tuple[str, ...], data: bytes | None, expect: str | None, stale: str
     ) -> bytes | None:
+        name, shown = parts[-1], "/".join(parts)
         current, mode = None, None
         try:
             st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
         except FileNotFoundError:
             st = None
         if st is not None:
+            if stat.S_ISLNK(st.st_mode):
+                raise WorkspaceError(
+                    f"'{shown}' is now a symbolic link; the change was shown for the file"
+                    " itself, so it is refused (read it again)"
+                )
             if not stat.S_ISREG(st.st_mode):
-                raise WorkspaceError(f"'{name}' is not a regular file: refused")
+                what = "a directory" if stat.S_ISDIR(st.st_mode) else "a device/FIFO/socket"
+                raise WorkspaceError(f"'{shown}' is {what}, not a regular file: refused")
             mode = stat.S_IMODE(st.st_mode)
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
             with open(fd, "rb") as f:

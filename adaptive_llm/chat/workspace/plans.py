@@ -32,6 +32,8 @@ class AppliedEdit:
     before: bytes | None
     after_sha256: str
     diff: str
+    #: Folders the write created for a new file (relative to the root, outermost first).
+    created_dirs: tuple[str, ...] = ()
 
 
 def sha(data: bytes) -> str:
