@@ -97,6 +97,8 @@ class EditRecord:
     undone_at: float | None
     #: The key of the change that made it (``Item.key``).
     change_key: str | None = None
+    #: Folders the edit created for a new file (relative to the workspace, outermost first).
+    created_dirs: tuple[str, ...] = ()
 
 
 def _item(r: Any) -> Item:
@@ -269,10 +271,11 @@ class ChatRepository:
         after_sha256: str,
         approved_by: str,
         change_key: str | None = None,
+        created_dirs: tuple[str, ...] = (),
     ) -> None:
         self._db.run(
             "INSERT INTO edits (thread, tool_call_id, path, kind, diff, before, after_sha256,"
-            " approved_by, at, change_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " approved_by, at, change_key, created_dirs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 thread,
                 tool_call_id,
@@ -284,6 +287,7 @@ class ChatRepository:
                 approved_by,
                 time.time(),
                 change_key,
+                json.dumps(list(created_dirs)) if created_dirs else None,
             ),
         )
 
@@ -310,6 +314,7 @@ class ChatRepository:
                 at=r["at"],
                 undone_at=r["undone_at"],
                 change_key=r["change_key"],
+                created_dirs=_dirs(r["created_dirs"]),
             )
             for r in rows
         ]
@@ -343,3 +348,14 @@ class ChatRepository:
             " output_tokens=output_tokens+excluded.output_tokens",
             (thread, input_tokens, output_tokens),
         )
+
+
+def _dirs(text: str | None) -> tuple[str, ...]:
+    """The stored ``created_dirs`` (a JSON list of strings; anything else is no folders)."""
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        return ()
+    return tuple(value)

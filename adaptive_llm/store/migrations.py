@@ -7,7 +7,9 @@ store, so a store is at one version or the next, never between.
    ``user_version`` 0);
 2. one approval request per model reply: ``approval_items``; ``edits.change_key``;
 3. LangGraph's checkpoints leave the store for ``checkpoints.sqlite`` beside it (a second
-   writer on the same file contended for its lock).
+   writer on the same file contended for its lock);
+4. ``edits.created_dirs``: the folders an edit created for a new file (JSON list), so undoing
+   the creation removes them too.
 """
 
 from __future__ import annotations
@@ -182,8 +184,13 @@ def _step3(db: sqlite3.Connection, store: Path) -> None:
         db.execute(f"DROP TABLE main.{table}")
 
 
+def _step4(db: sqlite3.Connection, store: Path) -> None:
+    if "created_dirs" not in _columns(db, "edits"):
+        db.execute("ALTER TABLE edits ADD COLUMN created_dirs TEXT")
+
+
 #: Step ``n`` takes a store from version ``n - 1`` to ``n``.
-STEPS: list[Callable[[sqlite3.Connection, Path], None]] = [_step1, _step2, _step3]
+STEPS: list[Callable[[sqlite3.Connection, Path], None]] = [_step1, _step2, _step3, _step4]
 CURRENT = len(STEPS)
 
 

@@ -105,6 +105,7 @@ class _FileAction(Action):
             before=applied.before,
             after_sha256=applied.after_sha256,
             approved_by=by,
+            created_dirs=applied.created_dirs,
         )
         return f"Applied ({by}): {applied.kind} {applied.path}."
 
@@ -115,6 +116,7 @@ class _FileAction(Action):
             before=edit.before,
             after_sha256=edit.after_sha256,
             diff=edit.diff,
+            created_dirs=edit.created_dirs,
         )
         try:
             message = await env.workspace().undo(applied)
