@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:
         # `diagnose a.log --workdir D b.log`: paths after an option belong to diagnose too.
-        if args.command != "diagnose" or any(item.startswith("-") for item in extra):
+        if args.command != "diagnose" or any(x.startswith("-") and x != "-" for x in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.paths.extend(extra)
     try:
@@ -79,7 +79,10 @@ def _status(workdir: Path, *, as_json: bool) -> int:
 
     layout = Layout.of(workdir)
     try:
-        found = layout.store.exists()
+        os.lstat(layout.store)  # a dangling link is found (and said to be one, below)
+        found = True
+    except (FileNotFoundError, NotADirectoryError):
+        found = False
     except OSError as exc:
         print(f"adaptive-llm: cannot read {layout.state_dir}: {exc.strerror}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ from ..jobs.schedulers.base import (
     check_workdir,
 )
 from ..store import Store
+from ..store.layout import highest_attempt
 from .base import BaseManager, Changes
 
 log = logging.getLogger(__name__)
@@ -301,14 +302,21 @@ class JobManager(BaseManager):
         for queue in self._subscribers:
             queue.put_nowait(event)
 
-    def _new_attempt(self, job: Job, **fields: Any) -> Attempt:
-        """The job's next attempt: number after its latest, log at ``<job>/attempt-<n>.log``."""
-        previous = self.attempts.get(job.name)
-        number = previous.number + 1 if previous else 1
+    def _new_attempt(self, job: Job, number: int | None = None, **fields: Any) -> Attempt:
+        """The job's next attempt, log at ``<job>/attempt-<n>.log``: numbered after its latest
+        and after every attempt with files on disk, so that no log is overwritten even when
+        the store lost attempts (``number`` reuses one that was never submitted)."""
+        if number is None:
+            previous = self.attempts.get(job.name)
+            number = max(previous.number if previous else 0, self._on_disk(job.name)) + 1
         fields.setdefault("state", JobState.PENDING)
         fields.setdefault("submitted_at", time.time())
         log_path = self.log_dir / job.name / f"attempt-{number}.log"
         return Attempt(job=job.name, number=number, log_path=str(log_path), **fields)
+
+    def _on_disk(self, name: str) -> int:
+        """The highest attempt number with files in the job's log directory (0 if none)."""
+        return highest_attempt(self.log_dir / name)
 
     async def _submit(self, job: Job) -> Attempt:
         """Submit one job through the batch path: a refused submit is recorded as a FAILED
@@ -355,7 +363,7 @@ class JobManager(BaseManager):
                     handled += 1
                     self.store.jobs.delete_attempt(job.name, attempt.number)
                     log.error("%s", exc)
-                    outcome.append(self._record_submit_failure(job, str(exc)))
+                    outcome.append(self._record_submit_failure(job, str(exc), attempt.number))
                     continue
                 handled += 1
                 submitted.append(replace(attempt, scheduler_id=scheduler_id))
@@ -382,10 +390,11 @@ class JobManager(BaseManager):
         self.changes.notify()
         self._wake.set()
 
-    def _record_submit_failure(self, job: Job, reason: str) -> Attempt:
+    def _record_submit_failure(self, job: Job, reason: str, number: int) -> Attempt:
         now = time.time()
         attempt = self._new_attempt(
             job,
+            number,
             state=JobState.FAILED,
             reason=f"could not submit: {reason}",
             submitted_at=now,

@@ -2,6 +2,10 @@
 :mod:`.db`, read and written through one repository per aggregate: ``store.jobs`` (jobs,
 attempts, transitions), ``store.diagnoses`` (offline and LLM diagnoses) and ``store.chat``
 (the changes of each model reply, edits, settings). No SQL leaves this package.
+
+A store is opened only when it is absent (a new one is made), empty in a new workdir, or looks
+whole (:mod:`.check`); an emptied, truncated, damaged, foreign or newer store is a clear
+``StoreError`` that changes nothing. Read-only opens write nothing beside it (:mod:`.readonly`).
 """
 
 from __future__ import annotations

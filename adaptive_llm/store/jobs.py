@@ -145,14 +145,14 @@ class JobRepository:
             rows = self._db.rows("SELECT * FROM attempts ORDER BY job, number")
         else:
             rows = self._db.rows("SELECT * FROM attempts WHERE job=? ORDER BY number", (job,))
-        return [_attempt(r) for r in rows]
+        return _attempts(rows)
 
     def latest_attempts(self) -> dict[str, Attempt]:
         rows = self._db.rows(
             "SELECT a.* FROM attempts a JOIN (SELECT job, max(number) AS n FROM attempts"
             " GROUP BY job) m ON a.job = m.job AND a.number = m.n"
         )
-        return {r["job"]: _attempt(r) for r in rows}
+        return {a.job: a for a in _attempts(rows)}
 
     def scheduler_of(self, job: str, number: int) -> str | None:
         rows = self._db.rows(
@@ -165,6 +165,18 @@ class JobRepository:
             "SELECT number, state, reason, at FROM transitions WHERE job=? ORDER BY id", (job,)
         )
         return [(r["number"], JobState(r["state"]), r["reason"], r["at"]) for r in rows]
+
+
+def _attempts(rows: Iterable[sqlite3.Row]) -> list[Attempt]:
+    """The attempts of ``rows``; a row no longer valid (hand-edited: an unknown state) is
+    left out with a warning, as a job definition is."""
+    attempts = []
+    for row in rows:
+        try:
+            attempts.append(_attempt(row))
+        except (ValueError, TypeError) as exc:
+            log.warning("ignoring stored attempt %r of job %r: %s", row["number"], row["job"], exc)
+    return attempts
 
 
 def _attempt(row: sqlite3.Row) -> Attempt:
