@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .jobs.schedulers.base import Scheduler
     from .jobs.schedulers.local import LocalScheduler
     from .jobs.schedulers.slurm import SlurmScheduler
+    from .llm.limits import ModelLimits
     from .llm.retry import RetryPolicy
     from .managers.run_manager import RunManager
     from .managers.views import JobView
@@ -64,6 +65,7 @@ _EXPORTS = {
     "UnknownJobError": "errors",
     "RunManager": "managers.run_manager",
     "RetryPolicy": "llm.retry",
+    "ModelLimits": "llm.limits",
     "WorkdirBusyError": "errors",
     "chat_widget": "widgets",
     "info": "widgets",

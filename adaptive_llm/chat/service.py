@@ -22,11 +22,13 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 
 from ..jobs.schedulers.base import ResourceCaps
-from ..llm.provider import estimate_cost, model_label, resolve_model, uses_model
+from ..llm.limits import ModelLimits, limit_output
+from ..llm.provider import ModelError, estimate_cost, model_label, resolve_model, uses_model
 from ..store import Store
 from .actions import ActionEnv, ActionError, action_for_edit
 from .answers import parse_answer
 from .approval import ApprovalMiddleware, ready
+from .bounds import BoundedCalls
 from .context import ChatContext, RunView, job_context, root_of, thread_of
 from .events import (
     Approval,
@@ -63,12 +65,30 @@ RECOVERED = (
 
 
 class ChatService:
-    def __init__(self, run: RunView, store: Store, llm: Any = None) -> None:
+    def __init__(
+        self, run: RunView, store: Store, llm: Any = None, limits: ModelLimits | None = None
+    ) -> None:
         self.run = run
         self.store = store
         self.records = store.chat
-        self.model = resolve_model(llm) if uses_model(llm) else OfflineChatModel()
-        self.model_name = model_label(self.model)
+        self.limits = limits or ModelLimits()
+        #: Why the configured model cannot be used (every turn says so), or None.
+        self.model_error: str | None = None
+        self.model: Any
+        try:
+            self.model = (
+                limit_output(resolve_model(llm), self.limits.max_output_tokens)
+                if uses_model(llm)
+                else OfflineChatModel()
+            )
+            self.model_name = model_label(self.model)
+        except ModelError as exc:  # the graph still reads and shows the chats; turns refuse
+            self.model, self.model_name, self.model_error = (
+                OfflineChatModel(),
+                "unavailable",
+                str(exc),
+            )
+        self._bounds = BoundedCalls(self.limits, self.model)
         self._agent: Any = None
         self._connection: Any = None
         self._locks: dict[str, asyncio.Lock] = {}
@@ -111,7 +131,7 @@ class ChatService:
             self._agent = create_agent(
                 self.model,
                 build_tools(self.workspace),
-                middleware=[prompt, ApprovalMiddleware(self._env)],
+                middleware=[prompt, self._bounds, ApprovalMiddleware(self._env)],
                 checkpointer=saver,
                 context_schema=ChatContext,
             )
@@ -155,7 +175,11 @@ class ChatService:
         if job is not None:
             self.run.job(job)  # UnknownJobError before anything else
         thread = thread_of(job)
+        if self.model_error is not None:
+            yield ChatEvent("error", text=f"The chat's model cannot be used: {self.model_error}")
+            return
         async with self._locks.setdefault(thread, asyncio.Lock()):
+            self._bounds.start(thread)
             try:
                 async for event in self._turn(ChatContext(thread, job), text, shown):
                     yield event

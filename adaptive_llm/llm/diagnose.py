@@ -21,15 +21,20 @@ Answer in Markdown, under 200 words."""
 
 
 async def diagnose_with_model(
-    model: BaseChatModel, facts: dict[str, Any], *, retry: RetryPolicy | None = None
+    model: BaseChatModel,
+    facts: dict[str, Any],
+    *,
+    retry: RetryPolicy | None = None,
+    timeout: float = 120.0,
 ) -> str | None:
     """The model's diagnosis of the job described by ``facts`` (None for an empty answer);
-    ``ModelError`` when the call fails for good."""
+    ``ModelError`` when the call fails for good. Each try is bounded by ``timeout``."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
     reply = await invoke_with_retries(
         model,
         [SystemMessage(LLM_DIAGNOSIS_PROMPT), HumanMessage(json.dumps(facts, indent=1))],
         retry=retry,
+        timeout=timeout,
     )
     return reply.text.strip() or None

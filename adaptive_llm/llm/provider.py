@@ -3,13 +3,15 @@
 ``llm`` may be an ``init_chat_model`` string (``"openai:gpt-4.1-mini"``, ``"anthropic:..."``,
 ``"ollama:..."``), a dict of ``init_chat_model`` arguments (e.g. with ``base_url`` for an
 OpenAI-compatible server), any LangChain ``BaseChatModel``, or None / ``"offline"`` for the
-offline assistant. API keys come only from the providers' environment variables; they are
-never stored, logged or shown.
+offline assistant. API keys come only from the providers' environment variables (or the
+dict's ``api_key``); they are never stored, logged or shown. An ``openai:`` dict with a
+``base_url`` (a local OpenAI-compatible server) and no key anywhere gets a placeholder key.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError as ModelError
@@ -58,6 +60,11 @@ def resolve_model(spec: Any) -> BaseChatModel:
     if str(kwargs["model"]).startswith("openai:"):
         # Token usage in streamed replies (the chat's counter), also from compatible servers.
         kwargs.setdefault("stream_usage", True)
+        local = kwargs.get("base_url") or kwargs.get("openai_api_base")
+        if local and "api_key" not in kwargs and not os.environ.get("OPENAI_API_KEY"):
+            # A local OpenAI-compatible server (llama.cpp, vLLM, Ollama's /v1) wants no key,
+            # but the client refuses to start without one.
+            kwargs["api_key"] = "not-needed"
     try:
         model = init_chat_model(**kwargs)
     except ImportError as exc:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
+from .limits import endpoint_of, timeout_error
 from .provider import ModelError
 
 if TYPE_CHECKING:  # LangChain loads on first use: the managers import RetryPolicy from here
@@ -87,6 +88,10 @@ def _retryable(exc: BaseException) -> bool:
     return any(word in name for word in ("RateLimit", "Timeout", "Connection", "InternalServer"))
 
 
+def _connection_error(exc: BaseException) -> bool:
+    return "Connection" in type(exc).__name__ or isinstance(exc, ConnectionError | OSError)
+
+
 def retry_after(exc: BaseException) -> float | None:
     """The wait in seconds the server asked for, if the error carries one.
 
@@ -136,11 +141,18 @@ async def invoke_with_retries(
         try:
             reply = await asyncio.wait_for(model.ainvoke(messages), timeout)
         except Exception as exc:
+            text = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, TimeoutError):  # asyncio's has no text: say what timed out
+                text = str(timeout_error(model, timeout))
+            else:
+                where = endpoint_of(model)
+                if where and where not in text and _connection_error(exc):
+                    text += f" (endpoint {where})"
             if not _retryable(exc):
-                raise ModelError(f"{type(exc).__name__}: {exc}") from None
+                raise ModelError(text) from None
             if attempt == policy.attempts:
                 tries = f"{attempt} attempts" if attempt > 1 else "1 attempt"
-                raise ModelError(f"{type(exc).__name__}: {exc} (gave up after {tries})") from None
+                raise ModelError(f"{text} (gave up after {tries})") from None
             asked = retry_after(exc)
             delay = policy.delay(attempt, asked)
             log.warning(

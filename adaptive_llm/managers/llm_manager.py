@@ -24,6 +24,7 @@ from ..diagnosis import (
     diagnose_without_log,
 )
 from ..jobs.model import Attempt, Job
+from ..llm.limits import ModelLimits
 from ..llm.provider import uses_model
 from ..llm.retry import RetryPolicy
 from ..store import Store
@@ -46,9 +47,10 @@ class LLMManager(BaseManager):
 
     Diagnoses come from the offline engine and need no model. With ``llm`` (a model name for
     ``init_chat_model``, a dict of its arguments, a LangChain chat model; default from
-    ``ADAPTIVE_LLM_MODEL``) each distinct failure signature also gets one LLM diagnosis, and
-    chats use that model; without one, chats use the offline assistant. ``retry`` (a
-    ``RetryPolicy``; default 4 attempts, 1 s back-off doubling) governs the LLM diagnosis calls.
+    ``ADAPTIVE_LLM_MODEL``) each distinct failure signature also gets one LLM diagnosis, in
+    the background, and chats use that model; without one, chats use the offline assistant.
+    ``retry`` (a ``RetryPolicy``; default 4 attempts, 1 s back-off doubling) governs the LLM
+    diagnosis calls; ``limits`` (a ``ModelLimits``) bounds every call's output and time.
     """
 
     def __init__(
@@ -60,9 +62,14 @@ class LLMManager(BaseManager):
         concurrency: int | None = None,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         retry: RetryPolicy | None = None,
+        limits: ModelLimits | None = None,
     ) -> None:
         super().__init__()
         self.retry = retry or RetryPolicy()
+        if limits is not None and not isinstance(limits, ModelLimits):
+            raise TypeError(f"llm_limits must be a ModelLimits, got {limits!r}")
+        #: Output tokens and wall time of every model call (diagnoses and chat turns).
+        self.limits = limits or ModelLimits()
         self.job_manager = job_manager
         self.store = store
         self.llm = llm if llm is not None else os.environ.get("ADAPTIVE_LLM_MODEL") or None
@@ -123,10 +130,10 @@ class LLMManager(BaseManager):
             return None
         return self._cache.get((name, target.number))
 
-    def all_diagnosed(self) -> bool:
-        """Every job whose latest attempt failed has its diagnosis cached (and, with a model,
-        its signature's LLM diagnosis or the reason it failed), and the changes approved
-        before a restart are applied."""
+    def all_diagnosed(self, *, llm: bool = False) -> bool:
+        """Every job whose latest attempt failed has its offline diagnosis cached (with
+        ``llm`` and a model, also its signature's LLM diagnosis or the reason it failed), and
+        the changes approved before a restart are applied."""
         if self._finishing:
             return False
         for attempt in self.job_manager.attempts.values():
@@ -135,7 +142,7 @@ class LLMManager(BaseManager):
             diagnosis = self._cache.get((attempt.job, attempt.number))
             if diagnosis is None:
                 return False
-            if self.uses_model and diagnosis.signature not in self._llm_done:
+            if llm and self.uses_model and diagnosis.signature not in self._llm_done:
                 return False
         return True
 
@@ -183,7 +190,9 @@ class LLMManager(BaseManager):
         if self._chat is None:
             from ..chat.service import ChatService
 
-            self._chat = ChatService(ManagerRunView(self.job_manager, self), self.store, self.llm)
+            self._chat = ChatService(
+                ManagerRunView(self.job_manager, self), self.store, self.llm, self.limits
+            )
         return self._chat
 
     async def chat(
@@ -355,18 +364,22 @@ class LLMManager(BaseManager):
 
     async def _llm_diagnose(self, job: Job, attempt: Attempt, diagnosis: Diagnosis) -> None:
         from ..llm.diagnose import diagnose_with_model
+        from ..llm.limits import limit_output
         from ..llm.provider import ModelError, model_label, resolve_model
 
         label = "unknown"
         async with self._llm_semaphore:
             try:
                 if self._llm_model is None:
-                    self._llm_model = resolve_model(self.llm)
+                    model = resolve_model(self.llm)
+                    self._llm_model = limit_output(model, self.limits.max_output_tokens)
                 label = model_label(self._llm_model)
                 facts = job_context(ManagerRunView(self.job_manager, self), job.name)
                 facts.pop("llm_diagnosis", None)
                 self.llm_calls += 1
-                text = await diagnose_with_model(self._llm_model, facts, retry=self.retry)
+                text = await diagnose_with_model(
+                    self._llm_model, facts, retry=self.retry, timeout=self.limits.call_timeout
+                )
                 error = None
                 if text is None:
                     error = "the model returned an empty answer"

@@ -17,6 +17,7 @@ from ..errors import WorkdirBusyError as WorkdirBusyError
 from ..jobs.model import Attempt, Job
 from ..jobs.schedulers.base import Scheduler
 from ..jobs.schedulers.local import LocalScheduler
+from ..llm.limits import ModelLimits
 from ..llm.retry import RetryPolicy
 from ..store import Store, StoreError
 from ..store.layout import Layout
@@ -44,7 +45,8 @@ class RunManager:
     ``<workdir>/.adaptive_llm/logs/<job>/attempt-<n>.log``. A new RunManager on the same workdir
     (after a kernel restart) sees every earlier job, attempt and diagnosis, and re-attaches to
     local jobs that are still running. ``llm`` is the model for LLM diagnoses and chats (see
-    :class:`LLMManager`) and ``llm_retry`` a :class:`RetryPolicy` for its calls.
+    :class:`LLMManager`), ``llm_retry`` a :class:`RetryPolicy` for its calls and
+    ``llm_limits`` a :class:`ModelLimits` (output tokens, call and turn timeouts).
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class RunManager:
         scheduler: Scheduler | None = None,
         llm: Any = None,
         llm_retry: RetryPolicy | None = None,
+        llm_limits: ModelLimits | None = None,
         poll_interval: float = 1.0,
         diagnosis_concurrency: int | None = None,
     ) -> None:
@@ -94,6 +97,7 @@ class RunManager:
             llm=llm,
             concurrency=diagnosis_concurrency,
             retry=llm_retry,
+            limits=llm_limits,
         )
         self._lock_file: IO[str] | None = None
         self._closed = False
@@ -165,16 +169,18 @@ class RunManager:
             return True
         return await wait_any([self.job_manager.changes, self.llm_manager.changes], timeout)
 
-    async def wait(self, timeout: float | None = None) -> None:
-        """Until every job is final and every failure has its diagnosis cached.
+    async def wait(self, timeout: float | None = None, *, llm: bool = False) -> None:
+        """Until every job is final and every failure has its offline diagnosis cached (with
+        ``llm``, also the LLM diagnosis of each failure, or the reason there is none; without
+        it, those keep arriving in the background and show when they do).
 
-        Raises ``TimeoutError`` naming the unfinished jobs when ``timeout`` passes.
+        Raises ``TimeoutError`` naming what is unfinished when ``timeout`` passes.
         """
         if not self.is_started:
             raise RuntimeError("call rm.start() before rm.wait()")
 
         async def until_done() -> None:
-            while not (self.job_manager.all_final() and self.llm_manager.all_diagnosed()):
+            while not (self.job_manager.all_final() and self.llm_manager.all_diagnosed(llm=llm)):
                 for manager in (self.job_manager, self.llm_manager):
                     if manager.task is not None and manager.task.done():
                         raise RuntimeError(f"{type(manager).__name__} stopped; nothing to wait for")
@@ -188,7 +194,12 @@ class RunManager:
                 for name in self.job_manager.jobs
                 if not self.job_manager.state(name).is_final
             ]
-            what = ", ".join(waiting) or "diagnoses still running"
+            what = ", ".join(waiting) or (
+                "LLM diagnoses still running (the offline ones are ready; rm.wait() without"
+                " llm=True does not wait for them)"
+                if llm and self.llm_manager.all_diagnosed()
+                else "diagnoses still running"
+            )
             raise TimeoutError(f"not finished after {timeout:g}s: {what}") from None
 
     def cancel(self) -> asyncio.Task[None]:

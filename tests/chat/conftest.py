@@ -34,7 +34,7 @@ def start_chat(make_rm: Callable[..., RunManager]) -> StartChat:
         model = ScriptedChatModel(script) if llm is _SCRIPTED else llm
         rm = make_rm(jobs, llm=model, **kwargs)
         rm.start()
-        await rm.wait(timeout=timeout)
+        await rm.wait(timeout=timeout, llm=True)
         return rm
 
     return factory

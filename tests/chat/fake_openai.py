@@ -29,6 +29,8 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: Extra response headers, e.g. ``{"Retry-After": "0.3"}`` on a 429.
     headers: dict[str, str] = field(default_factory=dict)
+    #: Seconds to stay silent before answering (a server that accepted and hangs).
+    delay: float = 0.0
 
 
 @dataclass
@@ -74,6 +76,7 @@ class FakeOpenAI:
         self.default = Reply(text="(no scripted reply)")
         self.requests: list[Request] = []
         self._lock = threading.Lock()
+        self._closing = threading.Event()  # ends every delay at exit
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -91,6 +94,7 @@ class FakeOpenAI:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
@@ -136,6 +140,8 @@ class FakeOpenAI:
                         400, {"error": {"message": problem, "type": "invalid_request_error"}}
                     )
                 reply = server._next(route)
+                if reply.delay and server._closing.wait(reply.delay):
+                    return  # closing: never answer
                 if reply.status != 200:
                     kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
                     return self._json(

@@ -156,7 +156,7 @@ async def test_llm_diagnosis_retries_rate_limits_and_falls_back_on_server_errors
         rm = make_rm([FAILING], workdir=tmp_path / name, llm=model_kwargs(server))
         rm.llm_manager.retry = TINY
         rm.start()
-        await rm.wait(timeout=60)
+        await rm.wait(timeout=60, llm=True)
         return rm
 
     with FakeOpenAI(api_key=KEY) as limited, FakeOpenAI(api_key=KEY) as broken:
@@ -199,7 +199,7 @@ async def test_retry_after_is_honoured_and_capped_by_max_delay(
     rm = make_rm([FAILING], llm=model_kwargs(server))
     rm.llm_manager.retry = RetryPolicy(attempts=3, initial_delay=0.01, max_delay=0.5, jitter=0)
     rm.start()
-    await rm.wait(timeout=30)
+    await rm.wait(timeout=30, llm=True)
 
     assert rm.llm_manager.llm_diagnosis_text("j") == "Diagnosed after waiting."
     asked, capped = gaps(server.routed("diagnosis"))

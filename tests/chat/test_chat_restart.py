@@ -42,7 +42,7 @@ CHILD = textwrap.dedent(
         rm = RunManager([job], workdir=workdir, scheduler=LocalScheduler(kill_grace=0.5),
                         poll_interval=0.1, llm=ScriptedChatModel(script))
         rm.start()
-        await rm.wait(timeout=60)
+        await rm.wait(timeout=60, llm=True)
         reply = await rm.llm_manager.chat("j", "please lower the learning rate")
         assert reply.approval is not None, reply
         print("APPROVAL-PENDING " + json.dumps({"diff": reply.approval.diff}), flush=True)
@@ -102,7 +102,7 @@ async def test_pending_approval_survives_a_killed_process(
     job = Job("j", ["/bin/sh", "-c", "echo 'RuntimeError: lr too high'; exit 1"])
     rm = make_rm([job], llm=ScriptedChatModel(["Thanks, applied."]))
     rm.start()
-    await rm.wait(timeout=30)
+    await rm.wait(timeout=30, llm=True)
     lm = rm.llm_manager
     assert lm.llm_calls == 0  # the stored LLM diagnosis is reused
     assert (lm.llm_diagnosis_text("j") or "").startswith("Scripted diagnosis")

@@ -1,0 +1,88 @@
+"""Bounds on every model call: output tokens and wall time, and how a timeout is explained.
+
+A small local model rambles until its context is full unless an output limit is set, and a
+server that accepts the connection and never answers would hold a chat turn for as long as the
+client allows (about 30 minutes for the OpenAI client's defaults). So every model the package
+makes or is given gets an output limit (when it has none of its own), and every call runs
+under a wall-clock timeout whose error names the endpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ModelError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = ["ModelLimits", "endpoint_of", "limit_output", "timeout_error"]
+
+#: Output-limit fields of LangChain's chat models, by the name each provider uses.
+_OUTPUT_FIELDS = ("max_tokens", "max_output_tokens", "num_predict", "max_new_tokens")
+#: Base-URL fields, by provider (OpenAI and compatible servers, Anthropic, Ollama, ...).
+_URL_FIELDS = ("openai_api_base", "base_url", "anthropic_api_url", "api_base", "endpoint_url")
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """``RunManager(..., llm_limits=ModelLimits(...))``.
+
+    - ``max_output_tokens``: the output limit of each call (a chat step, a diagnosis), set on
+      the model unless it has one of its own (default 2,048);
+    - ``call_timeout``: seconds one model call may take, streaming included (default 120);
+    - ``turn_timeout``: seconds one chat turn may take in all, tool calls included, but not
+      the time a change waits for your decision (default 600).
+    """
+
+    max_output_tokens: int = 2048
+    call_timeout: float = 120.0
+    turn_timeout: float = 600.0
+
+    def __post_init__(self) -> None:
+        tokens = self.max_output_tokens
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= 1 << 20:
+            raise ValueError(f"max_output_tokens must be 1 to {1 << 20}, got {tokens!r}")
+        for name in ("call_timeout", "turn_timeout"):
+            value = getattr(self, name)
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value) or not 0 < value <= 86400:
+                raise ValueError(f"{name} must be seconds between 0 and 86400, got {value!r}")
+
+
+def limit_output(model: BaseChatModel, tokens: int) -> BaseChatModel:
+    """``model`` with an output limit of ``tokens``, unless it already has one (a copy: the
+    caller's object is not changed). Models without a known limit field are returned as is."""
+    fields = getattr(type(model), "model_fields", {})
+    for name in _OUTPUT_FIELDS:
+        if name in fields:
+            if getattr(model, name, None) is not None:
+                return model
+            return model.model_copy(update={name: tokens})
+    return model
+
+
+def endpoint_of(model: Any) -> str | None:
+    """The base URL a model calls, where it says (never a key)."""
+    for name in _URL_FIELDS:
+        value = getattr(model, name, None)
+        if isinstance(value, str) and value:
+            return value.split("?", 1)[0]
+    return None
+
+
+def timeout_error(model: Any, seconds: float, what: str = "model call") -> ModelError:
+    """The error for a call that did not finish in time, naming the endpoint."""
+    where = endpoint_of(model)
+    at = f" at {where}" if where else ""
+    return ModelError(
+        f"the {what} to {_label(model)}{at} got no complete answer within {seconds:g} s;"
+        " is the server up and the model loaded? (limits: RunManager(llm_limits=ModelLimits(...)))"
+    )
+
+
+def _label(model: Any) -> str:
+    name = getattr(model, "model_name", None) or getattr(model, "model", None)
+    return str(name) if name else type(model).__name__
