@@ -51,6 +51,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/chat_render.py
 	$(BIN)/python bench/slurm_poll.py
 	$(BIN)/python bench/approval.py
+	$(BIN)/python bench/commands.py
 
 clean:
 	rm -rf $(VENV) adaptive-llm-demo .pytest_cache .mypy_cache .ruff_cache

@@ -4,17 +4,21 @@
 ``LocalScheduler`` and outlives the kernel that started it, so a job keeps running (and its
 time limit keeps being enforced) through a kernel restart. It:
 
+- makes itself the child subreaper of the command's tree (``adaptive_llm/_core/reaper.py``,
+  loaded by path: Linux ``prctl(PR_SET_CHILD_SUBREAPER)``), so a descendant that calls
+  ``setsid`` or double-forks is re-parented to the runner instead of escaping;
 - starts the command in its own process group, stdout+stderr to the attempt's log file,
   with ``RLIMIT_AS`` set when the job has a memory limit;
-- ends the group (TERM, then KILL after a grace period) at the time limit or on SIGTERM
-  (a cancel), and kills what is left of the group when the command exits (as SLURM does);
+- ends the command's whole tree (TERM to its group and every descendant, then KILL to all
+  of them after a grace period) at the time limit or on SIGTERM (a cancel), and kills every
+  descendant left when the command exits, as SLURM does with a job's cgroup (without
+  ``prctl``, on macOS, only the command's process group);
 - writes ``status.json`` atomically: first ``RUNNING`` with pids, then the final state with
   exit code or signal and a reason.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import resource
@@ -22,7 +26,24 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..._core import reaper
+else:  # run as a script: load the one stdlib module it shares, without importing the package
+    import importlib.util
+
+    def _load_reaper() -> Any:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "_core")
+        spec = importlib.util.spec_from_file_location(
+            "_adaptive_llm_reaper", os.path.join(path, "reaper.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    reaper = _load_reaper()
 
 #: Lines in a log's tail that show the process died of its memory limit.
 _OOM_MARKERS = (
@@ -44,11 +65,6 @@ def _write_status(path: str, data: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def _log_tail_has_oom(log_path: str) -> bool:
@@ -94,6 +110,7 @@ def main(spec_path: str) -> int:
 
     env = dict(os.environ)
     env.update(spec.get("env") or {})
+    subreaper = reaper.become_subreaper()
     started = time.time()
     with open(log_path, "wb", buffering=0) as log:
         try:
@@ -129,23 +146,14 @@ def main(spec_path: str) -> int:
         {"state": "RUNNING", "runner_pid": os.getpid(), "pid": child.pid, "started_at": started},
     )
 
-    deadline = started + time_limit if time_limit else None
-    timed_out = False
-    kill_at: float | None = None
-    while True:
-        try:
-            returncode = child.wait(timeout=0.1)
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        now = time.time()
-        if kill_at is None and (cancelled or (deadline is not None and now >= deadline)):
-            timed_out = not cancelled
-            _killpg(child.pid, signal.SIGTERM)
-            kill_at = now + grace
-        elif kill_at is not None and now >= kill_at:
-            _killpg(child.pid, signal.SIGKILL)
-    _killpg(child.pid, signal.SIGKILL)  # leftovers of the group, as SLURM ends a job's processes
+    outcome = reaper.supervise(
+        child,
+        timeout=time_limit or None,
+        grace=grace,
+        subreaper=subreaper,
+        should_stop=lambda: cancelled,
+    )
+    returncode, timed_out = outcome.returncode, outcome.timed_out
     ended = time.time()
 
     exit_code = returncode if returncode >= 0 else None

@@ -53,9 +53,11 @@ class _Entry:
 class LocalScheduler(Scheduler):
     """Subprocesses on this machine, at most ``max_concurrent`` at a time (default: cores).
 
-    Each attempt runs in its own session and process group. A time limit ends the group
-    (SIGTERM, then SIGKILL after ``kill_grace`` seconds) and records ``TIMEOUT``; a memory
-    limit is applied as ``RLIMIT_AS`` and a death from it is recorded as ``OUT_OF_MEMORY``.
+    Each attempt runs in its own session and process group, under a runner that is the child
+    subreaper of its tree (Linux): a time limit ends the whole tree, ``setsid`` and double
+    forks included (SIGTERM, then SIGKILL after ``kill_grace`` seconds), and records
+    ``TIMEOUT``; when the command exits, whatever it left running is killed. A memory limit
+    is applied as ``RLIMIT_AS`` and a death from it is recorded as ``OUT_OF_MEMORY``.
     """
 
     name = "local"

@@ -1,0 +1,593 @@
+"""Nothing a command starts outlives it: a child subreaper that kills a command's whole tree.
+
+Standard library only. Used three ways: imported (``run_command`` in the chat), loaded by path
+by the local job runner (``jobs/schedulers/_runner.py``, a standalone script), and run as a
+script itself, as the small wrapper process that ``run_command`` starts::
+
+    python -I -S reaper.py [KEY=VALUE ...] -- ARGV...   # prints one answer line on stdout
+
+(keys: ``timeout``, ``grace``, ``drain``, ``head``, ``tail``, ``cwd``, ``marker``,
+``watch_stdin``; the answer is ``key=value`` pairs, see :func:`parse_answer`). As a script it
+imports neither ``subprocess`` (which pulls in ``locale`` and ``re``) nor ``json`` nor
+``typing``: it starts the command with ``posix_spawn``, and starts in a few milliseconds.
+
+**How.** On Linux the supervising process (the runner, or the wrapper) makes itself a *child
+subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``): a descendant whose parent exits -- a child that
+calls ``setsid`` and double-forks, ``( cmd & )``, ``nohup cmd &`` -- is re-parented to the
+supervisor instead of init. So walking ``/proc`` for the supervisor's descendants (children
+of its children, repeatedly) finds every process the command started, whatever session or
+process group it moved to. When the command's main process ends, times out or is cancelled,
+:func:`kill_tree` freezes that tree (``SIGSTOP``, re-walking until nothing new appears: a
+stopped process cannot fork) and then ``SIGKILL``\\ s all of it, until none is left. A process
+group alone is not enough: ``setsid`` leaves it.
+
+**Fallback.** Where ``prctl`` or ``/proc`` is unavailable (macOS, other Unixes) only the
+command's process group is signalled (``killpg``) plus the descendants still attached to it;
+a child that calls ``setsid`` and whose parent exits escapes then.
+
+**Limits.** A process that the command asks *another* service to start (``systemd-run``,
+``at``, ``ssh localhost``) is not a descendant; a setuid descendant cannot be signalled (it is
+reported as a survivor); a command that SIGKILLs its supervisor orphans its tree to init (the
+``run_command`` caller then kills what carries the run's marker variable). Cgroups would close
+these gaps; this needs no privileges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import stat
+import sys
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing, json and re cost the wrapper's start-up more than all the rest
+    from collections.abc import Callable, Iterable
+    from typing import Protocol
+
+    class Child(Protocol):
+        """A started process: ``subprocess.Popen`` or :class:`Spawned`."""
+
+        @property
+        def pid(self) -> int: ...
+
+        def poll(self) -> int | None: ...
+
+
+__all__ = [
+    "ENV_MARKER",
+    "HeadTail",
+    "Outcome",
+    "become_subreaper",
+    "descendants",
+    "kill_marked",
+    "kill_tree",
+    "parse_answer",
+    "reap",
+    "supervise",
+]
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+#: ``fcntl(F_SETPIPE_SZ)``: a 1 MiB pipe means fewer wake-ups for a command that prints a lot.
+_F_SETPIPE_SZ = 1031
+#: The environment variable that marks every process of one ``run_command`` run.
+ENV_MARKER = "ADAPTIVE_LLM_RUN"
+
+
+def _prctl(option: int, arg: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        ulong = ctypes.c_ulong
+        result = libc.prctl(ctypes.c_int(option), ulong(arg), ulong(0), ulong(0), ulong(0))
+    except (OSError, AttributeError):
+        return False
+    return bool(result == 0)
+
+
+def become_subreaper() -> bool:
+    """Make this process the child subreaper of its descendants; False where unsupported
+    (then only the command's process group can be ended)."""
+    return os.path.isdir("/proc/self") and _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+# -- the process table --------------------------------------------------------------------------
+
+
+def _stat(pid: str) -> tuple[int, int, bytes] | None:
+    """(ppid, pgid, state) of ``pid`` from ``/proc/<pid>/stat``; None when it is gone."""
+    try:
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    # "pid (comm) S ppid pgrp ..." -- comm may contain spaces and parentheses.
+    fields = data.rpartition(b")")[2].split()
+    if len(fields) < 3:
+        return None
+    return int(fields[1]), int(fields[2]), fields[0]
+
+
+def _table() -> dict[int, tuple[int, int, bytes]]:
+    """pid -> (ppid, pgid, state) of every process (empty without ``/proc``)."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return {}
+    table: dict[int, tuple[int, int, bytes]] = {}
+    for name in names:
+        if name.isdigit() and (entry := _stat(name)) is not None:
+            table[int(name)] = entry
+    return table
+
+
+def descendants(root: int) -> list[tuple[int, int]]:
+    """(pid, pgid) of every live descendant of ``root`` (zombies left out), parents first."""
+    table = _table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: list[tuple[int, int]] = []
+    todo = [root]
+    while todo:
+        for pid in children.get(todo.pop(), ()):
+            if pid == root:
+                continue
+            _, pgid, state = table[pid]
+            if state not in (b"Z", b"X"):
+                found.append((pid, pgid))
+            todo.append(pid)
+    return found
+
+
+def _signal(pids: Iterable[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def signal_tree(root: int, sig: int, group: int | None = None) -> None:
+    """Send ``sig`` to process group ``group`` (at once) and to every descendant of ``root``
+    outside it (those that moved to a session or group of their own)."""
+    if group is not None:
+        _killpg(group, sig)
+    _signal((pid for pid, pgid in descendants(root) if pgid != group), sig)
+
+
+def kill_tree(root: int, *, timeout: float = 3.0) -> tuple[set[int], list[int]]:
+    """SIGKILL every descendant of ``root`` (not ``root``): (pids killed, pids that survived).
+
+    Each round freezes the tree first (SIGSTOP to what it finds, walking again until nothing
+    new appears, so a process that forks or respawns its children cannot outrun the kill),
+    then kills all of it at once; rounds repeat until no live descendant is left or
+    ``timeout`` seconds passed. Zombies count as gone; this function reaps nothing.
+    """
+    deadline = time.monotonic() + timeout
+    killed: set[int] = set()
+    while True:
+        found = {pid for pid, _ in descendants(root)}
+        if not found:
+            return killed, []
+        if time.monotonic() > deadline:
+            return killed, sorted(found)
+        if found <= killed:
+            time.sleep(0.002)  # killed already and still exiting (or unkillable): look again
+        stopped: set[int] = set()
+        while (fresh := found - stopped) and time.monotonic() <= deadline:
+            _signal(fresh, signal.SIGSTOP)
+            stopped |= fresh
+            found = {pid for pid, _ in descendants(root)}
+        _signal(stopped | found, signal.SIGKILL)
+        killed |= stopped | found
+
+
+def kill_marked(marker: str, *, timeout: float = 3.0) -> int:
+    """SIGKILL every process of this user whose environment has ``ENV_MARKER=marker`` (a
+    last resort when a supervisor died and its tree was re-parented to init); how many."""
+    needle = f"{ENV_MARKER}={marker}".encode()
+    deadline = time.monotonic() + timeout
+    killed: set[int] = set()
+    me = os.getpid()
+    while time.monotonic() < deadline:
+        found: set[int] = set()
+        for pid in _table():
+            if pid == me:
+                continue
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    env = fh.read()
+            except OSError:
+                continue
+            if needle in env.split(b"\0"):
+                found.add(pid)
+        found -= {pid for pid in found if (s := _stat(str(pid))) is None or s[2] in (b"Z", b"X")}
+        if not found:
+            break
+        _signal(found, signal.SIGSTOP)
+        _signal(found, signal.SIGKILL)
+        killed |= found
+        time.sleep(0.005)
+    return len(killed)
+
+
+def reap(keep: int | None = None) -> None:
+    """Collect exited children (orphans re-parented to a subreaper) without blocking. Never
+    collects ``keep`` (the main child, whose status its ``Popen`` must read); stops early
+    when ``keep`` is the next one waiting."""
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:
+        return
+    while True:
+        try:
+            info = waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid in (0, keep):
+            return
+        try:
+            os.waitpid(info.si_pid, 0)
+        except ChildProcessError:
+            return
+
+
+# -- supervising one command --------------------------------------------------------------------
+
+
+class HeadTail:
+    """The first ``head`` and the last ``tail`` bytes of a stream, and how many went by.
+
+    Memory stays bounded by ``head + tail`` plus one chunk, whatever the stream's size.
+    """
+
+    def __init__(self, head: int, tail: int) -> None:
+        self.head_limit, self.tail_limit = head, tail
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if not data or self.tail_limit <= 0:
+            return
+        if len(data) >= self.tail_limit:
+            self.tail[:] = data[-self.tail_limit :]
+        else:
+            self.tail += data
+            if len(self.tail) > self.tail_limit:
+                del self.tail[: len(self.tail) - self.tail_limit]
+
+    @property
+    def cut(self) -> int:
+        """Bytes that are in neither the head nor the tail."""
+        return self.total - len(self.head) - len(self.tail)
+
+
+class Outcome:
+    """How a supervised command ended."""
+
+    __slots__ = ("leftovers", "pipe_held", "returncode", "stopped", "survivors", "timed_out")
+
+    def __init__(
+        self,
+        returncode: int,
+        timed_out: bool,
+        stopped: bool,
+        leftovers: int,
+        survivors: list[int],
+        pipe_held: bool,
+    ) -> None:
+        self.returncode = returncode
+        #: The time limit was reached (SIGTERM sent, SIGKILL after the grace period).
+        self.timed_out = timed_out
+        #: ``should_stop`` said so, or the watched descriptor closed (SIGTERM, then SIGKILL).
+        self.stopped = stopped
+        #: Processes killed besides the main one (left running when it ended, or at the limit).
+        self.leftovers = leftovers
+        #: Descendants still alive after the kill (not ours to signal: setuid, another user).
+        self.survivors = survivors
+        #: The output pipe was still open after the bounded drain (a holder outside the tree).
+        self.pipe_held = pipe_held
+
+
+def _pidfd(pid: int) -> int | None:
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return None
+    try:
+        return int(pidfd_open(pid))
+    except OSError:
+        return None
+
+
+class Spawned:
+    """A command started with ``posix_spawn`` in a session of its own (what the wrapper uses
+    instead of ``subprocess``): ``pid`` and ``poll()`` as on a ``Popen``."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], output: int) -> None:
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        try:
+            self.pid = os.posix_spawnp(
+                argv[0],
+                argv,
+                env,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, devnull, 0),
+                    (os.POSIX_SPAWN_DUP2, output, 1),
+                    (os.POSIX_SPAWN_DUP2, output, 2),
+                ],
+                setsid=True,
+                # Python ignores SIGPIPE and SIGXFSZ; a command expects the defaults (as
+                # subprocess's restore_signals does), and no blocked signal.
+                setsigdef=[signal.SIGPIPE, signal.SIGXFSZ],
+                setsigmask=[],
+            )
+        finally:
+            os.close(devnull)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def supervise(
+    child: Child,
+    *,
+    timeout: float | None,
+    grace: float,
+    subreaper: bool,
+    should_stop: Callable[[], bool] = lambda: False,
+    output: int | None = None,
+    sink: Callable[[bytes], None] | None = None,
+    watch: int | None = None,
+    drain: float = 0.5,
+    tick: float = 0.1,
+) -> Outcome:
+    """Wait for ``child`` (started in a session of its own) and leave nothing of it behind.
+
+    At ``timeout`` seconds, or when ``should_stop()`` or ``watch`` (a descriptor; its EOF means
+    the caller is gone) says so: SIGTERM to the child's group and all its descendants, SIGKILL
+    to the whole tree ``grace`` seconds later. When the child exits: every descendant left is
+    killed (as SLURM ends a job's processes). ``output`` (a pipe's read end) is read as it
+    comes into ``sink``; after the child ended it is drained for at most ``drain`` seconds, so
+    a process that escaped with the pipe never extends the wait. Orphans re-parented to this
+    process are reaped as they exit.
+    """
+    me = os.getpid()
+    start = time.monotonic()
+    deadline = start + timeout if timeout is not None else None
+    selector = selectors.DefaultSelector()
+    if output is not None:
+        os.set_blocking(output, False)
+        selector.register(output, selectors.EVENT_READ, "output")
+    if watch is not None:
+        selector.register(watch, selectors.EVENT_READ, "watch")
+    pidfd = _pidfd(child.pid)
+    if pidfd is not None:
+        selector.register(pidfd, selectors.EVENT_READ, "exit")
+    output_open = output is not None
+    caller_gone = timed_out = stopped = False
+    term_sent = False
+    kill_at: float | None = None
+    killed: set[int] = set()
+    survivors: list[int] = []
+
+    def read_output() -> None:
+        nonlocal output_open
+        assert output is not None
+        for _ in range(64):  # at most 64 MiB per wake-up, then look at the clock again
+            try:
+                data = os.read(output, 1 << 20)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                output_open = False
+                selector.unregister(output)
+                return
+            if sink is not None:
+                sink(data)
+
+    try:
+        returncode = child.poll()
+        while returncode is None:
+            now = time.monotonic()
+            if not term_sent and (
+                caller_gone or should_stop() or (deadline is not None and now >= deadline)
+            ):
+                stopped = caller_gone or should_stop()
+                timed_out = not stopped
+                term_sent = True
+                signal_tree(me, signal.SIGTERM, group=child.pid)
+                kill_at = now + grace
+            elif kill_at is not None and now >= kill_at:
+                more, survivors = kill_tree(me)
+                killed |= more
+                _killpg(child.pid, signal.SIGKILL)
+                kill_at = now + 1.0  # again in a second if the child still has not died
+            wait = tick
+            for limit in (deadline if not term_sent else None, kill_at):
+                if limit is not None:
+                    wait = min(wait, max(0.0, limit - now))
+            for key, _ in selector.select(wait):
+                if key.data == "output":
+                    read_output()
+                elif key.data == "watch":
+                    try:
+                        data = os.read(key.fd, 4096)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        caller_gone = True
+                        selector.unregister(key.fd)
+            returncode = child.poll()
+            if subreaper:
+                reap(keep=child.pid)
+
+        # The command ended: whatever it left behind goes too (and is reaped).
+        if subreaper or os.path.isdir("/proc/self"):
+            more, survivors = kill_tree(me)
+            killed |= more
+        _killpg(child.pid, signal.SIGKILL)
+        if subreaper:
+            reap()
+        if output_open:
+            if pidfd is not None:
+                selector.unregister(pidfd)
+            if watch is not None and not caller_gone:
+                selector.unregister(watch)  # the caller waits for the drain's bounded end
+            drain_until = time.monotonic() + drain
+            while output_open and (left := drain_until - time.monotonic()) > 0:
+                if selector.select(left):
+                    read_output()
+    finally:
+        selector.close()
+        if pidfd is not None:
+            os.close(pidfd)
+    killed.discard(child.pid)
+    return Outcome(returncode, timed_out, stopped, len(killed), survivors, output_open)
+
+
+# -- the run_command wrapper (run as a script) --------------------------------------------------
+
+
+def parse_answer(line: bytes) -> dict[str, str]:
+    """The wrapper's answer line as text fields (``head``, ``tail``, ``error`` are hex)."""
+    fields: dict[str, str] = {}
+    for pair in line.decode("ascii").split():
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"not a key=value pair: {pair[:40]!r}")
+        fields[key] = value
+    return fields
+
+
+def _answer(fields: dict[str, object]) -> bytes:
+    def text(value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, bytes | bytearray):
+            return bytes(value).hex()
+        if isinstance(value, list):
+            return ",".join(map(str, value))
+        return str(value)
+
+    # On a line of its own even after bytes that a command wrote into the wrapper's stdout.
+    return (
+        "\n" + " ".join(f"{key}={text(value)}" for key, value in fields.items()) + "\n"
+    ).encode()
+
+
+def _wrapper(options: dict[str, str], argv: list[str]) -> dict[str, object]:
+    stop: list[bool] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.append(True)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    subreaper = become_subreaper()
+    # Not dumpable: a command cannot open /proc/<wrapper>/fd/1 and write into the caller's
+    # pipe (root still can; the caller reads only the last line).
+    _prctl(PR_SET_DUMPABLE, 0)
+    watch: int | None = None
+    if options.get("watch_stdin") == "1":
+        with contextlib.suppress(OSError):
+            if stat.S_ISFIFO(os.fstat(0).st_mode):
+                watch = 0
+    read_end, write_end = os.pipe()
+    with contextlib.suppress(OSError):
+        import fcntl
+
+        fcntl.fcntl(read_end, _F_SETPIPE_SZ, 1 << 20)
+    env = dict(os.environ)
+    if options.get("marker"):
+        env[ENV_MARKER] = options["marker"]
+    started = time.monotonic()
+    try:
+        if options.get("cwd"):
+            os.chdir(options["cwd"])  # the wrapper's own: posix_spawn has no cwd argument
+        child = Spawned(argv, env, write_end)
+    except OSError as exc:
+        return {"error": f"cannot start the command: {exc.strerror or exc}".encode()}
+    finally:
+        os.close(write_end)
+    capture = HeadTail(int(options.get("head", 4000)), int(options.get("tail", 4000)))
+    timeout = options.get("timeout")
+    try:
+        outcome = supervise(
+            child,
+            timeout=float(timeout) if timeout else None,
+            grace=float(options.get("grace", 1.0)),
+            subreaper=subreaper,
+            should_stop=lambda: bool(stop),
+            output=read_end,
+            sink=capture.feed,
+            watch=watch,
+            drain=float(options.get("drain", 0.5)),
+        )
+    finally:
+        os.close(read_end)
+    code = outcome.returncode
+    return {
+        "exit_code": code if code >= 0 else None,
+        "signal": -code if code < 0 else None,
+        "timed_out": outcome.timed_out,
+        "cancelled": outcome.stopped,
+        "total": capture.total,
+        "leftovers": outcome.leftovers,
+        "survivors": outcome.survivors,
+        "pipe_held": outcome.pipe_held,
+        "subreaper": subreaper,
+        "seconds": round(time.monotonic() - started, 3),
+        "head": capture.head,
+        "tail": capture.tail,
+    }
+
+
+def main(argv: list[str]) -> int:
+    if "--" not in argv or argv.index("--") == len(argv) - 1:
+        print("usage: reaper.py [KEY=VALUE ...] -- ARGV...", file=sys.stderr)
+        return 2
+    split = argv.index("--")
+    options = dict(arg.partition("=")[::2] for arg in argv[1:split])
+    data = _answer(_wrapper(options, argv[split + 1 :]))
+    while data:
+        try:
+            data = data[os.write(1, data) :]
+        except BrokenPipeError:
+            return 1  # the caller is gone
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
