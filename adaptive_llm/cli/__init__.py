@@ -31,6 +31,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument(
         "--approve-all", action="store_true", help="approve every proposed fix (offline recipes)"
     )
+    demo.add_argument(
+        "--model",
+        metavar="MODEL",
+        default=None,
+        help="a chat model for LLM diagnoses and the chat, e.g. openai:gpt-4.1-mini (default:"
+        " $ADAPTIVE_LLM_MODEL, else the offline assistant; 'offline' forces it)",
+    )
+    demo.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=None,
+        help="an OpenAI-compatible server for --model openai:NAME, e.g. http://127.0.0.1:8080/v1",
+    )
 
     status = sub.add_parser("status", help="jobs recorded in a workdir's store")
     status.add_argument("--workdir", default=".", help="the RunManager's workdir (default: .)")
@@ -56,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 headless=args.headless,
                 scheduler=args.scheduler,
                 approve_all=args.approve_all,
+                model=args.model,
+                base_url=args.base_url,
             )
         if args.command == "status":
             return _status(Path(args.workdir), as_json=args.json)

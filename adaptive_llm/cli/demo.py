@@ -13,8 +13,10 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..diagnosis import Diagnosis
+from ..errors import AdaptiveLLMError
 from ..jobs.model import Job, JobState, Resources
 from ..jobs.schedulers.base import Scheduler
 from ..jobs.schedulers.local import LocalScheduler
@@ -141,7 +143,13 @@ def create_workspace(workdir: Path) -> None:
 
 
 def run_demo(
-    *, workdir: Path, headless: bool = True, scheduler: str = "local", approve_all: bool = False
+    *,
+    workdir: Path,
+    headless: bool = True,
+    scheduler: str = "local",
+    approve_all: bool = False,
+    model: str | None = None,
+    base_url: str | None = None,
 ) -> int:
     if scheduler == "slurm" and shutil.which("sbatch") is None:
         print(
@@ -157,8 +165,21 @@ def run_demo(
         if scheduler == "slurm"
         else ""
     )
-    print(f"adaptive-llm demo: {len(EXPECTED)} jobs in {workdir} ({scheduler} scheduler){note}\n")
-    ok = asyncio.run(_run(workdir, approve_all=approve_all, scheduler=scheduler))
+    model = model or os.environ.get("ADAPTIVE_LLM_MODEL") or "offline"
+    llm: Any = {"model": model, "base_url": base_url} if base_url else model
+    if base_url and not model.startswith("openai:"):
+        print("adaptive-llm demo: --base-url needs --model openai:NAME", file=sys.stderr)
+        return 2
+    shown = "the offline assistant" if model == "offline" else f"model {model}"
+    print(
+        f"adaptive-llm demo: {len(EXPECTED)} jobs in {workdir} ({scheduler} scheduler,"
+        f" {shown}){note}\n"
+    )
+    try:
+        ok = asyncio.run(_run(workdir, approve_all=approve_all, scheduler=scheduler, llm=llm))
+    except (AdaptiveLLMError, TimeoutError, OSError) as exc:
+        print(f"\nadaptive-llm demo: {exc}", file=sys.stderr)
+        return 1
     if not headless and ok:
         return open_quickstart()
     return 0 if ok else 1
@@ -179,7 +200,9 @@ def open_quickstart() -> int:
     return 0  # pragma: no cover - execv does not return
 
 
-async def _run(workdir: Path, *, approve_all: bool = False, scheduler: str = "local") -> bool:
+async def _run(
+    workdir: Path, *, approve_all: bool = False, scheduler: str = "local", llm: Any = "offline"
+) -> bool:
     from .table import format_table
 
     slurm = scheduler == "slurm"
@@ -194,7 +217,9 @@ async def _run(workdir: Path, *, approve_all: bool = False, scheduler: str = "lo
         workdir=workdir,
         scheduler=chosen,
         poll_interval=1.0 if slurm else 0.2,
+        llm=llm,
     )
+    with_model = rm.llm_manager.uses_model
     rm.start()
     try:
         await rm.wait(timeout=400 if slurm else 120)
@@ -215,8 +240,15 @@ async def _run(workdir: Path, *, approve_all: bool = False, scheduler: str = "lo
                     f"{name}: expected {expected.state.value}/{expected.category},"
                     f" got {state.value}/{category}"
                 )
+        if with_model:
+            await _show_llm_diagnoses(rm)
         if approve_all and not problems:
-            problems += await _fix_in_chat(rm, "simulate")
+            found = await _fix_in_chat(rm, "simulate", offline=not with_model)
+            if with_model:  # a model may propose other fixes, or none: not the demo's failure
+                for problem in found:
+                    print(f"note: {problem}")
+            else:
+                problems += found
     finally:
         await rm.close()
     print()
@@ -233,11 +265,27 @@ async def _run(workdir: Path, *, approve_all: bool = False, scheduler: str = "lo
     return True
 
 
-async def _fix_in_chat(rm: RunManager, name: str) -> list[str]:
+async def _show_llm_diagnoses(rm: RunManager, timeout: float = 180) -> None:
+    """The model's diagnoses, as they arrive (bounded: the offline ones are already shown)."""
+    print(f"\n--- LLM diagnoses (model {rm.llm_manager.chat_service().model_name}) ---")
+    try:
+        await rm.wait(timeout=timeout, llm=True)
+    except TimeoutError:
+        print(f"(not all arrived within {timeout:g} s; the offline diagnoses above stand)")
+    for name in EXPECTED:
+        text = rm.llm_manager.llm_diagnosis_text(name)
+        if text:
+            print(f"\n{name}:")
+            for line in text.splitlines():
+                print(f"    {_printable(line)}")
+
+
+async def _fix_in_chat(rm: RunManager, name: str, *, offline: bool = True) -> list[str]:
     """Open the chat on a failed job and approve every proposed fix, as a user typing
     ``approve`` would; then wait for the new attempt."""
     lm = rm.llm_manager
-    print(f"\n--- chat on {name} (offline assistant; every change asks for approval) ---")
+    who = "offline assistant" if offline else "model"
+    print(f"\n--- chat on {name} ({who}; every change asks for approval) ---")
     reply = await lm.chat(name, "Why did this fail, and can you fix it?")
     print(f"assistant: {reply.text}")
     rounds = 0
