@@ -100,7 +100,7 @@ class Sampler:
                     stat = Path(f"/proc/{name}/stat").read_bytes()
                     if stat.rpartition(b")")[2].split()[1] != me.encode():
                         continue
-                    if b"reaper.py" not in Path(f"/proc/{name}/cmdline").read_bytes():
+                    if b"from reaper import main" not in Path(f"/proc/{name}/cmdline").read_bytes():
                         continue
                 except (OSError, IndexError):
                     continue

@@ -6,6 +6,8 @@ script itself, as the small wrapper process that ``run_command`` starts::
 
     python -I -S reaper.py [KEY=VALUE ...] -- ARGV...   # prints one answer line on stdout
 
+(:func:`wrapper_argv` gives the faster form that imports it from its compiled cache)
+
 (keys: ``timeout``, ``grace``, ``drain``, ``head``, ``tail``, ``cwd``, ``marker``,
 ``watch_stdin``; the answer is ``key=value`` pairs, see :func:`parse_answer`). As a script it
 imports neither ``subprocess`` (which pulls in ``locale`` and ``re``) nor ``json`` nor
@@ -67,6 +69,7 @@ __all__ = [
     "parse_answer",
     "reap",
     "supervise",
+    "wrapper_argv",
 ]
 
 PR_SET_DUMPABLE = 4
@@ -367,6 +370,7 @@ def supervise(
     sink: Callable[[bytes], None] | None = None,
     watch: int | None = None,
     drain: float = 0.5,
+    batch: float = 0.0,
     tick: float = 0.1,
 ) -> Outcome:
     """Wait for ``child`` (started in a session of its own) and leave nothing of it behind.
@@ -376,8 +380,10 @@ def supervise(
     to the whole tree ``grace`` seconds later. When the child exits: every descendant left is
     killed (as SLURM ends a job's processes). ``output`` (a pipe's read end) is read as it
     comes into ``sink``; after the child ended it is drained for at most ``drain`` seconds, so
-    a process that escaped with the pipe never extends the wait. Orphans re-parented to this
-    process are reaped as they exit.
+    a process that escaped with the pipe never extends the wait. With ``batch`` seconds, a
+    wake-up that found less than 1 MiB waits that long before reading again, so a command
+    printing a lot fills the pipe between reads (use it with a 1 MiB pipe). Orphans
+    re-parented to this process are reaped as they exit.
     """
     me = os.getpid()
     start = time.monotonic()
@@ -395,25 +401,30 @@ def supervise(
     caller_gone = timed_out = stopped = False
     term_sent = False
     kill_at: float | None = None
+    next_poll = start + tick
     killed: set[int] = set()
     survivors: list[int] = []
 
-    def read_output() -> None:
+    def read_output() -> int:
+        """Read what is there (at most 64 MiB, then look at the clock again); how much."""
         nonlocal output_open
         assert output is not None
-        for _ in range(64):  # at most 64 MiB per wake-up, then look at the clock again
+        got = 0
+        for _ in range(64):
             try:
                 data = os.read(output, 1 << 20)
             except BlockingIOError:
-                return
+                break
             except OSError:
                 data = b""
             if not data:
                 output_open = False
                 selector.unregister(output)
-                return
+                break
+            got += len(data)
             if sink is not None:
                 sink(data)
+        return got
 
     try:
         returncode = child.poll()
@@ -436,9 +447,13 @@ def supervise(
             for limit in (deadline if not term_sent else None, kill_at):
                 if limit is not None:
                     wait = min(wait, max(0.0, limit - now))
+            exited = pidfd is None or now >= next_poll
             for key, _ in selector.select(wait):
                 if key.data == "output":
-                    read_output()
+                    if 0 < read_output() < 1 << 20 and batch:
+                        time.sleep(batch)
+                elif key.data == "exit":
+                    exited = True
                 elif key.data == "watch":
                     try:
                         data = os.read(key.fd, 4096)
@@ -447,9 +462,11 @@ def supervise(
                     if not data:
                         caller_gone = True
                         selector.unregister(key.fd)
-            returncode = child.poll()
-            if subreaper:
-                reap(keep=child.pid)
+            if exited:  # with a pidfd, no system call per wake-up until it says so (or a tick)
+                returncode = child.poll()
+                if subreaper:
+                    reap(keep=child.pid)
+                next_poll = now + tick
 
         # The command ended: whatever it left behind goes too (and is reaped).
         if subreaper or os.path.isdir("/proc/self"):
@@ -476,6 +493,19 @@ def supervise(
 
 
 # -- the run_command wrapper (run as a script) --------------------------------------------------
+
+
+def wrapper_argv() -> list[str]:
+    """The command line of the wrapper, to which ``KEY=VALUE ... -- ARGV...`` is added.
+
+    This file is imported as a module (from its compiled ``__pycache__``) rather than run as
+    a script, which would be compiled again at each start."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    boot = (
+        f"import sys; sys.path.insert(0, {here!r}); from reaper import main;"
+        " sys.exit(main(sys.argv))"
+    )
+    return [sys.executable, "-I", "-S", "-c", boot]
 
 
 def parse_answer(line: bytes) -> dict[str, str]:
@@ -525,10 +555,11 @@ def _wrapper(options: dict[str, str], argv: list[str]) -> dict[str, object]:
             if stat.S_ISFIFO(os.fstat(0).st_mode):
                 watch = 0
     read_end, write_end = os.pipe()
+    pipe_size = 0
     with contextlib.suppress(OSError):
         import fcntl
 
-        fcntl.fcntl(read_end, _F_SETPIPE_SZ, 1 << 20)
+        pipe_size = fcntl.fcntl(read_end, _F_SETPIPE_SZ, 1 << 20)
     env = dict(os.environ)
     if options.get("marker"):
         env[ENV_MARKER] = options["marker"]
@@ -554,6 +585,7 @@ def _wrapper(options: dict[str, str], argv: list[str]) -> dict[str, object]:
             sink=capture.feed,
             watch=watch,
             drain=float(options.get("drain", 0.5)),
+            batch=0.001 if pipe_size >= 1 << 20 else 0.0,
         )
     finally:
         os.close(read_end)

@@ -43,7 +43,7 @@ def _trees() -> ModuleType:
 
 
 trees = _trees()
-WRAPPER = [sys.executable, "-I", "-S", reaper.__file__]
+WRAPPER = reaper.wrapper_argv()
 
 
 def gone(pid: int) -> bool:
@@ -347,3 +347,49 @@ async def test_a_flood_into_the_wrappers_pipe_is_bounded(tmp_path: Path) -> None
         out = await run_shell(command, str(tmp_path), timeout=30)
     assert out.endswith("real\n[exit code 0]"), out[-300:]
     assert peak[0] < 20 << 20
+
+
+def _patched_wrapper(patch: str, command: str, *options: str) -> dict[str, str]:
+    """Run the wrapper in a fresh interpreter with ``patch`` applied to the module first."""
+    driver = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('r', {reaper.__file__!r})\n"
+        "r = importlib.util.module_from_spec(spec); sys.modules['r'] = r\n"
+        "spec.loader.exec_module(r)\n"
+        f"{patch}\n"
+        "sys.exit(r.main(sys.argv))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", driver, *options, "--", "/bin/sh", "-c", command],
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    return reaper.parse_answer(done.stdout)
+
+
+def test_without_a_pidfd_the_exit_is_still_seen_at_once(tmp_path: Path) -> None:
+    start = time.monotonic()
+    answer = _patched_wrapper(
+        "r._pidfd = lambda pid: None",
+        f"setsid sleep 30 & echo $! > {tmp_path}/pid",
+        "timeout=10",
+    )
+    assert time.monotonic() - start < 3
+    assert answer["exit_code"] == "0" and answer["leftovers"] == "1"
+    assert gone(int((tmp_path / "pid").read_text()))
+
+
+def test_without_a_subreaper_the_process_group_is_still_ended(tmp_path: Path) -> None:
+    """The documented fallback (macOS): the group is killed; a setsid child would escape."""
+    answer = _patched_wrapper(
+        "r.become_subreaper = lambda: False",
+        f"sleep 30 & echo $! > {tmp_path}/pid",
+        "timeout=10",
+    )
+    assert answer["subreaper"] == "0" and answer["exit_code"] == "0"
+    pid = int((tmp_path / "pid").read_text())
+    deadline = time.monotonic() + 5
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)  # killed by killpg; init reaps it
+    assert gone(pid)

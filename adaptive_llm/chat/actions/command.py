@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 import uuid
 from dataclasses import dataclass, replace
 from typing import Annotated
@@ -38,7 +37,6 @@ _DRAIN = 0.5
 _SLACK = 5.0
 #: The wrapper's answer is small (the head and tail, in hex); only this much is kept of it.
 _RESULT_LIMIT = 1 << 20
-_REAPER = reaper.__file__
 _CLEANUPS = TaskSet("ending a cancelled command")
 
 
@@ -199,10 +197,7 @@ async def run_bounded(
     base_env = os.environ if env is None else env
     transport, proto = await loop.subprocess_exec(
         lambda: _WrapperProtocol(loop),
-        sys.executable,
-        "-I",
-        "-S",
-        _REAPER,
+        *reaper.wrapper_argv(),
         *(f"{key}={value}" for key, value in options.items()),
         "--",
         *argv,
