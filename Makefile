@@ -52,6 +52,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/slurm_poll.py
 	$(BIN)/python bench/approval.py
 	$(BIN)/python bench/commands.py
+	$(BIN)/python bench/search.py
 
 clean:
 	rm -rf $(VENV) adaptive-llm-demo .pytest_cache .mypy_cache .ruff_cache

@@ -332,15 +332,17 @@ async def test_search_caps_and_guards(root: Path) -> None:
     ws = Workspace(root, max_search_matches=7)
     out = await ws.search("hit")
     assert len(out.splitlines()) == 8 and "stopped at 7 matches" in out
-    for bad in ("(a+)+$", "(a|aa)*b", "(x*)*", r"(\w+\s?)+$", "((ab)*c?)+"):
-        with pytest.raises(WorkspaceError, match="exponential"):
-            await ws.search(bad)
+    (root / "aaa.txt").write_text("a" * 5000 + "!\n")
+    for nested in ("(a+)+$", "(a|aa)*b", "(x*)*", r"(\w+\s?)+$", "((ab)*c?)+"):  # RE2: linear
+        assert "matches for" in (await ws.search(nested, "aaa.txt")).splitlines()[0]
     with pytest.raises(WorkspaceError, match="over 300 characters"):
         await ws.search("a" * 301)
     with pytest.raises(WorkspaceError, match="empty search pattern"):
         await ws.search("")
-    (root / "long.txt").write_text("a" * 100_000 + "\n")
-    assert "0 matches" in await ws.search("a{2000}")  # only the first 1000 chars of a line
+    with pytest.raises(WorkspaceError, match="over the limit of 1000"):
+        await ws.search("a{2000}")
+    (root / "long.txt").write_text("b" * 100_000 + "X\n")
+    assert "long.txt:1: bbb" in await ws.search("bX$")  # a long line is matched whole
 
 
 # -- plan_edit / plan_write --------------------------------------------------------------------
