@@ -1,17 +1,28 @@
-"""Every model call of a chat turn is bounded in wall time: by ``call_timeout`` each, and all
+"""Every model call of a chat turn is bounded: in wall time by ``call_timeout`` each, and all
 together by what is left of the turn's ``turn_timeout`` (counted from the user's message;
-a change waiting for the user's decision ends the turn, so that wait is never counted)."""
+a change waiting for the user's decision ends the turn, so that wait is never counted); in
+size by the model's context window, which the history sent is fitted into.
+
+Fitting leaves the stored conversation as it is; only what one call sends is shortened. The
+system prompt (with the job's facts and diagnosis) is always sent. Whole old turns are left
+out first, from the oldest, cutting only before a user message so every tool call keeps its
+answer; if the latest turn alone is too big, its largest tool results are cut in the middle.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages.utils import count_tokens_approximately, trim_messages
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from ..llm.limits import ModelLimits, timeout_error
+from ..llm.limits import ModelLimits, context_of, timeout_error
 from .context import ChatContext
 
 __all__ = ["BoundedCalls"]
@@ -25,6 +36,7 @@ class BoundedCalls(AgentMiddleware[Any, ChatContext]):
         self.limits = limits
         self.model = model
         self._deadlines: dict[str, float] = {}
+        self._tool_tokens: dict[object, int] = {}
 
     def start(self, thread: str) -> None:
         self._deadlines[thread] = time.monotonic() + self.limits.turn_timeout
@@ -43,8 +55,71 @@ class BoundedCalls(AgentMiddleware[Any, ChatContext]):
             seconds, what = max(left, 0.0), "chat turn"
         if seconds <= 0:
             raise timeout_error(self.model, self.limits.turn_timeout, "chat turn")
+        budget = self.budget(request)
+        if count_tokens_approximately(request.messages) > budget:
+            fitted: Any = fit_messages(request.messages, budget)
+            request = request.override(messages=fitted)
         try:
             return await asyncio.wait_for(handler(request), seconds)
         except TimeoutError:
             limit = self.limits.call_timeout if what == "model call" else self.limits.turn_timeout
             raise timeout_error(self.model, limit, what) from None
+
+    def budget(self, request: ModelRequest[ChatContext]) -> int:
+        """Tokens the messages may take: the context, less the reply's limit, the system
+        prompt, the tool schemas and a margin for the estimate's error."""
+        context = context_of(self.model, self.limits)
+        system = request.system_message
+        fixed = count_tokens_approximately([system]) if system is not None else 0
+        for tool in request.tools:
+            key = getattr(tool, "name", None) or id(tool)
+            if key not in self._tool_tokens:
+                self._tool_tokens[key] = len(_schema(tool)) // 4
+            fixed += self._tool_tokens[key]
+        reply = min(self.limits.max_output_tokens, context // 2)
+        return max(256, int((context - reply - fixed) * 0.85))
+
+
+def _schema(tool: Any) -> str:
+    """The tool as the provider is sent it (OpenAI's shape; close enough for the others)."""
+    try:
+        return json.dumps(convert_to_openai_tool(tool), default=str)
+    except Exception:  # a tool the converter does not know: its name and description
+        return f"{getattr(tool, 'name', '')} {getattr(tool, 'description', '')}"
+
+
+def fit_messages(messages: Sequence[BaseMessage], budget: int) -> list[BaseMessage]:
+    """``messages`` within ``budget`` estimated tokens (the same list when they fit)."""
+    messages = list(messages)
+    if count_tokens_approximately(messages) <= budget:
+        return messages
+    kept = trim_messages(
+        messages,
+        max_tokens=budget,
+        token_counter=count_tokens_approximately,
+        strategy="last",
+        start_on="human",
+        allow_partial=False,
+    )
+    if kept:
+        return kept
+    # The latest turn alone is too big: keep it, with its largest tool results cut down.
+    last = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=0)
+    turn = list(messages[last:])
+    while count_tokens_approximately(turn) > budget:
+        sizes = [
+            (len(m.text), i)
+            for i, m in enumerate(turn)
+            if isinstance(m, ToolMessage | HumanMessage) and len(m.text) > 400
+        ]
+        if not sizes:
+            break
+        size, i = max(sizes)
+        keep = max(200, size // 2)
+        text = turn[i].text
+        cut = (
+            f"{text[: keep // 2]}\n[... {size - keep} characters left out to fit the model's"
+            f" context ...]\n{text[-keep // 2 :]}"
+        )
+        turn[i] = turn[i].model_copy(update={"content": cut})
+    return turn

@@ -18,7 +18,7 @@ from ..errors import ModelError
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-__all__ = ["ModelLimits", "endpoint_of", "limit_output", "timeout_error"]
+__all__ = ["ModelLimits", "context_of", "endpoint_of", "limit_output", "timeout_error"]
 
 #: Output-limit fields of LangChain's chat models, by the name each provider uses.
 _OUTPUT_FIELDS = ("max_tokens", "max_output_tokens", "num_predict", "max_new_tokens")
@@ -34,17 +34,25 @@ class ModelLimits:
       the model unless it has one of its own (default 2,048);
     - ``call_timeout``: seconds one model call may take, streaming included (default 120);
     - ``turn_timeout``: seconds one chat turn may take in all, tool calls included, but not
-      the time a change waits for your decision (default 600).
+      the time a change waits for your decision (default 600);
+    - ``context_tokens``: the model's context window, which the history sent with each call is
+      fitted into (default: the model's profile, else 8,192, what local servers often run).
     """
 
     max_output_tokens: int = 2048
     call_timeout: float = 120.0
     turn_timeout: float = 600.0
+    context_tokens: int | None = None
 
     def __post_init__(self) -> None:
         tokens = self.max_output_tokens
         if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= 1 << 20:
             raise ValueError(f"max_output_tokens must be 1 to {1 << 20}, got {tokens!r}")
+        context = self.context_tokens
+        if context is not None and (
+            isinstance(context, bool) or not isinstance(context, int) or context < 512
+        ):
+            raise ValueError(f"context_tokens must be an int of at least 512, got {context!r}")
         for name in ("call_timeout", "turn_timeout"):
             value = getattr(self, name)
             ok = isinstance(value, int | float) and not isinstance(value, bool)
@@ -62,6 +70,19 @@ def limit_output(model: BaseChatModel, tokens: int) -> BaseChatModel:
                 return model
             return model.model_copy(update={name: tokens})
     return model
+
+
+#: The context assumed for a model whose profile does not say (llama.cpp's common ``-c``).
+DEFAULT_CONTEXT = 8192
+
+
+def context_of(model: Any, limits: ModelLimits) -> int:
+    """The context window the history must fit: configured, from the profile, or the default."""
+    if limits.context_tokens:
+        return limits.context_tokens
+    profile = getattr(model, "profile", None)
+    value = profile.get("max_input_tokens") if isinstance(profile, dict) else None
+    return value if isinstance(value, int) and value >= 512 else DEFAULT_CONTEXT
 
 
 def endpoint_of(model: Any) -> str | None:

@@ -68,8 +68,11 @@ def order_problem(messages: list[dict[str, Any]]) -> str | None:
 class FakeOpenAI:
     """Start with ``with FakeOpenAI() as server:``; ``server.base_url`` is for ``base_url=``."""
 
-    def __init__(self, api_key: str = "test-key") -> None:
+    def __init__(self, api_key: str = "test-key", context: int | None = None) -> None:
         self.api_key = api_key
+        #: Like ``llama-server -c N``: a request estimated over N tokens (messages, tools and
+        #: the reply's limit; 4 characters a token) is a 400.
+        self.context = context
         self.chat_replies: list[Reply] = []
         self.diagnosis_replies: list[Reply] = []
         #: Used when a route's list is empty.
@@ -134,6 +137,14 @@ class FakeOpenAI:
                 if self.headers.get("Authorization") != f"Bearer {server.api_key}":
                     return self._json(401, {"error": {"message": "bad key", "type": "auth"}})
                 problem = order_problem(messages)
+                if problem is None and server.context is not None:
+                    size = len(json.dumps(messages)) // 4 + len(json.dumps(body.get("tools"))) // 4
+                    size += int(body.get("max_completion_tokens") or body.get("max_tokens") or 0)
+                    if size > server.context:
+                        problem = (
+                            f"the request exceeds the available context size ({size} tokens,"
+                            f" context {server.context})"
+                        )
                 if problem:
                     request.error = problem
                     return self._json(

@@ -163,3 +163,36 @@ async def test_a_model_that_cannot_be_made_answers_with_an_error(
 def test_invalid_limits_are_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be"):
         ModelLimits(**kwargs)
+
+
+async def test_a_long_chat_keeps_fitting_the_context(
+    make_rm: Callable[..., RunManager], workdir: Any
+) -> None:
+    """A server with a small context (a 400 beyond it, as llama-server answers): fifteen long
+    turns and a huge tool result later, every request fitted and answered; the stored
+    conversation keeps everything."""
+    (workdir / "big.txt").write_text("line of a large file\n" * 20000)  # ~420 KB
+    with FakeOpenAI(api_key=KEY, context=4096) as server:
+        server.diagnosis_replies.append(Reply(text="Diagnosed."))
+        server.chat_replies += [Reply(text=f"Answer {n}.") for n in range(15)]
+        server.chat_replies.append(Reply(tool_calls=[("read_file", {"path": "big.txt"})]))
+        server.chat_replies.append(Reply(text="Read it."))
+        limits = ModelLimits(context_tokens=4096, max_output_tokens=256)
+        rm = make_rm([FAILING], llm=llm(server), llm_limits=limits)
+        rm.start()
+        await rm.wait(timeout=30, llm=True)
+        for n in range(15):
+            reply = await rm.llm_manager.chat("j", f"question {n}: " + "words " * 400)
+            assert reply.error is None and reply.text == f"Answer {n}.", (n, reply)
+        reply = await rm.llm_manager.chat("j", "read big.txt")
+        assert reply.error is None and reply.text == "Read it.", reply
+        rejected = [r.error for r in server.requests if r.error]
+        assert rejected == [], rejected
+        sent = [len(r.body["messages"]) for r in server.routed("chat")]
+        assert max(sent[-5:]) < 20, sent  # old turns left out of the requests
+        last = server.routed("chat")[-1].body["messages"]
+        tool = [m for m in last if m.get("role") == "tool"]
+        assert tool and "left out to fit the model's context" in tool[0]["content"]
+    history = await rm.llm_manager.history("j")
+    texts = " ".join(m.text for m in history)
+    assert all(f"question {n}:" in texts for n in range(15))  # nothing lost from the store
