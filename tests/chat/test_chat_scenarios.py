@@ -657,3 +657,26 @@ async def test_an_edit_that_cannot_apply_is_refused_without_asking(
     assert reply.approval is None and reply.text == "That was not valid."
     assert rm.job_manager.job("j").resources.time_limit is None
     await check_order(rm, "j")
+
+
+async def test_secrets_a_command_prints_are_masked_before_the_model_sees_them(
+    start_chat: StartChat, workdir: Path
+) -> None:
+    key = "AKIA" + "Q7XKZ3M2PLN4VB8R"
+    token = "ghp_" + "a8Zk2Lq9Xv4Bn7Mw3Rt6Yp1Cd5Fg0Hj2Ks4E"
+    (workdir / "settings.txt").write_text(f"AWS_ACCESS_KEY_ID={key}\nGITHUB_TOKEN={token}\n")
+    seen: list[str] = []
+
+    def after(messages: list[BaseMessage]) -> str:
+        seen.extend(m.text for m in messages if isinstance(m, ToolMessage))
+        return "Read."
+
+    script = ChatScript([tool_call("run_command", {"command": "cat settings.txt"}), after])
+    rm = await start_chat(script)
+    lm = rm.llm_manager
+    lm.allow_commands("j", True)
+    reply = await lm.chat("j", "show the settings")
+    assert reply.text == "Read.", reply
+    assert seen and "[exit code 0]" in seen[-1], seen
+    assert key not in seen[-1] and token not in seen[-1], seen[-1]
+    assert "REDACTED" in seen[-1], seen[-1]

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, Field
 
 from ..._core import reaper
 from ..._core.aio import TaskSet
+from ...diagnosis.redact import redact
 from ..records import Item
 from .base import Action, ActionArgs, ActionEnv, ActionError, Overlay, Plan, check_text
 
@@ -73,7 +74,9 @@ class RunCommand(Action):
 
     async def apply(self, env: ActionEnv, item: Item) -> str:
         command = str(item.shown.get("command") or "")
-        return await run_shell(command, str(env.root))
+        # The output goes to the model: secrets a command prints (``env``, a config dump) are
+        # masked as in a log excerpt.
+        return redact(await run_shell(command, str(env.root)))
 
     async def resume(self, env: ActionEnv, item: Item) -> str:
         raise ActionError(
