@@ -90,6 +90,7 @@ class ChatService:
             )
         self._bounds = BoundedCalls(self.limits, self.model)
         self._agent: Any = None
+        self._saver: Any = None
         self._connection: Any = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._caps: dict[str, ResourceCaps] = {}
@@ -119,6 +120,7 @@ class ChatService:
             await self._connection.execute("PRAGMA journal_mode=WAL")
             await self._connection.execute("PRAGMA synchronous=NORMAL")
             saver = AsyncSqliteSaver(self._connection)
+            self._saver = saver
 
             @dynamic_prompt
             def prompt(request: ModelRequest) -> str:
@@ -380,6 +382,43 @@ class ChatService:
 
     def settings(self, job: str | None) -> dict[str, int]:
         return self.records.settings(thread_of(job))
+
+    async def clear(self, job: str | None) -> str:
+        """Start the chat afresh: its conversation is deleted (the model gets no history);
+        changes still waiting are rejected first. The edits stay recorded, undo still works."""
+        if job is not None:
+            self.run.job(job)
+        context = ChatContext(thread_of(job), job)
+        async with self._locks.setdefault(context.thread, asyncio.Lock()):
+            busy = [
+                i
+                for i in self.records.open_items(context.thread)
+                if i.status in (ItemStatus.APPROVED, ItemStatus.APPLYING)
+            ]
+            if busy:
+                return (
+                    f"Not cleared: {len(busy)} approved change(s) are still being applied;"
+                    " send a message (or wait) and clear again."
+                )
+            pending = [
+                i.key
+                for i in self.records.open_items(context.thread)
+                if i.status is ItemStatus.PENDING
+            ]
+            rejected = self.records.decide(
+                pending,
+                ItemStatus.REJECTED,
+                "user",
+                reason="the chat was cleared",
+                result=rejection_text("the chat was cleared", None),
+            )
+            agent = await self.agent()
+            state = await agent.aget_state(_config(context.thread))
+            count = len((state.values or {}).get("messages", []))
+            await self._saver.adelete_thread(context.thread)
+            self.records.mark_answered(context.thread)
+        note = f"; {rejected} waiting change(s) rejected" if rejected else ""
+        return f"Cleared the chat ({count} messages{note}). Applied edits can still be undone."
 
     async def undo(self, job: str | None) -> str:
         context = ChatContext(thread_of(job), job)

@@ -225,6 +225,12 @@ class LLMManager(BaseManager):
         """Undo the chat's last applied edit, byte-exact; refuses if the file changed since."""
         return await self.chat_service().undo(name)
 
+    async def clear_chat(self, name: str | None) -> str:
+        """Start the chat on ``name`` afresh (a chat the model can no longer follow, or one
+        you are done with): its messages are deleted, changes still waiting are rejected;
+        applied edits stay recorded and can still be undone."""
+        return await self.chat_service().clear(name)
+
     async def history(self, name: str | None) -> list[ChatMessage]:
         return await self.chat_service().history(name)
 

@@ -53,8 +53,14 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         )
         self.undo_button.layout.width = "auto"
         self.undo_button.add_class("adaptive-llm-undo")
+        self.clear_button = widgets.Button(
+            description="Clear", icon="eraser", tooltip="Start this chat afresh (asks to confirm)"
+        )
+        self.clear_button.layout.width = "auto"
+        self.clear_button.add_class("adaptive-llm-clear")
+        self._confirm_clear = False
         header = widgets.HBox(
-            [self.title, self.usage_label, self.yolo, self.undo_button],
+            [self.title, self.usage_label, self.yolo, self.undo_button, self.clear_button],
             layout=widgets.Layout(align_items="center", justify_content="space-between"),
         )
         # The messages in order, in a box that scrolls: ``column-reverse`` puts the scroll origin
@@ -104,6 +110,7 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         self.busy = False
         self.send_button.on_click(lambda _: self.tasks.call(self.submit))
         self.undo_button.on_click(lambda _: self.tasks.call(self.undo))
+        self.clear_button.on_click(lambda _: self.tasks.call(self.clear))
         self.yolo.observe(lambda change: self.tasks.call(self._on_yolo, change), "value")
         self._set_busy(True, "loading the conversation…")
         self.tasks.start(self._load(), "chat-load")
@@ -123,6 +130,7 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         message = (self.input.value if text is None else text).strip()
         if not message or self.busy:
             return
+        self._reset_clear()
         keys = [a.key for a in self.approvals] if shown is None else list(shown)
         self.input.value = ""
         self._set_busy(True)  # at once: a second Enter must not start a second turn
@@ -135,6 +143,25 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         if not self.busy:
             self._set_busy(True, "undoing…")
             self.tasks.start(self._undo(), "chat-undo")
+
+    def clear(self, confirm: bool = False) -> None:
+        """Start the chat afresh: the first click asks to confirm, the second clears (or
+        ``clear(confirm=True)`` at once). Changes still waiting are rejected."""
+        if self.busy:
+            return
+        if not (confirm or self._confirm_clear):
+            self._confirm_clear = True
+            self.clear_button.description = "Clear: sure?"
+            self.clear_button.button_style = "danger"
+            return
+        self._reset_clear()
+        self._set_busy(True, "clearing…")
+        self.tasks.start(self._clear(), "chat-clear")
+
+    def _reset_clear(self) -> None:
+        self._confirm_clear = False
+        self.clear_button.description = "Clear"
+        self.clear_button.button_style = ""
 
     def approve(self, number: int | None = None) -> None:
         """Approve every change shown (or the one with this number)."""
@@ -181,6 +208,16 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         self._show_approvals(pending)
         self._update_usage()
 
+    async def _clear(self) -> None:
+        try:
+            text = await self.lm.clear_chat(self.name)
+        finally:
+            self._set_busy(False)
+        self.messages.children = ()
+        self._append(Bubble("tool", text, title="clear"))
+        self._show_approvals(await self.lm.open_changes(self.name))
+        self._update_usage()
+
     async def _undo(self) -> None:
         try:
             text = await self.lm.undo(self.name)
@@ -207,6 +244,7 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         self.input.disabled = busy
         self.send_button.disabled = busy
         self.undo_button.disabled = busy
+        self.clear_button.disabled = busy
         for button in self._approval_buttons:
             button.disabled = busy
         self.status.value = html.escape(text) if busy else ""

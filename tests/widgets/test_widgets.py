@@ -413,3 +413,37 @@ async def test_a_change_approved_alone_shows_its_result_at_once(
     results = [b.text for b in bubbles(chat) if b.role == "tool" and "Applied" in b.text]
     assert len(results) == 2, results  # card 1's result is not shown twice
     assert bubbles(chat)[-1].text == "Both decided."
+
+
+async def test_clear_asks_to_confirm_then_starts_afresh(make_rm: MakeRm, workdir: Path) -> None:
+    (workdir / "conf.txt").write_text("lr = 1\n")
+    edit = tool_call("edit_file", {"path": "conf.txt", "old_text": "lr = 1", "new_text": "lr = 2"})
+    model = ScriptedChatModel(script(edit, "Hello again."))
+    rm = await started(make_rm, [BOOM], llm=model)
+    lm = rm.llm_manager
+    chat = chat_widget(lm, "boom")
+    await chat.idle()
+    type_text(chat, "set lr to 2")
+    await chat.idle()
+    assert chat.approval is not None
+    before = len(await lm.history("boom"))
+    chat.clear_button.click()  # first click: asks
+    await chat.idle()
+    assert chat.clear_button.description == "Clear: sure?" and chat.approval is not None
+    assert len(await lm.history("boom")) == before
+    chat.clear_button.click()  # second click: clears
+    await chat.idle()
+    assert chat.clear_button.description == "Clear"
+    assert chat.approval is None and not chat.approval_box.children
+    assert [b.title for b in bubbles(chat)] == ["clear"]
+    assert (
+        "Cleared the chat" in bubbles(chat)[0].value
+        and "1 waiting change" in bubbles(chat)[0].value
+    )
+    assert (workdir / "conf.txt").read_text() == "lr = 1\n"  # the waiting change was rejected
+    assert len(await lm.history("boom")) < before
+    type_text(chat, "hi")
+    await chat.idle()
+    assert bubbles(chat)[-1].role == "assistant" and "Hello again." in bubbles(chat)[-1].value
+    texts = " ".join(m.text for m in await lm.history("boom"))
+    assert "set lr to 2" not in texts and "hi" in texts  # the model got no old history
