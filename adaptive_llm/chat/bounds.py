@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
-from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from ..llm.limits import ModelLimits, context_of, timeout_error
+from ..llm.limits import ModelLimits, context_of, endpoint_of, timeout_error
 from .context import ChatContext
 
 __all__ = ["BoundedCalls"]
@@ -37,6 +37,11 @@ class BoundedCalls(AgentMiddleware[Any, ChatContext]):
         self.model = model
         self._deadlines: dict[str, float] = {}
         self._tool_tokens: dict[object, int] = {}
+        # An OpenAI-compatible server of one's own (llama.cpp, vLLM, ...): some refuse an
+        # assistant message whose content is null, which LangChain sends for tool calls.
+        self._strict = endpoint_of(model) is not None and "openai" in getattr(
+            model, "_llm_type", ""
+        )
 
     def start(self, thread: str) -> None:
         self._deadlines[thread] = time.monotonic() + self.limits.turn_timeout
@@ -55,10 +60,14 @@ class BoundedCalls(AgentMiddleware[Any, ChatContext]):
             seconds, what = max(left, 0.0), "chat turn"
         if seconds <= 0:
             raise timeout_error(self.model, self.limits.turn_timeout, "chat turn")
+        messages: Any = normalise_messages(request.messages, strict=self._strict)
         budget = self.budget(request)
-        if count_tokens_approximately(request.messages) > budget:
-            fitted: Any = fit_messages(request.messages, budget)
-            request = request.override(messages=fitted)
+        if count_tokens_approximately(messages) > budget:
+            messages = fit_messages(messages, budget)
+        if len(messages) != len(request.messages) or any(
+            a is not b for a, b in zip(messages, request.messages, strict=False)
+        ):
+            request = request.override(messages=messages)
         try:
             return await asyncio.wait_for(handler(request), seconds)
         except TimeoutError:
@@ -86,6 +95,47 @@ def _schema(tool: Any) -> str:
         return json.dumps(convert_to_openai_tool(tool), default=str)
     except Exception:  # a tool the converter does not know: its name and description
         return f"{getattr(tool, 'name', '')} {getattr(tool, 'description', '')}"
+
+
+#: The answer sent for a tool call whose result the history lacks (never expected: a guard).
+MISSING_RESULT = "Error: no result was recorded for this call; nothing is known of its outcome."
+
+
+def normalise_messages(messages: Sequence[BaseMessage], *, strict: bool) -> list[BaseMessage]:
+    """What every provider accepts: each tool call answered by exactly one tool message right
+    after its assistant message (a missing answer gets an error result, a stray or repeated
+    one is left out); with ``strict``, a tool-calling assistant message never has empty
+    content (LangChain would send ``null``)."""
+    out: list[BaseMessage] = []
+    i = 0
+    while i < len(messages):
+        message = messages[i]
+        i += 1
+        if isinstance(message, ToolMessage):
+            continue  # not right after its call: stray
+        if not (isinstance(message, AIMessage) and message.tool_calls):
+            out.append(message)
+            continue
+        if strict and not message.text.strip():
+            message = message.model_copy(update={"content": " "})
+        out.append(message)
+        wanted = [str(c.get("id")) for c in message.tool_calls]
+        answers: dict[str, ToolMessage] = {}
+        while i < len(messages) and isinstance(messages[i], ToolMessage):
+            answer = messages[i]
+            assert isinstance(answer, ToolMessage)
+            if answer.tool_call_id in wanted and answer.tool_call_id not in answers:
+                answers[answer.tool_call_id] = answer
+            i += 1
+        for call in message.tool_calls:
+            key = str(call.get("id"))
+            out.append(
+                answers.get(key)
+                or ToolMessage(
+                    MISSING_RESULT, tool_call_id=key, name=call.get("name"), status="error"
+                )
+            )
+    return out
 
 
 def fit_messages(messages: Sequence[BaseMessage], budget: int) -> list[BaseMessage]:

@@ -68,8 +68,12 @@ def order_problem(messages: list[dict[str, Any]]) -> str | None:
 class FakeOpenAI:
     """Start with ``with FakeOpenAI() as server:``; ``server.base_url`` is for ``base_url=``."""
 
-    def __init__(self, api_key: str = "test-key", context: int | None = None) -> None:
+    def __init__(
+        self, api_key: str = "test-key", context: int | None = None, strict_content: bool = False
+    ) -> None:
         self.api_key = api_key
+        #: Like llama-cpp-python's server: an assistant message with ``content: null`` is a 500.
+        self.strict_content = strict_content
         #: Like ``llama-server -c N``: a request estimated over N tokens (messages, tools and
         #: the reply's limit; 4 characters a token) is a 400.
         self.context = context
@@ -137,6 +141,11 @@ class FakeOpenAI:
                 if self.headers.get("Authorization") != f"Bearer {server.api_key}":
                     return self._json(401, {"error": {"message": "bad key", "type": "auth"}})
                 problem = order_problem(messages)
+                if problem is None and server.strict_content:
+                    for n, m in enumerate(messages):
+                        if m.get("role") == "assistant" and m.get("content") is None:
+                            request.error = f"message {n}: content must be a string, not null"
+                            return self._json(500, {"error": {"message": request.error}})
                 if problem is None and server.context is not None:
                     size = len(json.dumps(messages)) // 4 + len(json.dumps(body.get("tools"))) // 4
                     size += int(body.get("max_completion_tokens") or body.get("max_tokens") or 0)

@@ -196,3 +196,56 @@ async def test_a_long_chat_keeps_fitting_the_context(
     history = await rm.llm_manager.history("j")
     texts = " ".join(m.text for m in history)
     assert all(f"question {n}:" in texts for n in range(15))  # nothing lost from the store
+
+
+async def test_a_strict_local_server_never_gets_null_content(
+    make_rm: Callable[..., RunManager], workdir: Any
+) -> None:
+    """A server that refuses an assistant message with ``content: null`` (llama-cpp-python's
+    does, with a 500): after a tool call, the next turns still work."""
+    (workdir / "train.py").write_text("lr = 0.1\n")
+    with FakeOpenAI(api_key=KEY, strict_content=True) as server:
+        server.diagnosis_replies.append(Reply(text="Diagnosed."))
+        server.chat_replies += [
+            Reply(tool_calls=[("read_file", {"path": "train.py"})]),
+            Reply(text="It sets lr."),
+            Reply(text="Still here."),
+        ]
+        rm = make_rm([FAILING], llm=llm(server))
+        rm.start()
+        await rm.wait(timeout=30, llm=True)
+        first = await rm.llm_manager.chat("j", "what does train.py do?")
+        second = await rm.llm_manager.chat("j", "and now?")
+        assert first.error is None and first.text == "It sets lr.", first
+        assert second.error is None and second.text == "Still here.", second
+        assert [r.error for r in server.requests if r.error] == []
+
+
+def test_normalised_messages_answer_every_call_once() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from adaptive_llm.chat.bounds import MISSING_RESULT, normalise_messages
+
+    call = AIMessage(
+        content="",
+        tool_calls=[{"name": "a", "args": {}, "id": "1"}, {"name": "b", "args": {}, "id": "2"}],
+    )
+    messages = [
+        ToolMessage("stray", tool_call_id="0"),
+        HumanMessage("hi"),
+        call,
+        ToolMessage("one", tool_call_id="1"),
+        ToolMessage("one again", tool_call_id="1"),
+        ToolMessage("not ours", tool_call_id="9"),
+        HumanMessage("next"),
+    ]
+    out = normalise_messages(messages, strict=True)
+    shape = [(type(m).__name__, m.text, getattr(m, "tool_call_id", None)) for m in out]
+    assert shape == [
+        ("HumanMessage", "hi", None),
+        ("AIMessage", " ", None),
+        ("ToolMessage", "one", "1"),
+        ("ToolMessage", MISSING_RESULT, "2"),
+        ("HumanMessage", "next", None),
+    ], shape
+    assert normalise_messages(messages[1:2], strict=False)[0] is messages[1]
