@@ -22,7 +22,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 
 from ..jobs.schedulers.base import ResourceCaps
-from ..llm.limits import ModelLimits, limit_output
+from ..llm.limits import ModelLimits, endpoint_of, limit_output
 from ..llm.provider import ModelError, estimate_cost, model_label, resolve_model, uses_model
 from ..store import Store
 from .actions import ActionEnv, ActionError, action_for_edit
@@ -187,7 +187,7 @@ class ChatService:
                     yield event
             except Exception as exc:  # shown in the chat; the loop and the thread stay usable
                 log.exception("chat turn on %s failed", thread)
-                yield ChatEvent("error", text=_explain_error(exc))
+                yield ChatEvent("error", text=_explain_error(exc, self.model))
 
     async def _turn(
         self, context: ChatContext, text: str, shown: Collection[str] | None
@@ -457,7 +457,16 @@ def _diagnosis_markdown(data: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def _explain_error(exc: BaseException) -> str:
+def _explain_error(exc: BaseException, model: Any = None) -> str:
     name = type(exc).__name__
     text = str(exc).strip() or name
+    where = endpoint_of(model)
+    if "No generations found in stream" in text:
+        text = (
+            "the server streamed no answer at all. Some OpenAI-compatible servers stream"
+            " nothing when tools are offered (llama-cpp-python's server does; llama.cpp's"
+            " llama-server needs --jinja and a chat template with tools)"
+        )
+    if where and where not in text and ("Connection" in name or "connect" in text.lower()):
+        text += f" (endpoint {where})"
     return f"The assistant could not answer ({name}): {text}"

@@ -249,3 +249,20 @@ def test_normalised_messages_answer_every_call_once() -> None:
         ("HumanMessage", "next", None),
     ], shape
     assert normalise_messages(messages[1:2], strict=False)[0] is messages[1]
+
+
+async def test_a_server_that_is_down_is_named_in_the_chat(
+    make_rm: Callable[..., RunManager],
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    spec = {"model": "openai:tiny", "base_url": url, "api_key": KEY, "max_retries": 0}
+    rm = make_rm([FAILING], llm=spec)
+    rm.start()
+    await rm.wait(timeout=30)
+    reply = await asyncio.wait_for(rm.llm_manager.chat("j", "still there?"), 60)
+    assert reply.error is not None and url in reply.error, reply
+    assert "Traceback" not in reply.error
