@@ -82,6 +82,8 @@ def _positive(seconds: float, value: object) -> float:
         raise ValueError(f"time limit must be finite, got {_short(value)}")
     if seconds <= 0:
         raise ValueError(f"time limit must be positive, got {_short(value)}")
+    if seconds < 0.1:
+        raise ValueError(f"time limit {_short(value)} is under the minimum of 0.1 s")
     if seconds > MAX_TIME_LIMIT:
         raise ValueError(
             f"time limit {_short(value)} is over the maximum of 366 days (a unit typo?)"

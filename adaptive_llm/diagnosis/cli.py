@@ -99,12 +99,31 @@ def _seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Diagnose ``args.paths``; exit code 1 if any path could not be read, else 0."""
+    if sys.stdout is None:  # started with stdout closed (``>&-``): nowhere to write
+        print("adaptive-llm diagnose: standard output is closed", file=sys.stderr or sys.__stderr__)
+        return 1
     try:
         return _run(args)
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly
+        _silence_stdout()
+        return 1
+    except OSError as exc:  # a full disk (``> /dev/full``), a vanished output file
+        _silence_stdout()
+        if sys.stderr is not None:
+            print(
+                f"adaptive-llm diagnose: cannot write the output: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+        return 1
+
+
+def _silence_stdout() -> None:
+    """No second error when Python flushes what is left of stdout at exit."""
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _run(args: argparse.Namespace) -> int:

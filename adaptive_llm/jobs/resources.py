@@ -59,6 +59,16 @@ class Resources:
         return cls(
             time_limit=data.get("time_limit"),
             memory=data.get("memory"),
-            cpus=int(data.get("cpus", 1)),
+            cpus=_cpus(data.get("cpus", 1)),
             extra=data.get("extra") or {},
         )
+
+
+def _cpus(value: Any) -> int:
+    """A stored CPU count (an int, or an int written as a string): ``ValueError`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"cpus must be a positive integer, got {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"cpus must be a positive integer, got {value!r}") from None

@@ -13,7 +13,9 @@ component of the real path, case-insensitively:
 - patterns: ``.env.*`` and ``*.env`` (``prod.env``; ``.env.example`` too: it is often a copy),
   ``*.kubeconfig``, ``*.pem``, ``*.key``, ``*.p12``, ``*.pfx``, ``*.jks``, ``*.keystore``,
   ``id_rsa*``/``id_dsa*``/``id_ecdsa*``/``id_ed25519*``, ``service-account*.json``,
-  ``service_account*.json``, ``client_secret*.json``, ``secrets.y*ml``.
+  ``service_account*.json``, ``client_secret*.json``, ``secrets.y*ml``, ``*.tfstate``;
+- editor and backup copies of any of these (``.pypirc~``, ``secrets.yml.bak``, ``*.orig``,
+  ``*.old``, ``*.swp``, ...).
 
 A denied name is refused whatever it holds: the point is that the model never sees (and so
 never sends to a provider) what such files usually hold. A file's content is not inspected
@@ -66,15 +68,29 @@ _DENY_GLOBS = (
     "service_account*.json",
     "client_secret*.json",
     "secrets.y*ml",
+    "*.tfstate",  # Terraform state holds the secrets of what it created
+)
+
+
+#: Suffixes of editor and backup copies: a copy of a denied file is denied too.
+_BACKUP_SUFFIXES = (
+    "~", ".bak", ".orig", ".old", ".swp", ".swo", ".save", ".backup", ".copy", ".tmp", ".prev",
 )
 
 
 def denied(name: str) -> bool:
-    """Whether a path component is on the deny list (secrets, VCS and internal state)."""
+    """Whether a path component is on the deny list (secrets, VCS and internal state), also
+    as an editor or backup copy (``.pypirc~``, ``secrets.yml.bak``, ``server.key.orig``)."""
     low = name.lower()
-    if low in _DENY_ANY or low in _DENY_NAMES:
-        return True
-    return any(fnmatch.fnmatchcase(low, g) for g in _DENY_GLOBS)
+    while True:
+        if low in _DENY_ANY or low in _DENY_NAMES:
+            return True
+        if any(fnmatch.fnmatchcase(low, g) for g in _DENY_GLOBS):
+            return True
+        stripped = next((low[: -len(s)] for s in _BACKUP_SUFFIXES if low.endswith(s)), None)
+        if not stripped:
+            return False
+        low = stripped
 
 
 def show(name: str) -> str:
