@@ -51,6 +51,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/chat_render.py
 	$(BIN)/python bench/slurm_poll.py
 	$(BIN)/python bench/approval.py
+	$(BIN)/python bench/read_file.py
 	$(BIN)/python bench/commands.py
 	$(BIN)/python bench/search.py
 
