@@ -11,6 +11,7 @@ import json
 import os
 import random
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -210,6 +211,22 @@ async def test_a_respawning_tree_is_frozen_before_it_is_killed(
         assert rm.job_manager.attempts["hydra"].state is JobState.COMPLETED
         assert marked(marker) == []
         assert survivors(pidfile, marker) == []
+    finally:
+        kill_marked(marker)
+
+
+async def test_chains_of_exiting_parents_end_with_the_job(make_rm: MakeRM, workdir: Path) -> None:
+    """Nested ``setsid`` from subshells that exit at once, still forking when the job's main
+    process ends: the runner reaps and kills until it has no child left."""
+    marker = uuid.uuid4().hex
+    inner = f'export TREE_MARK={marker}; setsid sh -c "sleep 30"'
+    jobs = [Job(f"chain{i}", f"(setsid sh -c '{inner} &' &) ; echo x") for i in range(12)]
+    try:
+        rm = await _run(make_rm, jobs)
+        for job in jobs:
+            assert rm.job_manager.attempts[job.name].state is JobState.COMPLETED, job.name
+        time.sleep(0.2)
+        assert marked(marker) == []
     finally:
         kill_marked(marker)
 

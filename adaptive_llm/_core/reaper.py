@@ -29,9 +29,22 @@ a child that calls ``setsid`` and whose parent exits escapes then.
 
 **Limits.** A process that the command asks *another* service to start (``systemd-run``,
 ``at``, ``ssh localhost``) is not a descendant; a setuid descendant cannot be signalled (it is
-reported as a survivor); a command that SIGKILLs its supervisor orphans its tree to init (the
-``run_command`` caller then kills what carries the run's marker variable). Cgroups would close
-these gaps; this needs no privileges.
+reported as a survivor). A command that SIGKILLs its wrapper orphans its tree to init; the
+``run_command`` caller then kills (:func:`kill_marked`) what carries the run's marker
+variable, the pids the wrapper reported while it ran (it looks at its tree every 50 ms and
+writes ``~seen`` lines ahead of its answer) with their sessions, groups and descendants, and
+whatever holds the command's output pipe -- among processes started after the wrapper. What
+stays impossible without privileges: a process that empties its environment (``env -i``),
+leaves the session (``setsid``), closes the output pipe and has the wrapper SIGKILLed, all
+within the 50 ms before the wrapper's next look, is found by nothing (a same-uid command can
+always kill its supervisor). Cgroups or a PID namespace would close these gaps; this needs
+no privileges.
+
+**Ending.** After the main process ended, the subreaper kills and reaps until the kernel says
+it has no child left (:func:`clear_children`), not until one walk of ``/proc`` finds nothing:
+a walk reads the table one process at a time and missed a child forked by a parent that was
+already a zombie when read (``(setsid sh -c 'setsid cmd &' &)``), which then outlived the
+wrapper.
 """
 
 from __future__ import annotations
@@ -63,11 +76,14 @@ __all__ = [
     "HeadTail",
     "Outcome",
     "become_subreaper",
+    "clear_children",
     "descendants",
     "kill_marked",
     "kill_tree",
     "parse_answer",
+    "parse_report",
     "reap",
+    "start_time",
     "supervise",
     "wrapper_argv",
 ]
@@ -105,6 +121,15 @@ def become_subreaper() -> bool:
 
 def _stat(pid: str) -> tuple[int, int, bytes] | None:
     """(ppid, pgid, state) of ``pid`` from ``/proc/<pid>/stat``; None when it is gone."""
+    fields = _stat_fields(pid)
+    if fields is None or len(fields) < 3:
+        return None
+    return int(fields[1]), int(fields[2]), fields[0]
+
+
+def _stat_fields(pid: str) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first); None when it
+    is gone."""
     try:
         fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
@@ -116,10 +141,14 @@ def _stat(pid: str) -> tuple[int, int, bytes] | None:
     finally:
         os.close(fd)
     # "pid (comm) S ppid pgrp ..." -- comm may contain spaces and parentheses.
-    fields = data.rpartition(b")")[2].split()
-    if len(fields) < 3:
-        return None
-    return int(fields[1]), int(fields[2]), fields[0]
+    return data.rpartition(b")")[2].split()
+
+
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot; with the pid, a process's identity);
+    None when it is gone."""
+    fields = _stat_fields(str(pid))
+    return int(fields[19]) if fields is not None and len(fields) > 19 else None
 
 
 def _table() -> dict[int, tuple[int, int, bytes]]:
@@ -200,26 +229,68 @@ def kill_tree(root: int, *, timeout: float = 3.0) -> tuple[set[int], list[int]]:
         killed |= stopped | found
 
 
-def kill_marked(marker: str, *, timeout: float = 3.0) -> int:
-    """SIGKILL every process of this user whose environment has ``ENV_MARKER=marker`` (a
-    last resort when a supervisor died and its tree was re-parented to init); how many."""
+def kill_marked(
+    marker: str,
+    *,
+    timeout: float = 3.0,
+    seen: dict[int, int] | None = None,
+    pipe: int | None = None,
+    since: int | None = None,
+) -> int:
+    """SIGKILL what is left of a run whose supervisor died (its tree was re-parented to
+    init); how many processes. A last resort, so it casts every net it has:
+
+    * every process of this user whose environment has ``ENV_MARKER=marker``;
+    * and, among the processes started at or after ``since`` (a :func:`start_time`, the
+      supervisor's): the pids of ``seen`` (pid -> start time, as the supervisor reported
+      them) whose start time still matches, every process in a session or process group one
+      of them leads, every process that holds the pipe of inode ``pipe`` open (the command's
+      output), and every descendant of all these.
+
+    ``env -i`` empties the environment, ``setsid`` leaves the session, ``exec >&-`` closes
+    the pipe: a process that did all three before the supervisor saw it, then killed the
+    supervisor, is found by none of these (see the module's *Limits*).
+    """
     needle = f"{ENV_MARKER}={marker}".encode()
+    seen = seen or {}
+    link = f"pipe:[{pipe}]" if pipe is not None else None
     deadline = time.monotonic() + timeout
     killed: set[int] = set()
     me = os.getpid()
     while time.monotonic() < deadline:
+        table: dict[int, list[bytes]] = {}
+        with contextlib.suppress(OSError):
+            for name in os.listdir("/proc"):
+                if name.isdigit() and (fields := _stat_fields(name)) and len(fields) > 19:
+                    table[int(name)] = fields
         found: set[int] = set()
-        for pid in _table():
-            if pid == me:
+        leaders = set(seen)
+        for pid, fields in table.items():
+            if pid == me or fields[0] in (b"Z", b"X"):
                 continue
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as fh:
-                    env = fh.read()
-            except OSError:
-                continue
-            if needle in env.split(b"\0"):
+            if _environ_has(pid, needle):
                 found.add(pid)
-        found -= {pid for pid in found if (s := _stat(str(pid))) is None or s[2] in (b"Z", b"X")}
+                continue
+            started = int(fields[19])
+            if since is None or started < since:
+                continue
+            if (
+                seen.get(pid) == started
+                or int(fields[2]) in leaders
+                or int(fields[3]) in leaders
+                or (link is not None and _holds(pid, link))
+            ):
+                found.add(pid)
+        # ... and their descendants (a child that moved out of their session and group)
+        children: dict[int, list[int]] = {}
+        for pid, fields in table.items():
+            children.setdefault(int(fields[1]), []).append(pid)
+        todo = list(found)
+        while todo:
+            for pid in children.get(todo.pop(), ()):
+                if pid not in found and pid != me and table[pid][0] not in (b"Z", b"X"):
+                    found.add(pid)
+                    todo.append(pid)
         if not found:
             break
         _signal(found, signal.SIGSTOP)
@@ -227,6 +298,95 @@ def kill_marked(marker: str, *, timeout: float = 3.0) -> int:
         killed |= found
         time.sleep(0.005)
     return len(killed)
+
+
+def _environ_has(pid: int, needle: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return needle in fh.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def _holds(pid: int, link: str) -> bool:
+    """Whether ``pid`` has a descriptor open on ``link`` (``pipe:[inode]``)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == link:
+                return True
+    return False
+
+
+def _has_children() -> bool:
+    """Whether this process has any child at all, live or not yet reaped (exact: the kernel
+    says so, no walk of ``/proc``)."""
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:
+        return bool(descendants(os.getpid()))
+    try:
+        waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
+def clear_children(*, timeout: float = 3.0) -> tuple[set[int], list[int]]:
+    """Kill and reap every descendant of this process, a subreaper whose main child was
+    collected already: (pids killed, pids that survived).
+
+    Ends only when the kernel says this process has no child left (:func:`_has_children`),
+    not when one walk of ``/proc`` found nothing: a walk reads the table one process at a
+    time, and a process forked just after the listing by a parent that then exited (a
+    zombie, which has no live process to freeze) is in no walk at all, yet is re-parented
+    here at once. Every descendant hangs below a child of this subreaper, so "no child"
+    means "no descendant"; each round reaps the zombies, which brings their orphans up.
+    """
+    deadline = time.monotonic() + timeout
+    me = os.getpid()
+    killed: set[int] = set()
+    while True:
+        reap()
+        if not _has_children():
+            return killed, []
+        left = deadline - time.monotonic()
+        more, survivors = kill_tree(me, timeout=max(0.0, left))
+        killed |= more
+        if left <= 0 or survivors:
+            reap()
+            return killed, survivors or sorted(pid for pid, _ in descendants(me))
+        if not more:
+            time.sleep(0.001)  # only zombies, or a child still exiting: reap and look again
+
+
+def _tree(root: int) -> list[int]:
+    """The pids below ``root`` from ``/proc/<pid>/task/<tid>/children`` (cheap: only the
+    tree is read, not the whole table); best effort, for reports, not for kills."""
+    found: list[int] = []
+    known = {root}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            for word in data.split():
+                child = int(word)
+                if child not in known:
+                    known.add(child)
+                    found.append(child)
+                    todo.append(child)
+    return found
 
 
 def reap(keep: int | None = None) -> None:
@@ -372,6 +532,8 @@ def supervise(
     drain: float = 0.5,
     batch: float = 0.0,
     tick: float = 0.1,
+    observe: Callable[[list[int]], None] | None = None,
+    observe_every: float = 0.05,
 ) -> Outcome:
     """Wait for ``child`` (started in a session of its own) and leave nothing of it behind.
 
@@ -383,7 +545,10 @@ def supervise(
     a process that escaped with the pipe never extends the wait. With ``batch`` seconds, a
     wake-up that found less than 1 MiB waits that long before reading again, so a command
     printing a lot fills the pipe between reads (use it with a 1 MiB pipe). Orphans
-    re-parented to this process are reaped as they exit.
+    re-parented to this process are reaped as they exit. With ``observe`` (and a subreaper),
+    every ``observe_every`` seconds the pids that joined the tree since the last look are
+    passed to it (the wrapper reports them to its caller, which can still end them if the
+    command kills the wrapper).
     """
     me = os.getpid()
     start = time.monotonic()
@@ -402,6 +567,9 @@ def supervise(
     term_sent = False
     kill_at: float | None = None
     next_poll = start + tick
+    observing = observe is not None and subreaper
+    next_observe = start
+    observed: set[int] = set()
     killed: set[int] = set()
     survivors: list[int] = []
 
@@ -443,8 +611,16 @@ def supervise(
                 killed |= more
                 _killpg(child.pid, signal.SIGKILL)
                 kill_at = now + 1.0  # again in a second if the child still has not died
+            if observing and now >= next_observe:
+                assert observe is not None
+                current = set(_tree(me))
+                if fresh := current - observed:
+                    observe(sorted(fresh))
+                observed = current
+                next_observe = now + observe_every
             wait = tick
-            for limit in (deadline if not term_sent else None, kill_at):
+            limits = (deadline if not term_sent else None, kill_at)
+            for limit in (*limits, next_observe if observing else None):
                 if limit is not None:
                     wait = min(wait, max(0.0, limit - now))
             exited = pidfd is None or now >= next_poll
@@ -469,12 +645,15 @@ def supervise(
                 next_poll = now + tick
 
         # The command ended: whatever it left behind goes too (and is reaped).
-        if subreaper or os.path.isdir("/proc/self"):
-            more, survivors = kill_tree(me)
-            killed |= more
-        _killpg(child.pid, signal.SIGKILL)
         if subreaper:
-            reap()
+            _killpg(child.pid, signal.SIGKILL)
+            more, survivors = clear_children()
+            killed |= more
+        else:
+            if os.path.isdir("/proc/self"):
+                more, survivors = kill_tree(me)
+                killed |= more
+            _killpg(child.pid, signal.SIGKILL)
         if output_open:
             if pidfd is not None:
                 selector.unregister(pidfd)
@@ -574,6 +753,14 @@ def _wrapper(options: dict[str, str], argv: list[str]) -> dict[str, object]:
         os.close(write_end)
     capture = HeadTail(int(options.get("head", 4000)), int(options.get("tail", 4000)))
     timeout = options.get("timeout")
+    report = options.get("report") == "1"
+    if report:  # what the caller needs to end the tree should this wrapper be killed
+        with contextlib.suppress(OSError):
+            _say(f"pipe={os.fstat(read_end).st_ino} {child.pid}:{start_time(child.pid) or 0}")
+
+    def observe(pids: list[int]) -> None:
+        _say(" ".join(f"{pid}:{start_time(pid) or 0}" for pid in pids))
+
     try:
         outcome = supervise(
             child,
@@ -586,6 +773,7 @@ def _wrapper(options: dict[str, str], argv: list[str]) -> dict[str, object]:
             watch=watch,
             drain=float(options.get("drain", 0.5)),
             batch=0.001 if pipe_size >= 1 << 20 else 0.0,
+            observe=observe if report else None,
         )
     finally:
         os.close(read_end)
@@ -604,6 +792,33 @@ def _wrapper(options: dict[str, str], argv: list[str]) -> dict[str, object]:
         "head": capture.head,
         "tail": capture.tail,
     }
+
+
+#: The prefix of the wrapper's report lines (the answer line never starts with it).
+REPORT = "~seen "
+
+
+def _say(text: str) -> None:
+    """One report line on stdout, ahead of the answer: ``~seen pipe=INODE PID:START ...``."""
+    with contextlib.suppress(OSError):
+        os.write(1, f"\n{REPORT}{text}\n".encode())
+
+
+def parse_report(line: bytes) -> tuple[dict[int, int], int | None]:
+    """(pid -> start time, pipe inode) from one report line; empty for any other line."""
+    seen: dict[int, int] = {}
+    pipe: int | None = None
+    if not line.startswith(REPORT.encode()):
+        return seen, pipe
+    for word in line[len(REPORT) :].decode("ascii", "replace").split():
+        key, sep, value = word.partition("=")
+        with contextlib.suppress(ValueError):
+            if sep and key == "pipe":
+                pipe = int(value)
+            elif not sep:
+                pid, _, started = word.partition(":")
+                seen[int(pid)] = int(started)
+    return seen, pipe
 
 
 def main(argv: list[str]) -> int:

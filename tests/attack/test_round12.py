@@ -368,12 +368,6 @@ def _sleep_arg() -> str:
 
 
 @pytest.mark.skipif(not LINUX, reason="/proc")
-@pytest.mark.xfail(
-    strict=True,
-    reason="a child started with `env -i` (no marker variable) in a new session survives when"
-    " the command SIGKILLs its wrapper: kill_marked only finds processes by the environment"
-    " marker, and the orphan went to init, out of the subreaper's tree",
-)
 async def test_command_env_cleared_child_after_killing_the_wrapper(tmp_path: Path) -> None:
     arg = _sleep_arg()
     command = f"env -i setsid /bin/sleep {arg} & sleep 0.2; kill -9 $PPID; sleep 5"
@@ -411,12 +405,6 @@ async def test_command_other_escapes_leave_nothing(tmp_path: Path, shape: str) -
 
 @pytest.mark.skipif(not LINUX, reason="/proc")
 @pytest.mark.attack_slow
-@pytest.mark.xfail(
-    strict=False,  # a race: about 1 run in 6 escapes on 2 loaded cores; strict would flake
-    reason="a nested setsid chain forked from a subshell that exits at once sometimes escapes:"
-    " the survivors have ppid 1 (not the wrapper) and the result says 'stopped reading: a"
-    " process outside it still held its output open'",
-)
 async def test_command_nested_setsid_from_an_exiting_subshell(tmp_path: Path) -> None:
     for _ in range(30):
         arg = _sleep_arg()

@@ -276,6 +276,76 @@ async def test_a_command_that_kills_its_wrapper_leaves_nothing(tmp_path: Path) -
     assert gone(int((tmp_path / "pid").read_text()))
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "(setsid sh -c 'setsid sh -c \"sleep {arg}\" &' &) ; echo x",
+        "(setsid sh -c '(setsid sh -c \"sleep {arg} & sleep {arg}\" &) &' &) ; exit 0",
+        "for i in 1 2 3; do (setsid sh -c 'setsid sleep {arg} &' &) ; done",
+        "(sh -c '(setsid sh -c \"setsid sleep {arg} &\" &)' &)",
+    ],
+)
+async def test_chains_of_exiting_parents_never_escape(tmp_path: Path, shape: str) -> None:
+    """The main process ends while a chain of parents that exit at once is still forking:
+    the wrapper keeps killing and reaping until it has no child left at all (a walk of /proc
+    alone missed a child forked by a parent that was a zombie when read)."""
+    for _ in range(15):
+        arg = f"30.{random.randrange(10**9):09d}1"
+        command = shape.format(arg=arg)
+        out = await run_shell(command, str(tmp_path), timeout=3, kill_grace=0.3)
+        assert "held its output open" not in out, out
+        await asyncio.sleep(0.05)
+        left = [pid for pid in _with_arg(arg)]
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        assert left == [], out
+
+
+def _with_arg(arg: str) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            with contextlib.suppress(OSError):
+                if arg.encode() in Path(f"/proc/{name}/cmdline").read_bytes() and not gone(
+                    int(name)
+                ):
+                    found.append(int(name))
+    return found
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        # no marker, a session of its own, still holding the output pipe
+        "env -i setsid /bin/sleep {arg} & sleep 0.2; kill -9 $PPID; sleep 5",
+        # and the pipe closed too: only the wrapper's report of the pid finds it
+        "env -i setsid sh -c 'exec >&- 2>&-; exec sleep {arg}' & sleep 0.3; kill -9 $PPID",
+        # its child in yet another session, the reported parent gone
+        "env -i setsid sh -c 'exec >&- 2>&-; setsid sleep {arg} & sleep 0.3' & sleep 0.2;"
+        " kill -9 $PPID",
+    ],
+)
+async def test_an_unmarked_child_after_killing_the_wrapper(tmp_path: Path, shape: str) -> None:
+    arg = f"30.{random.randrange(10**9):09d}1"
+    try:
+        start = time.monotonic()
+        out = await run_shell(shape.format(arg=arg), str(tmp_path), timeout=5)
+        assert time.monotonic() - start < 5, out
+        assert "wrapper ended without a result" in out
+        await asyncio.sleep(0.5)
+        assert _with_arg(arg) == [], out
+    finally:
+        for pid in _with_arg(arg):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_report_lines_parse() -> None:
+    assert reaper.parse_report(b"~seen pipe=77 12:345 13:346") == ({12: 345, 13: 346}, 77)
+    assert reaper.parse_report(b"exit_code=0 head=") == ({}, None)
+
+
 async def test_a_command_that_stops_its_wrapper_is_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

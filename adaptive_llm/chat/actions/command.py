@@ -196,6 +196,7 @@ async def run_bounded(
         "cwd": cwd,
         "marker": marker,
         "watch_stdin": 1,
+        "report": 1,
     }
     base_env = os.environ if env is None else env
     transport, proto = await loop.subprocess_exec(
@@ -211,13 +212,15 @@ async def run_bounded(
         start_new_session=True,
     )
     pid = transport.get_pid()
+    # Only what started after the wrapper can be the command's (the fallback's guard).
+    proto.since = reaper.start_time(pid)
     bound = timeout + kill_grace + _DRAIN + _SLACK
     finished = False
     try:
         try:
             await asyncio.wait_for(asyncio.shield(proto.exited), bound)
         except TimeoutError:
-            await _force_end(pid, marker)
+            await _force_end(pid, marker, proto)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(proto.exited), 2.0)
             proto.error = f"its wrapper did not answer within {bound:g}s and was killed"
@@ -232,8 +235,9 @@ async def run_bounded(
     result = proto.result()
     if not proto.wrapper_ok and proto.error is None:
         # The wrapper died without answering (SIGKILLed by the command?): its tree went to
-        # init; find it by the marker variable every process of the run inherited.
-        killed = await asyncio.to_thread(reaper.kill_marked, marker)
+        # init; find it by the marker variable every process of the run inherited, and by
+        # what the wrapper reported while it ran (pids, their sessions, the output pipe).
+        killed = await asyncio.to_thread(_kill_left, marker, proto)
         if killed:
             result = replace(result, error=f"{result.error}; killed {killed} processes left")
     return result
@@ -250,16 +254,35 @@ class _WrapperProtocol(asyncio.SubprocessProtocol):
         self.err = bytearray()
         self.error: str | None = None
         self.wrapper_ok = False
+        #: What the wrapper reported of the command's tree (pid -> start time), its output
+        #: pipe's inode, and when the wrapper started: for the fallback if it is killed.
+        self.seen: dict[int, int] = {}
+        self.pipe: int | None = None
+        self.since: int | None = None
+        self._line = bytearray()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         # Only the end of each is kept: the answer is the last line, and the end of a
         # traceback is what tells; a flood (see result()) cannot grow the kernel's memory.
         if fd == 1:
+            self._reports(data)
             self.out += data
             del self.out[:-_RESULT_LIMIT]
         else:
             self.err += data
             del self.err[:-65536]
+
+    def _reports(self, data: bytes) -> None:
+        """Collect the report lines (``~seen ...``) as they come; bounded like the rest."""
+        self._line += data
+        *lines, rest = self._line.split(b"\n")
+        self._line = bytearray(rest[-65536:])
+        for line in lines:
+            if len(self.seen) < 100_000:
+                seen, pipe = reaper.parse_report(bytes(line))
+                self.seen.update(seen)
+                if pipe is not None:
+                    self.pipe = pipe
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd == 1 and not self.stdout_closed.done():
@@ -301,13 +324,17 @@ class _WrapperProtocol(asyncio.SubprocessProtocol):
         return result
 
 
-async def _force_end(pid: int, marker: str) -> None:
+def _kill_left(marker: str, proto: _WrapperProtocol) -> int:
+    return reaper.kill_marked(marker, seen=dict(proto.seen), pipe=proto.pipe, since=proto.since)
+
+
+async def _force_end(pid: int, marker: str, proto: _WrapperProtocol) -> None:
     """Kill the wrapper's tree from here (the wrapper is alive, so its tree is attached to it),
     then the wrapper, then anything of the run re-parented elsewhere."""
     await asyncio.to_thread(reaper.kill_tree, pid)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    await asyncio.to_thread(reaper.kill_marked, marker)
+    await asyncio.to_thread(_kill_left, marker, proto)
 
 
 async def _end_cancelled(
@@ -323,7 +350,7 @@ async def _end_cancelled(
         try:
             await asyncio.wait_for(asyncio.shield(proto.exited), grace + _DRAIN + _SLACK)
         except TimeoutError:
-            await _force_end(pid, marker)
+            await _force_end(pid, marker, proto)
     finally:
         transport.close()
 
