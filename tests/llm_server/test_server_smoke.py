@@ -79,23 +79,24 @@ def test_streaming_without_usage_still_streams(make_chat_openai: MakeChat) -> No
 def test_forced_tool_call_arrives_parsed(make_chat_openai: MakeChat) -> None:
     # llama-server forces a call only with tool_choice "required" (LangChain's "any"); a named
     # choice ({"type": "function", ...}, LangChain's tool_choice="write_file") is not a string,
-    # and this server then logs a warning and uses "auto".
-    chat = make_chat_openai(max_tokens=96).bind_tools([write_file], tool_choice="any")
+    # and this server then logs a warning and uses "auto". It also ignores
+    # parallel_tool_calls=False with this template: the tiny model often repeats the call.
+    chat = make_chat_openai(max_tokens=256).bind_tools([write_file], tool_choice="any")
 
     reply = chat.invoke([HumanMessage("Create notes.txt containing the word hi.")])
 
     assert isinstance(reply, AIMessage)
     assert reply.invalid_tool_calls == []
     assert len(reply.tool_calls) >= 1, reply
-    call = reply.tool_calls[0]
-    assert call["name"] == "write_file"
-    assert isinstance(call["args"], dict)
-    assert call["id"]
+    for call in reply.tool_calls:
+        assert call["name"] == "write_file"
+        assert isinstance(call["args"], dict)
+        assert call["id"]
     assert reply.response_metadata["finish_reason"] == "tool_calls"
 
 
-def test_forced_tool_call_streams_one_call(make_chat_openai: MakeChat) -> None:
-    chat = make_chat_openai(max_tokens=96, stream_usage=True).bind_tools(
+def test_forced_tool_call_streams_parsed(make_chat_openai: MakeChat) -> None:
+    chat = make_chat_openai(max_tokens=256, stream_usage=True).bind_tools(
         [write_file], tool_choice="any"
     )
 
@@ -106,28 +107,56 @@ def test_forced_tool_call_streams_one_call(make_chat_openai: MakeChat) -> None:
         whole = whole + chunk
     assert whole.invalid_tool_calls == []
     assert len(whole.tool_calls) >= 1, whole
-    # The name arrives once (llama-cpp-python's server repeats it in every chunk).
-    assert whole.tool_calls[0]["name"] == "write_file"
-    assert isinstance(whole.tool_calls[0]["args"], dict)
+    for call in whole.tool_calls:
+        # The name arrives once per call (llama-cpp-python's server repeats it in every chunk).
+        assert call["name"] == "write_file"
+        assert isinstance(call["args"], dict)
     assert whole.usage_metadata is not None
 
 
 def test_tool_result_round_trip(make_chat_openai: MakeChat) -> None:
-    # The assistant's tool-call message (empty content) and the ToolMessage go back to the
-    # server, which must accept them and answer.
+    # The assistant's tool-call message (empty content) and one ToolMessage per call go back
+    # to the server, which must accept them and answer.
     ask = [HumanMessage("Create notes.txt containing the word hi.")]
-    forced = make_chat_openai(max_tokens=96).bind_tools([write_file], tool_choice="any")
+    forced = make_chat_openai(max_tokens=256).bind_tools([write_file], tool_choice="any")
     call_msg = forced.invoke(ask)
     assert call_msg.tool_calls, call_msg
-    result = ToolMessage(
-        "wrote 2 characters to notes.txt", tool_call_id=call_msg.tool_calls[0]["id"]
-    )
+    results = [
+        ToolMessage("wrote 2 characters to notes.txt", tool_call_id=call["id"])
+        for call in call_msg.tool_calls
+    ]
 
-    reply = make_chat_openai(max_tokens=8).bind_tools([write_file]).invoke([*ask, call_msg, result])
+    reply = (
+        make_chat_openai(max_tokens=8).bind_tools([write_file]).invoke([*ask, call_msg, *results])
+    )
 
     assert isinstance(reply, AIMessage)
     assert reply.usage_metadata is not None
     assert reply.usage_metadata["input_tokens"] > call_msg.usage_metadata["input_tokens"]
+
+
+def test_malformed_tool_call_in_history_is_rejected(make_chat_openai: MakeChat) -> None:
+    # A call cut off by max_tokens comes back from LangChain as an invalid tool call; sent back
+    # in the history, this server rejects the whole request (so a chat must not store it as is).
+    cut = AIMessage(
+        content="",
+        invalid_tool_calls=[
+            {
+                "type": "invalid_tool_call",
+                "id": "call_1",
+                "name": "write_file",
+                "args": '{"path": "notes.txt", "content": "hi',
+                "error": None,
+            }
+        ],
+    )
+    history = [HumanMessage("Create notes.txt."), cut, ToolMessage("error", tool_call_id="call_1")]
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        make_chat_openai().bind_tools([write_file]).invoke(history)
+
+    assert caught.value.status_code == 500
+    assert "JSON" in str(caught.value)
 
 
 def _overflow_prompt() -> list[HumanMessage]:
