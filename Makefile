@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 # `make demo DEMO_ARGS=--headless` only prints (no browser, no server).
 DEMO_ARGS ?=
 
-.PHONY: demo lab test lint typecheck pytest bench clean slurm-up
+.PHONY: demo lab test lint typecheck pytest bench clean slurm-up llm-up llm-down test-llm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ test: lint typecheck pytest
 # A real single-node SLURM on this host for the SLURM tests (as root; installs Debian packages).
 slurm-up:
 	bash .ci/slurm-up
+
+# A real local model server for tests/llm_server (builds llama-server once, then seconds).
+llm-up:
+	bash .ci/llm-up
+
+llm-down:
+	bash .ci/llm-down
+
+test-llm: $(VENV)/.installed-test
+	$(BIN)/pytest tests/llm_server
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/manager_scale.py

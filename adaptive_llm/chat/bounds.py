@@ -104,8 +104,8 @@ MISSING_RESULT = "Error: no result was recorded for this call; nothing is known 
 def normalise_messages(messages: Sequence[BaseMessage], *, strict: bool) -> list[BaseMessage]:
     """What every provider accepts: each tool call answered by exactly one tool message right
     after its assistant message (a missing answer gets an error result, a stray or repeated
-    one is left out); with ``strict``, a tool-calling assistant message never has empty
-    content (LangChain would send ``null``)."""
+    one is left out); calls that were not valid JSON are left out; with ``strict``, a
+    tool-calling assistant message never has empty content (LangChain would send ``null``)."""
     out: list[BaseMessage] = []
     i = 0
     while i < len(messages):
@@ -113,6 +113,10 @@ def normalise_messages(messages: Sequence[BaseMessage], *, strict: bool) -> list
         i += 1
         if isinstance(message, ToolMessage):
             continue  # not right after its call: stray
+        if isinstance(message, AIMessage) and message.invalid_tool_calls:
+            # A call cut off by the output limit (not valid JSON): never answered, and sent
+            # again it makes a strict server refuse every later request; leave it out.
+            message = message.model_copy(update={"invalid_tool_calls": []})
         if not (isinstance(message, AIMessage) and message.tool_calls):
             out.append(message)
             continue

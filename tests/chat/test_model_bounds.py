@@ -266,3 +266,21 @@ async def test_a_server_that_is_down_is_named_in_the_chat(
     reply = await asyncio.wait_for(rm.llm_manager.chat("j", "still there?"), 60)
     assert reply.error is not None and url in reply.error, reply
     assert "Traceback" not in reply.error
+
+
+def test_invalid_tool_calls_are_not_sent_again() -> None:
+    """A call cut off by the output limit comes back as an invalid tool call; sent again, a
+    strict server refuses every later request (llama-server does)."""
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from adaptive_llm.chat.bounds import normalise_messages
+
+    cut = AIMessage(
+        content="Let me write it",
+        invalid_tool_calls=[
+            {"name": "write_file", "args": '{"path": "a', "id": "x", "error": None}
+        ],
+    )
+    out = normalise_messages([HumanMessage("hi"), cut, HumanMessage("and?")], strict=True)
+    assert [type(m).__name__ for m in out] == ["HumanMessage", "AIMessage", "HumanMessage"]
+    assert out[1].text == "Let me write it" and out[1].invalid_tool_calls == []  # type: ignore[attr-defined]
