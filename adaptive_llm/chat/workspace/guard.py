@@ -74,7 +74,17 @@ _DENY_GLOBS = (
 
 #: Suffixes of editor and backup copies: a copy of a denied file is denied too.
 _BACKUP_SUFFIXES = (
-    "~", ".bak", ".orig", ".old", ".swp", ".swo", ".save", ".backup", ".copy", ".tmp", ".prev",
+    "~",
+    ".bak",
+    ".orig",
+    ".old",
+    ".swp",
+    ".swo",
+    ".save",
+    ".backup",
+    ".copy",
+    ".tmp",
+    ".prev",
 )
 
 
