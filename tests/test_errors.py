@@ -61,7 +61,7 @@ def test_a_real_failure_is_caught_by_the_root(tmp_path: Path) -> None:
 
     path = tmp_path / "store.sqlite"
     path.write_bytes(b"not a database" * 100)
-    with pytest.raises(errors.AdaptiveLLMError, match="not a valid adaptive_llm database"):
+    with pytest.raises(errors.AdaptiveLLMError, match="is not a valid store"):
         Store(path)
 
 

@@ -646,9 +646,10 @@ def supervise(
 
         # The command ended: whatever it left behind goes too (and is reaped).
         if subreaper:
-            _killpg(child.pid, signal.SIGKILL)
+            # Counted first (the group's members are descendants too), then the group.
             more, survivors = clear_children()
             killed |= more
+            _killpg(child.pid, signal.SIGKILL)
         else:
             if os.path.isdir("/proc/self"):
                 more, survivors = kill_tree(me)
