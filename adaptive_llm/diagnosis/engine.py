@@ -14,7 +14,7 @@ from adaptive_llm.diagnosis.excerpt import build_excerpt, estimate_tokens
 from adaptive_llm.diagnosis.location import locate
 from adaptive_llm.diagnosis.model import Diagnosis, Excerpt, Location
 from adaptive_llm.diagnosis.reader import LogText, read_log
-from adaptive_llm.diagnosis.redact import redact
+from adaptive_llm.diagnosis.redact import cut_index, redact
 from adaptive_llm.diagnosis.signals import (
     MatchMemo,
     Signal,
@@ -101,7 +101,7 @@ def _diagnose_text(
     primary = primary_signal(signals)
     verdict = classify(primary, signals, state=state, reason=reason)
     location = locate(log, primary, signals, workdir)
-    if location is not None and location.source is not None:
+    if location is not None and location.source is not None:  # redacted with context already
         location = Location(location.file, location.line, redact(location.source))
     spans, text, tokens = _fit_excerpt(log, signals, max_tokens)
     message = redact(verdict.message) if verdict.message else None
@@ -190,8 +190,8 @@ def _summary(
         if state or reason:
             head += f" (scheduler: {' '.join(x for x in (state, reason) if x)})"
     head = " ".join(head.split())
-    if len(head) + len(where) > SUMMARY_CHARS:
-        head = head[: max(20, SUMMARY_CHARS - len(where) - 3)] + "..."
+    if len(head) + len(where) > SUMMARY_CHARS:  # the parts are redacted: never split a marker
+        head = head[: cut_index(head, max(20, SUMMARY_CHARS - len(where) - 3))] + "..."
     return head + where
 
 
@@ -237,6 +237,7 @@ def diagnose_without_log(
     verdict = classify(None, [], state=state, reason=reason)
     told = reason or (state or "failed").lower()
     summary = redact(f"{state or 'FAILED'}: {told} ({problem})")
+    problem = redact(problem)
     return Diagnosis(
         path=path,
         category=verdict.category,

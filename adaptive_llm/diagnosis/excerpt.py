@@ -5,6 +5,10 @@ English and log text with OpenAI/Anthropic tokenizers; code and hex-heavy text r
 denser. The excerpt always holds the last lines of the log, then the strongest signal groups
 (a whole traceback, a compiler error with its caret lines, a failing test's block) with some
 context, and spends what budget is left widening those places, strongest first.
+
+The lines it chooses from are redacted already (the reader redacts each region whole), so
+neither the choice of lines nor the shortening of a long one can cut a secret before it was
+recognised; cuts never split a ``[REDACTED:...]`` marker.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ TAIL_LINES = 12
 BEFORE, AFTER = 2, 4
 #: One group takes at most this share of the budget before all groups had their turn.
 GROUP_SHARE = 0.5
-#: Lines longer than this are shortened in the excerpt.
+#: Lines longer than this are shortened in the excerpt (after redaction, by the reader).
 EXCERPT_LINE_CHARS = 300
 #: Characters charged for a line that repeats a neighbour (runs render as one line + a note).
 REPEAT_COST = 4

@@ -16,12 +16,16 @@ from functools import lru_cache
 
 from adaptive_llm.diagnosis.model import Location
 from adaptive_llm.diagnosis.reader import LogText
+from adaptive_llm.diagnosis.redact import redact
 from adaptive_llm.diagnosis.signals import Signal
 
 #: Source lines shown on each side of the culprit line.
 SOURCE_CONTEXT = 5
 #: Source files larger than this are not read for context.
 MAX_SOURCE_BYTES = 4 << 20
+#: Lines on each side of the shown ones that are redacted with them (a private key in a test
+#: fixture is recognised by its BEGIN line even when only its middle is shown).
+REDACT_CONTEXT = 200
 
 _FRAME = re.compile(r'^\s*(?:\[[^\]]*\]:? ?)?\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 _TRACEBACK = "Traceback (most recent call last)"
@@ -83,7 +87,11 @@ def locate(
 
 
 def source_context(path: str, line: int, context: int = SOURCE_CONTEXT) -> str | None:
-    """Lines ``line-context .. line+context`` of ``path`` as ``"  12 | code"``, culprit ``>``."""
+    """Lines ``line-context .. line+context`` of ``path`` as ``"  12 | code"``, culprit ``>``.
+
+    The lines are redacted with :data:`REDACT_CONTEXT` lines around them before they are cut
+    out of the file.
+    """
     try:
         if os.path.getsize(path) > MAX_SOURCE_BYTES:
             return None
@@ -94,11 +102,13 @@ def source_context(path: str, line: int, context: int = SOURCE_CONTEXT) -> str |
     if not 1 <= line <= len(text):
         return None
     lo, hi = max(1, line - context), min(len(text), line + context)
+    wide_lo = max(1, lo - REDACT_CONTEXT)
+    wide = redact("\n".join(text[wide_lo - 1 : min(len(text), hi + REDACT_CONTEXT)])).split("\n")
     width = len(str(hi))
     out = []
     for n in range(lo, hi + 1):
         mark = ">" if n == line else " "
-        out.append(f"{mark} {n:>{width}} | {text[n - 1].rstrip()}")
+        out.append(f"{mark} {n:>{width}} | {wide[n - wide_lo].rstrip()}")
     return "\n".join(out)
 
 

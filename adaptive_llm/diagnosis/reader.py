@@ -3,8 +3,11 @@
 Only regions of the file are ever held in memory (the scan itself is ``scan.py``: chunked,
 at most once over the file, split between two processes for huge files). Lines are cleaned
 (ANSI codes, control characters and CI timestamps removed, a CR-overwritten line reduced to
-what a terminal shows, overlong lines shortened) but keep their 1-based line numbers over the
-``\\n``-separated lines of the file.
+what a terminal shows), then **redacted** (``redact.py``: each region as a whole, so a secret
+is seen whole, across lines for private keys), and only then overlong lines are shortened.
+Every line a ``LogText`` holds is redacted: nothing downstream (signals, excerpt, summary,
+location) can cut a secret in half before it is recognised. Lines keep their 1-based line
+numbers over the ``\\n``-separated lines of the file.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adaptive_llm.diagnosis.model import DiagnosisError
+from adaptive_llm.diagnosis.redact import cut_index, redact
 from adaptive_llm.diagnosis.scan import CHUNK_BYTES, FileScan
 
 #: Files up to this size are read whole.
@@ -25,8 +29,13 @@ TAIL_BYTES = 1 << 20
 #: Bytes read before and after an anchor hit in the middle of a large file.
 HIT_BEFORE = 12 << 10
 HIT_AFTER = 24 << 10
-#: Lines longer than this many characters are shortened to their head and tail.
+#: Lines longer than this many characters are shortened to their head and tail (after
+#: redaction).
 MAX_LINE_CHARS = 2000
+#: When the tail of a large file is the end of one very long line, this much of the line is
+#: redacted before its last ``MAX_LINE_CHARS`` characters are kept (a private key's BEGIN line
+#: or a key name before the cut is seen).
+TAIL_LINE_CONTEXT = 64 << 10
 
 #: Byte anchors of failure signals in the middle of a large file. A strong signal at the end
 #: of the file makes the scan unnecessary, so these target errors a program printed and
@@ -126,12 +135,23 @@ def read_log(
         os.close(fd)
 
 
-def clean_lines(data: bytes) -> list[str]:
-    """Decode ``\\n``-separated bytes into cleaned display lines (one per original line).
+def clean_lines(data: bytes, limit: int | None = MAX_LINE_CHARS) -> list[str]:
+    """Decode ``\\n``-separated bytes into cleaned, redacted display lines (one per line).
 
     Besides ANSI codes and control characters, the ISO timestamp that CI runners (GitHub
     Actions) put before every line is removed: it is noise, and rules anchor at line starts.
+    The text is redacted as a whole, then lines longer than ``limit`` are shortened.
     """
+    lines = redact(clean_text(data)).split("\n")
+    if limit is not None and max(map(len, lines)) > limit:
+        for i, line in enumerate(lines):
+            if len(line) > limit:
+                lines[i] = shorten(line, limit)
+    return lines
+
+
+def clean_text(data: bytes) -> str:
+    """The cleaned text of ``\\n``-separated bytes, *not yet redacted* (see :func:`clean_lines`)."""
     if b"\x1b" in data:
         data = _ANSI.sub(b"", data)
     if _CI_TIMESTAMP.match(data) or _CI_TIMESTAMP.match(data, data.find(b"\n", len(data) // 2) + 1):
@@ -139,21 +159,27 @@ def clean_lines(data: bytes) -> list[str]:
     data = data.translate(None, _CONTROL)
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
-    lines = data.decode("utf-8", "replace").split("\n")
-    for i, line in enumerate(lines):
-        if "\r" in line:
-            line = _last_cr_segment(line)
-        if len(line) > MAX_LINE_CHARS:
-            line = shorten(line, MAX_LINE_CHARS)
-        lines[i] = line
-    return lines
+    text = data.decode("utf-8", "replace")
+    if "\r" in text:
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            if "\r" in line:
+                lines[i] = _last_cr_segment(line)
+        text = "\n".join(lines)
+    return text
 
 
 def shorten(line: str, limit: int) -> str:
-    """Keep the head and the tail of an overlong line, saying how much was cut."""
+    """Keep the head and the tail of an overlong line, saying how much was cut.
+
+    ``line`` must be redacted already; the cuts never split a ``[REDACTED:...]`` marker.
+    """
     half = max(1, (limit - 40) // 2)
-    cut = len(line) - 2 * half
-    return f"{line[:half]} [... {cut} characters cut ...] {line[-half:]}"
+    head = cut_index(line, half)
+    tail = cut_index(line, len(line) - half)
+    if tail <= head:
+        return line
+    return f"{line[:head]} [... {tail - head} characters cut ...] {line[tail:]}"
 
 
 def looks_binary(sample: bytes) -> bool:
@@ -236,9 +262,11 @@ def _read_large_with(
         log.notes.append("file shrank while being read")
     nl = raw.find(b"\n")
     if nl == -1 or (nl == len(raw) - 1 and raw.count(b"\n") == 1):
-        # The tail is (the end of) one very long line that started before it.
+        # The tail is (the end of) one very long line that started before it: redact a long
+        # stretch of it, then keep its end.
         text = raw[:-1] if raw.endswith(b"\n") else raw
-        line = clean_lines(text[-MAX_LINE_CHARS:])[-1]
+        window = clean_lines(text[-TAIL_LINE_CONTEXT:], limit=None)[-1]
+        line = window[cut_index(window, len(window) - MAX_LINE_CHARS) :]
         tail_lines, body_start, aligned = (
             [f"[... line continues from before ...] {line}"],
             tail_start,

@@ -9,6 +9,7 @@ import re
 from adaptive_llm._core.units import format_duration as format_duration
 from adaptive_llm._core.units import format_size as format_bytes
 from adaptive_llm.diagnosis.model import Location
+from adaptive_llm.diagnosis.redact import cut_index
 
 #: Import names whose distribution on PyPI has another name.
 DISTRIBUTIONS: dict[str, str] = {
@@ -151,7 +152,7 @@ def _exception_hint(error_type: str | None, msg: str) -> str | None:
     hint = _HINTS.get(short)
     if hint is None:
         return f"fix the cause of {error_type}." if error_type else None
-    return hint.replace("{msg}", msg[:120] or "?")
+    return hint.replace("{msg}", msg[: cut_index(msg, 120)] or "?")  # msg is redacted
 
 
 def _install(module: str, workdir: str | None) -> str:
