@@ -92,6 +92,7 @@ import binascii
 import math
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 __all__ = ["MARKER_PREFIX", "cut_index", "redact"]
@@ -124,7 +125,7 @@ def cut_index(text: str, index: int) -> int:
 _PEM_LABEL = r"-----{}[ +](?:[A-Z0-9]{{1,12}}[ +]){{0,3}}PRIVATE[ +]KEY(?:[ +]BLOCK)?-----"
 _PEM_RE = re.compile(
     "(?P<begin>" + _PEM_LABEL.format("BEGIN") + ")"
-    r"(?P<body>(?:[A-Za-z0-9+/=\s\\:,.]|-(?!-)|\[REDACTED:private_key\])*+)"
+    r"(?P<body>(?:[A-Za-z0-9+/=\s\\:,.'\"]|-(?!-)|\[REDACTED:private_key\])*+)"
     "(?P<end>" + _PEM_LABEL.format("END") + ")?"
 )
 _PEM_END_RE = re.compile(_PEM_LABEL.format("END"))
@@ -134,7 +135,9 @@ _PEM_TRUNCATED_BODY_RE = re.compile(
     r"(?=\r?\n|\\+n|\r?\Z))++"
 )
 # One piece of key material before an END line whose BEGIN line is missing.
-_PEM_PIECE_RE = re.compile(r"[ \t]*(?:[A-Za-z0-9+/=]+|[A-Z][A-Za-z-]{1,20}: [^\r\n\\]*)?[ \t\r]*")
+_PEM_PIECE_RE = re.compile(
+    r"[ \t'\",]*(?:[A-Za-z0-9+/=]+|[A-Z][A-Za-z-]{1,20}: [^\r\n\\]*)?[ \t\r'\",]*"
+)  # one line of a key; quotes and commas: a list of lines (['MIIE...\\n', '...'])
 _PEM_SPLIT_RE = re.compile(r"(?<!\\)\\++n|\n")
 #: How far back from an END line key material is looked for.
 _PEM_MAX_BODY = 64 << 10
@@ -450,8 +453,8 @@ def _aws_secret_spans(s: str, spans: list[Span]) -> None:
         return
     for m in _AWS_SECRET_RE.finditer(s):
         value = m[0]
-        if not _random_looking(value, need_digit=True) or not _random_looking(value):
-            continue
+        if not (_random_looking(value, need_digit=True) and _UPPER_RE.search(value)):
+            continue  # base64 has both cases; a 40-digit hex string is a hash
         if s.count("\n", 0, m.start()) in key_lines:
             spans.append((m.start(), m.end(), "aws_secret_key", 1))
 
@@ -486,7 +489,26 @@ def _value_span(m: re.Match[str], group: str, kind: str, prio: int, spans: list[
         spans.append((m.start(group), m.end(group), kind, prio))
 
 
+_OAUTH_CODE_RE = re.compile(r"(?<=[?&#;])code=(?P<value>[^&\s#\"'<>]{8,})")
+_MYSQL_RE = re.compile(r"(?<![\w-])-p(?P<value>[^\s'\"]+)")
+_BASIC_RE = re.compile(r"(?<![A-Za-z0-9_-])(?i:basic)[ \t]+(?P<value>[A-Za-z0-9+/]{12,}={0,2})")
+_MYSQL_LINE_RE = re.compile(r"(?i)mysql|mariadb")
+
+
 def _header_spans(s: str, spans: list[Span]) -> None:
+    if "code=" in s:  # an OAuth authorization code in a redirect (?code=...&state=...)
+        for m in _OAUTH_CODE_RE.finditer(s):
+            if _secret_like(m["value"]):
+                _value_span(m, "value", "oauth_code", 3, spans)
+    if "asic" in s:  # a bare "Basic <base64 of user:password>"
+        for m in _BASIC_RE.finditer(s):
+            if b":" in _b64decode_head(m["value"], 256):
+                _value_span(m, "value", "basic_auth", 3, spans)
+    if "-p" in s and _MYSQL_LINE_RE.search(s):  # mysql -uroot -pSECRET db
+        for m in _MYSQL_RE.finditer(s):
+            line_start = s.rfind("\n", 0, m.start()) + 1
+            if _MYSQL_LINE_RE.search(s, line_start, m.start()):
+                _value_span(m, "value", "password", 3, spans)
     if "hooks.slack.com" in s:
         for m in _SLACK_WEBHOOK_RE.finditer(s):
             start = s.index("/", m.start() + 16) + 1
@@ -497,7 +519,11 @@ def _header_spans(s: str, spans: list[Span]) -> None:
     for m in _AUTH_HEADER_RE.finditer(s):
         value = m["value"]
         scheme = (m["scheme"] or "").lower()
-        if value.startswith(MARKER_PREFIX) or (not scheme and not _secret_like(value)):
+        if (
+            value.startswith(MARKER_PREFIX)
+            or _MASK_RE.fullmatch(value)  # masked already: GitHub Actions prints ***
+            or (not scheme and not _secret_like(value))
+        ):
             continue
         kind = {"bearer": "bearer_token", "basic": "basic_auth"}.get(scheme, "authorization")
         spans.append((m.start("value"), m.end("value"), kind, 3))
@@ -559,6 +585,7 @@ _VALUE = (
 _ASSIGN_RE = re.compile(
     _WORD + r"(?P<kq>[\"'])?[ \t]*(?P<sep>=>|[:=])(?!=|//|(?<=:):)[ \t]*" + _VALUE, re.ASCII
 )
+_TAB_RE = re.compile(_WORD + r"\t++" + _VALUE, re.ASCII)  # password<TAB>value (a table)
 _FLAG_RE = re.compile(
     r"(?=-)(?<![\w-])--?(?:[A-Za-z0-9]+[_-])*[A-Za-z0-9]{0,20}?"
     + _WORD
@@ -618,6 +645,9 @@ _WEAK_ENV_RE = re.compile(
     re.ASCII,
 )
 _WEAK_ENV_TAIL_RE_B = re.compile(rb"[ \t]+([A-Za-z0-9+/=_.~-]{16,}+)")
+_WEAK_TAB_RE = re.compile(
+    r"(?<![\w.-])(?P<key>[A-Za-z_][\w.-]{0,100}+)\t++(?P<value>[A-Za-z0-9+/=_.~-]{16,}+)", re.ASCII
+)
 _WEAK_XML_RE = re.compile(
     r"<(?P<key>[A-Za-z_][\w:.-]{0,100}+)>(?P<value>[A-Za-z0-9+/=_.~-]{16,}+)</(?P=key)>", re.ASCII
 )
@@ -673,6 +703,7 @@ _PLACEHOLDERS = frozenset(
 )
 _MASK_RE = re.compile(r"[*xX•.#_-]+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\$\{\{.*|%\(.*")
 _ALNUM_RE = re.compile(r"[A-Za-z0-9]")
+_ENV_NAME_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _MASK_START = frozenset("*xX•.#_-<$%")
 _CODE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _LINE_KEY_PREFIX_RE = re.compile(
@@ -726,26 +757,31 @@ def _high_entropy(value: str) -> bool:
         return False
     if _HEX_RE.fullmatch(v) or _UUID_RE.fullmatch(v) or _PATHLIKE_RE.match(v):
         return False
-    digits = sum(c.isdigit() for c in v)
-    letters = sum(c.isalpha() for c in v)
+    digits = len(_DIGITS_RE.findall(v))
+    letters = len(_LETTERS_RE.findall(v))
     if digits < 2 or letters < 4 or not _random_looking(v):
         return False
     if _wordy(v, letters):
         return False  # words: ModelV2Layer3Output, build_2024_01_17_final, TestLinks/d3d9
-    counts: dict[str, int] = {}
-    for c in v:
-        counts[c] = counts.get(c, 0) + 1
-    entropy = -sum(n / len(v) * math.log2(n / len(v)) for n in counts.values())
+    rest = _HEX_RUN_RE.sub("", v)
+    if len(rest) < len(v) and (len(rest) < 8 or _wordy(rest, len(_LETTERS_RE.findall(rest)))):
+        return False  # a name and a hash: maven-linux-3f2a9c..., sha256-4f53cd...
+    n = len(v)
+    entropy = -sum(k / n * math.log2(k / n) for k in Counter(v).values())
     return entropy >= 3.3
+
+
+_DIGITS_RE = re.compile(r"[0-9]")
+_HEX_RUN_RE = re.compile(r"[0-9a-fA-F]{8,}")
+_LETTERS_RE = re.compile(r"[A-Za-z]")
+_VOWELS_RE = re.compile(r"[aeiouAEIOU]")
 
 
 def _wordy(value: str, letters: int) -> bool:
     """Mostly made of words (runs of 4+ letters with vowels), as identifiers and names are;
     random strings have few such runs, and few vowels in them."""
-    long = [p for p in _ALPHA_PIECE_RE.findall(value) if len(p) >= 4]
-    chars = sum(map(len, long))
-    vowels = sum(c in "aeiouAEIOU" for p in long for c in p)
-    return chars >= 0.5 * letters and vowels >= 0.25 * chars
+    joined = "".join(p for p in _ALPHA_PIECE_RE.findall(value) if len(p) >= 4)
+    return len(joined) >= 0.5 * letters and len(_VOWELS_RE.findall(joined)) >= 0.25 * len(joined)
 
 
 def _keep_value(word: str, value: str, quoted: bool) -> bool:
@@ -756,6 +792,8 @@ def _keep_value(word: str, value: str, quoted: bool) -> bool:
         return True
     if not _ALNUM_RE.search(value):
         return True  # punctuation: the end of code around it ("Password:"),
+    if _ENV_NAME_RE.fullmatch(value):
+        return True  # the name of a variable that holds it (server-password: GITHUB_TOKEN)
     key = _norm(word)
     if key == "pwd" and (value.startswith(("/", "~")) or _WIN_PATH_RE.match(value)):
         return True
@@ -832,9 +870,15 @@ def _assign_spans(s: str, spans: list[Span]) -> None:
         value, start, end, quoted = found
         if not quoted and m["kq"] is None and m["sep"] == ":" and _prose(m, value, start, end):
             continue
+        if m["word"] == "Token" and s.endswith("PublicKey", 0, m.start("word")):
+            continue  # .NET's PublicKeyToken=b77a5c561934e089: a hash of a public key
         if _keep_value(m["word"], value, quoted):
             continue
         spans.append((start, end, _word_kind(m["word"]), 5))
+    for m in _TAB_RE.finditer(s) if "\t" in s else ():
+        found = _value_of(m)
+        if found is not None and not _keep_value(m["word"], found[0], found[3]):
+            spans.append((found[1], found[2], _word_kind(m["word"]), 5))
     for m in _FLAG_RE.finditer(s):
         found = _value_of(m)
         if found is None:
@@ -888,6 +932,7 @@ def _more_assign_spans(s: str, spans: list[Span]) -> None:
         (_WEAK_FLAG_RE, _WEAK_KEY_RE),
         (_WEAK_ENV_RE if docker else None, _WEAK_KEY_RE),
         (_WEAK_XML_RE, _WEAK_KEY_RE),
+        (_WEAK_TAB_RE if "\t" in s else None, _WEAK_KEY_RE),
     )
     for rx, key_re in weak_rules:
         for m in rx.finditer(s) if weak and rx is not None else ():
@@ -1036,7 +1081,7 @@ _GATE_STRONG_RE = re.compile(
     re.ASCII,
 )
 _WEAK_KEY_RE_B = re.compile(_WEAK_KEY.encode(), re.ASCII)
-_ENCODED_PRIVATE = (b"private%20", b"private+", b"private\\x20", b"private\\u0020")
+_ENCODED_PRIVATE = (b"private ", b"private%20", b"private+", b"private\\x20", b"private\\u0020")
 _CURL_RE = re.compile(rb"-u(?:ser)?(?:[ \t=]+\\*[\"']?)?[^\s:\"']*:")
 _BEARER_GATE_RE = re.compile(rb"bearer(?:[ \t]|%20)")
 _BLOCK_INDICATORS = ("|", ">", "|-", ">-", "|+", ">+")
@@ -1079,10 +1124,22 @@ def _candidates(text: str) -> list[tuple[int, int]]:
                 p = low.find(needle, _line_or_window_end(low, p))
             else:
                 p = low.find(needle, p + 1)
-    p = low.find(b"hooks.slack")
-    while p != -1:
-        hits.append(p)
-        p = low.find(b"hooks.slack", p + 1)
+    for needle in (b"hooks.slack", b"mysql", b"mariadb"):
+        p = low.find(needle)
+        while p != -1:
+            hits.append(p)
+            p = low.find(needle, _line_or_window_end(low, p))
+    for needle in (b"code=", b"code%3d"):  # ?code=, &code=, &amp;code=, #code=, %3Fcode%3D
+        p = low.find(needle)
+        while p != -1:
+            if p > 0 and (low[p - 1] in b"?&#;" or low.endswith(_ENCODED_QUERY, 0, p)):
+                hits.append(p)
+            p = low.find(needle, p + 5)
+    p = low.find(b"basic")
+    while p != -1:  # Basic <base64>
+        if _BASIC_GATE_RE.match(low, p):
+            hits.append(p)
+        p = low.find(b"basic", p + 5)
     _run_hits(raw, hits)
     if not hits:
         return []
@@ -1103,9 +1160,10 @@ def _confirm_key(raw: bytes, low: bytes, p: int, n: int) -> tuple[bool, int]:
     tail = _IDENT_TAIL_RE.match(low, p + n)
     e = tail.end() if tail else p + n
     skip = e if e - p - n < _MAX_KEY else p + n
-    if n == 3 and (
-        low.endswith(_ENCODED_PRIVATE, max(0, p - 14), p)
-        or (low.startswith(b"key-----", p) and _ESCAPED_LINE_RE.match(low, p))
+    if (
+        n == 3
+        and (low.endswith(_ENCODED_PRIVATE, max(0, p - 14), p) or low.startswith(b"key-----", p))
+        and _ESCAPED_LINE_RE.match(low, p)
     ):
         return True, skip  # a private key that only a decoded view reads
     if e >= len(low):
@@ -1116,6 +1174,16 @@ def _confirm_key(raw: bytes, low: bytes, p: int, n: int) -> tuple[bool, int]:
     if sep is None and (c in _ESCAPE_START or _ESCAPE_NEAR_RE.match(low, e)):
         escaped = True  # an escaped quote or separator (&#x27;: , %253D, ...)
     separated = sep is not None or escaped
+    if (
+        sep is not None
+        and not escaped
+        and low[sep.end() - 1] in b"=:"
+        and not low.endswith(_STRONG_SUFFIXES, max(0, p - 20), e)
+        and not _BLOCK_AFTER_RE_B.match(low, sep.end())
+        and not _LONG_VALUE_AT_RE_B.match(low, sep.end())
+        and not _ESCAPE_CHARS_B_RE.search(low, sep.end(), sep.end() + 24)
+    ):
+        return False, skip  # token_count=5: only the high-entropy rule, and a short value
     blank = not separated and (c in (32, 9, 43) or _BLANK_RE.match(low, e) is not None)
     escaped = escaped or (blank and c not in (32, 9))  # +, %20: a blank once decoded
     if not separated and not blank:
@@ -1127,21 +1195,22 @@ def _confirm_key(raw: bytes, low: bytes, p: int, n: int) -> tuple[bool, int]:
     env = blank and _ENV_BEFORE_RE.search(low, max(0, s - 12), s) is not None
     dot_dash = low.rfind(b".-", s, p)
     dash = s if low[s : s + 1] == b"-" else dot_dash + 1 if dot_dash != -1 else -1  # x.--flag
-    if blank and not env and dash < 0 and not (s > 0 and low[s - 1] == 60):
+    if blank and not env and dash < 0 and c != 9 and not (s > 0 and low[s - 1] == 60):
         return False, skip  # a blank after a word of prose ("tests passed here")
     ident = raw[s:e]
     if low.endswith(_STRONG_SUFFIXES, s, e) and _GATE_STRONG_RE.search(ident):
         return True, skip  # key=value, --password value, <password attr="x">, ENV KEY value
     # Only the high-entropy rule acts on this key: it needs a long value.
-    flag = blank and not env
+    tab = blank and not env and c == 9 and dash < 0
+    flag = blank and not env and not tab
     if _WEAK_KEY_RE_B.search(ident) is None or (flag and dash < 0):
         return False, skip
     near = raw[max(0, s - 6) : e + 96]
     if escaped or b"\\" in near or b"%" in near or b"&" in near:
         return True, skip  # escaped: decoded, the key and value may differ
     xml_end = sep.end() if sep is not None and sep[0].endswith(b">") else -1
-    if env or xml_end != -1:  # ENV KEY value, <key>value</key>
-        tail_re, at = (_WEAK_ENV_TAIL_RE_B, e) if env else (_WEAK_XML_TAIL_RE_B, xml_end)
+    if env or tab or xml_end != -1:  # ENV KEY value, key<TAB>value, <key>value</key>
+        tail_re, at = (_WEAK_ENV_TAIL_RE_B, e) if env or tab else (_WEAK_XML_TAIL_RE_B, xml_end)
         tail_m = tail_re.match(raw, at)
         return tail_m is not None and _high_entropy(tail_m[1].decode("ascii")), skip
     if sep is not None and _BLOCK_AFTER_RE_B.match(low, sep.end()):
@@ -1180,6 +1249,8 @@ def _after_escape(low: bytes, s: int, p: int) -> int:
 
 
 _HEX2_RE = re.compile(rb"[0-9a-f]{2}")
+_ENCODED_QUERY = (b"%3f", b"%26", b"%23", b"%253f", b"%2526")
+_BASIC_GATE_RE = re.compile(rb"basic(?:[ \t+]|%20)+[a-z0-9+/%]{12}")
 
 
 def _percent_shift(low: bytes, s: int) -> int:
@@ -1193,6 +1264,8 @@ def _percent_shift(low: bytes, s: int) -> int:
 
 _ENCODED_COLONS = (b"%3a", b"%253a", b"\\u003a", b"\\x3a", b"&#58;")
 _BLOCK_AFTER_RE_B = re.compile(rb"[ \t]*[|>]")
+_LONG_VALUE_AT_RE_B = re.compile(rb"[ \t]*(?:\\*[\"'])?[a-z0-9+/=_.~-]{16}")
+_ESCAPE_CHARS_B_RE = re.compile(rb"[\\%&]")
 _ESCAPED_LINE_RE = re.compile(rb"[^\n]{0,8192}?[%\\&]")
 _BLANK_RE = re.compile(rb"[ \t+]|%20|\\+[ux]0*20")  # + is a blank in a query string
 _ESCAPE_NEAR_RE = re.compile(rb"[^\n]{0,3}?[%&\\]")
@@ -1205,9 +1278,11 @@ def _run_hits(raw: bytes, hits: list[int]) -> None:
     if mask.startswith(_RUN) and _token_start(raw, 0):
         hits.append(0)
     p = mask.find(_RUN_START)  # a non-token character, then 20 token characters
+    prefixes, escapes = _RUN_PREFIX2, _BEFORE_ESCAPED_RUN
     while p != -1:
-        if _token_start(raw, p + 1):
-            hits.append(p + 1)
+        q = p + 1
+        if (raw[q : q + 2] in prefixes or raw[p] in escapes) and _token_start(raw, q):
+            hits.append(q)
         p = mask.find(_RUN_START, p + 21)
 
 

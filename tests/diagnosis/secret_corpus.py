@@ -347,6 +347,13 @@ _NAMED: dict[str, Callable[[str, str], str]] = {
     ),
     "gha_env": lambda n, v: f"  {n}: {v}",
     "mysql_flag": lambda n, v: f"+ mysql -h db -u root --password={v} prod",
+    "mysql_p": lambda n, v: f"+ mysql -uroot -p{v} prod < dump.sql",
+    "tab_table": lambda n, v: f"{_lname(n)}\t{v}",
+    "oauth_redirect": lambda n, v: (
+        "GET https://app.example.com/cb?code="
+        + urllib.parse.quote(v, safe="")
+        + "&state=af0ifjsldkj"
+    ),
     "exception": lambda n, v: f"ValueError: invalid {_lname(n)}={v!r}",
 }
 _BARE: dict[str, Callable[[str], str]] = {
@@ -356,6 +363,7 @@ _BARE: dict[str, Callable[[str], str]] = {
     "argv_list": lambda v: repr(["--config", "cfg.yaml", v]),
     "escaped_in_message": lambda v: '{"msg": ' + json.dumps(f'got "{v}" back') + "}",
     "after_newline_escape": lambda v: "data " + repr(f"first line\n{v}\n".encode()),
+    "lines_list_repr": lambda v: "lines = " + repr(v.splitlines(keepends=True)),
     "raw": lambda v: v,
 }
 #: Layouts that read fine only for self-identifying values' own text (multi-line keys).
