@@ -174,7 +174,9 @@ async def test_llm_diagnosis_retries_rate_limits_and_falls_back_on_server_errors
 
     assert len(broken.routed("diagnosis")) == 4  # the first call and three retries
     waits = gaps(broken.routed("diagnosis"))
-    assert waits == sorted(waits) and waits[0] >= 0.045 and waits[-1] >= 0.4  # they grow
+    # They grow: each wait is at least the policy's delay (0.05, 0.15, 0.45 s); a loaded
+    # machine may add to any of them, so only the lower bounds are checked.
+    assert [w >= d for w, d in zip(waits, (0.045, 0.135, 0.4), strict=True)] == [True] * 3, waits
     assert failed.llm_manager.llm_calls == 1
     text = failed.llm_manager.llm_diagnosis_text("j") or ""
     assert text.startswith("(LLM diagnosis unavailable") and "500" in text
