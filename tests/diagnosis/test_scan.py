@@ -59,8 +59,11 @@ def _both(
 def _children_of_this_process() -> set[str]:
     out: set[str] = set()
     for task in os.listdir(f"/proc/{os.getpid()}/task"):
-        with open(f"/proc/{os.getpid()}/task/{task}/children") as fh:
-            out.update(fh.read().split())
+        try:
+            with open(f"/proc/{os.getpid()}/task/{task}/children") as fh:
+                out.update(fh.read().split())
+        except FileNotFoundError:  # a thread (of an earlier test) ended meanwhile
+            continue
     return out
 
 
