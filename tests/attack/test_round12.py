@@ -302,27 +302,7 @@ def _cases() -> list[tuple[str, str, str, str]]:
     ]
 
 
-#: Layouts the committed redactor misses while its rework (issue #12) is in progress.
-_REWORK = {
-    "url-encoded key name",
-    "PEM bytes repr tail",
-    "password in JSON escaped three times",
-    "PGPASSWORD= prefix",
-    "xml element",
-}
-
-
-def _marked(cases: list[tuple[str, str, str, str]]) -> list[object]:
-    reason = "masked by the redaction rework of issue #12, not committed yet"
-    return [
-        pytest.param(c, marks=pytest.mark.xfail(strict=False, reason=reason))
-        if c[0] in _REWORK
-        else c
-        for c in cases
-    ]
-
-
-@pytest.mark.parametrize("case", _marked(_cases()), ids=lambda c: c[0])
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c[0])
 def test_redaction_layouts_held(tmp_path: Path, case: tuple[str, str, str, str]) -> None:
     _name, text, secret, where = case
     assert _leaks(_diag_json(tmp_path, text, where), secret) == []
@@ -350,7 +330,6 @@ def _failing_cases() -> list[tuple[str, str, str, str]]:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="secret reaches Diagnosis.to_dict() (see the case id)")
 @pytest.mark.parametrize("case", _failing_cases(), ids=lambda c: c[0])
 def test_redaction_layouts_that_leak(tmp_path: Path, case: tuple[str, str, str, str]) -> None:
     _name, text, secret, where = case
