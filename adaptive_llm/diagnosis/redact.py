@@ -5,84 +5,93 @@ names, URL schemes, users and hosts, quotes, PEM header lines) is kept, and the 
 ``\\n`` characters never changes, so excerpt line numbers still refer to the original file.
 ``redact`` is idempotent: ``redact(redact(x)) == redact(x)``.
 
-Order relative to cutting: redaction always sees whole lines. The reader redacts every region
-of the log it read (a whole file, or the tail and the regions around anchor hits) *before*
+Order relative to cutting: redact first, then cut. The reader redacts each region of the log
+it read as a whole (a whole file, or the tail and the regions around anchor hits), *before*
 overlong lines are shortened, before the excerpt picks its lines and before anything is cut to
-a budget (excerpt lines, summary, messages, suggestions); the end of a line that is too long
-to read is redacted with 64 KiB of the line before it, then cut. :func:`cut_index` moves a cut
-off a marker so that no marker is split. The source lines around the culprit are redacted with
-200 lines of context before the window is cut from them.
+a budget (excerpt lines, summary, message, suggestion); the end of a line too long to read is
+redacted with the 64 KiB of the line before it, then cut. The source lines around the culprit
+are redacted with 200 lines around them, then cut out. :func:`cut_index` moves a cut off a
+marker, so that no cut splits one.
 
 What is redacted, and the ``kind`` used in the marker:
 
-* Private key blocks (``-----BEGIN [RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP ...] PRIVATE KEY-----``,
-  with real newlines, ``\\n``/``\\\\n`` escapes, percent-encoded, as a base64 blob
-  ``LS0tLS1CRUdJTi...`` (a Kubernetes secret); also cut ones: no END line, or an END line whose
-  BEGIN line was not read): the body becomes ``private_key``; BEGIN/END lines stay.
+* Private key blocks (``-----BEGIN [RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP ...] PRIVATE KEY-----``)
+  with real newlines, ``\\n``/``\\\\n`` escapes (JSON, one-line reprs), in a Python list
+  of lines, percent-encoded, or as a base64 blob (``LS0tLS1CRUdJTi...``, a Kubernetes secret);
+  also cut ones: no END line, or an END line whose BEGIN was not read. The body becomes
+  ``private_key``; BEGIN/END lines stay.
 * Tokens recognised by their shape: ``aws_access_key`` (AKIA/ASIA...), ``aws_secret_key``
-  (a 40-character base64 string on a line that held an AWS access key id), ``github_token``,
-  ``gitlab_token``, ``slack_token``, ``slack_webhook``, ``anthropic_key``, ``openai_key``,
-  ``stripe_key`` (sk_/rk_/pk_ live/test), ``stripe_webhook_secret`` (whsec_),
-  ``sendgrid_key`` (SG.x.y), ``huggingface_token``, ``google_api_key`` (AIza...),
+  (a 40-character mixed-case base64 string on a line that holds an AWS access key id),
+  ``github_token``, ``gitlab_token``, ``slack_token``, ``slack_webhook``, ``anthropic_key``,
+  ``openai_key``, ``stripe_key`` (sk_/rk_/pk_ live/test), ``stripe_webhook_secret`` (whsec_),
+  ``sendgrid_key`` (SG.x.y), ``huggingface_token``, ``google_api_key`` (AIza),
   ``google_oauth_token`` (ya29.), ``google_client_secret`` (GOCSPX-), ``npm_token``,
   ``pypi_token``, ``docker_token``, ``digitalocean_token``, ``shopify_token``,
   ``databricks_token``, ``vault_token`` (hvs./hvb./hvr.), ``grafana_token``, ``sentry_token``,
   ``supabase_token``, ``linear_key``, ``postman_key``, ``age_secret_key``, ``xai_key``,
   ``groq_key``, ``replicate_token``, ``telegram_bot_token``, ``jwt`` (eyJ....eyJ....sig) and
-  ``encoded_credentials`` (base64 JSON holding a password, token or private key: Docker
-  config, service-account files).
-* ``Authorization:`` headers (``bearer_token``, ``basic_auth``, ``authorization``), a bare
-  ``Bearer <token>``, ``curl -u user:pass`` (``basic_auth``), ``Cookie:`` and ``Set-Cookie:``
-  header values (``cookie``; names and attributes stay).
+  ``encoded_credentials`` (base64 of JSON holding a password, token or private key: Docker
+  configs, service-account files).
+* Headers and commands: ``Authorization:`` (``bearer_token``, ``basic_auth``,
+  ``authorization``), a bare ``Bearer <token>`` or ``Basic <base64 of user:password>``,
+  ``curl -u user:pass`` (``basic_auth``), ``Cookie:``/``Set-Cookie:`` values (``cookie``;
+  names and attributes stay), ``mysql -pSECRET`` (``password``), an OAuth ``?code=``.
 * Credentials in URLs: ``scheme://user:pass@host`` becomes ``scheme://user:[REDACTED:
   url_password]@host``; the password may hold ``/``, ``@`` and ``:`` (postgres://, mysql://,
   mongodb+srv://, redis://, amqp://...): it runs to the last ``@`` of the URL.
-* Values assigned to secret-named keys, in the layouts ``KEY=value``, ``KEY: value``,
-  ``"key": "value"``, ``'key': 'value'``, ``:key => 'v'``, ``export KEY=...``, ``--key=value``,
-  ``--key value``, ``?key=value&``, ``<password>v</password>``, Dockerfile ``ENV KEY value``,
-  YAML block scalars (``password: |`` and the indented lines below it), connection strings
-  (``Password=a b;``, ``AccountKey=...;``, ``SharedAccessKey=...;``), case-insensitive. The key
-  must *end* with a whole secret word: password/passwd/pwd/passphrase/pass (``password``),
-  token, access_token, refresh_token, auth_token, session_token, id_token, secret,
-  client_secret, secret_key, secret_key_base, api_key/apikey/api-key, private_key,
-  private_key_id, account_key, shared_access_key, encryption_key, signing_key, master_key,
-  subscription_key, aws_secret_access_key (``aws_secret_key``), auth, sig/signature
-  (``signature``), credential, session_id; prefixes are allowed (``DB_PASSWORD``,
-  ``GITHUB_TOKEN``, ``x-api-key``, ``X-Amz-Signature``, camelCase ``dbPassword``).
-* High-entropy values (16+ characters, letters and digits, not hex, not a path, UUID or
-  number) assigned to keys that merely *contain* such a word: ``TOKEN_V2``,
-  ``DB_PASSWORD_PROD``, ``webhook_key_2``, ``session_cookie`` (kind ``secret``).
-* Escapes do not hide a secret: each line that holds ``\\``, ``%`` or ``&`` is also read
-  decoded (``\\n``, ``\\"``, ``\\\\``, ``\\xNN``, ``\\uNNNN``, ``%2F``/``%3D``/``%2B``...,
-  ``&quot;``; repeatedly, so doubly escaped JSON and Python bytes reprs are read too), and what
-  is found there is masked in the original, escapes included.
+* Values of secret-named keys, in the layouts ``KEY=value``, ``KEY: value``,
+  ``"key": "value"``, ``'key': 'value'``, ``:key => 'v'``, ``export KEY=...``,
+  ``--key=value``, ``--key value``, ``?key=value&``, ``key<TAB>value``, ``<key>v</key>``,
+  Dockerfile ``ENV KEY value`` (also in ``docker build`` output), YAML block scalars
+  (``password: |`` and the indented lines below), connection strings (``Password=a b;``,
+  ``AccountKey=...;``, ``SharedAccessKey=...;``, SAS ``sig=``, S3 ``X-Amz-Signature=``,
+  ``X-Amz-Credential=``, ``X-Amz-Security-Token=``). The key must *end* with a whole secret
+  word: password/passwd/passphrase (also glued: ``PGPASSWORD``), pwd, ``_pass``
+  (``SMTP_PASS``), token and its compounds, secret, client_secret, secret_key,
+  secret_key_base, api_key, private_key(_id), account_key, shared_access_key/signature,
+  encryption_key, signing_key, master_key, subscription_key, aws_secret_access_key, auth,
+  sig/signature, credential, session_id (``JSESSIONID``, ``PHPSESSID``); prefixes are
+  allowed (``DB_PASSWORD``, ``x-api-key``, ``X-Amz-Signature``, camelCase ``dbPassword``).
+* High-entropy values (16+ characters, letters and digits, not hex, not a hash after a name,
+  not a path, UUID, number or identifier made of words) of keys that merely *contain*
+  pass/pwd/secret/token/key/auth/cred/sig/cookie/sess: ``TOKEN_V2``, ``DB_PASSWORD_PROD``,
+  ``--webhook-key-2 X``, ``sessioncookie``, ``<token_v2>`` (kind ``secret``).
+* Escapes do not hide a secret: a line that holds ``\\``, ``%`` or ``&`` is also read
+  decoded (``\\n``, ``\\"``, ``\\\\``, ``\\xNN``, ``\\uNNNN``, ``%2F``/``%3D``/``%2B``,
+  ``+`` in percent-encoded text, ``&quot;``), round after round (doubly escaped JSON, a URL
+  inside a query string, Python bytes reprs), and what is found in any round is masked in the
+  original, escapes included.
 
 False-positive policy (diagnostics must survive):
 
-* Keys that merely contain a secret word are not secret: ``max_tokens=4000``,
-  ``num_tokens``, ``token_count=5``, ``tokenizer=...``, ``password_file=/path``,
-  ``auth_method=...`` are left alone (only a high-entropy value is masked there).
+* Keys that merely contain a secret word keep short or structured values: ``max_tokens=4000``,
+  ``token_count=5``, ``tokenizer=gpt2``, ``password_file=/path``, ``auth_method=scram-sha-256``,
+  ``PASS: test/unit/x``, ``cache_key=<sha256>``, ``key: maven-<hash>``.
 * Values that cannot be secrets are kept: empty values, ``None``/``null``/``true``/type names,
-  masks (``***``), references (``$VAR``, ``${VAR}``), code (``token = get_token()``,
-  ``api_key=api_key``, ``token=self.token``), ``auth: ok``/``yes``/``enabled``,
-  comparisons (``token == x``), ``PWD=/a/path``, and ``--token is required`` (stop words);
-  ``sig``/``signature``/``credential`` and a bare ``pass`` need a random-looking value
-  (``pass=12`` of a test summary stays).
-* ``key: value`` with an unquoted value in the middle of a prose line (``Invalid token:
-  Not enough segments``) is redacted only when the value looks like a secret (has a digit,
-  a symbol or mixed case); at the start of a line (YAML, headers) it is always redacted.
-  The same holds for ``Authorization: <value>`` without a known scheme.
+  masks (``***``, as CI runners print them), references (``$VAR``, ``${VAR}``, an env-var
+  name like ``GITHUB_TOKEN``), code (``token = get_token()``, ``api_key=api_key``,
+  ``os.environ['X']``, ``mod_pass:fun/2``), punctuation, ``auth: ok``, comparisons
+  (``token == x``), ``PWD=/a/path``, ``--token is required`` (stop words), .NET's
+  ``PublicKeyToken=<hex>``; ``sig``/``signature``/``credential`` need a random-looking value
+  of 16+ characters; ``pass`` needs a prefix (``PASS: x`` and ``pass=12`` of test summaries
+  stay).
+* ``key: value`` unquoted in prose (``Invalid token: Not enough segments``, ``password: 2
+  unresolved calls``) is redacted only when the value looks like a secret (a digit, a symbol
+  or mixed case); at the start of a line (YAML, headers) it is always redacted.
 * No generic entropy detection: git SHAs, sha256 digests, UUIDs, docker digests, paths,
   base64 test data, times and numbers are never redacted unless assigned to a secret-named key.
 
-Speed: a fast pass over the whole text (C-level substring searches for key words, ``://``,
-``-u`` and ``Bearer``, and a scan for runs of 20+ token characters with a known prefix) finds the
-lines that may hold a secret; only those lines go through the rules. Time is linear in the
-text (lines over 16 KiB are handled in windows around each candidate).
+Speed: a fast pass over the whole text (C-level searches for the key words, ``//``, ``-u``,
+``Bearer``, ``Basic``, ``code=``, ``mysql``; a ``translate`` mask for runs of 20+ token
+characters with a known prefix) picks the lines that may hold a secret, and a key word only
+counts when a key name ends with it (or holds it and a long value follows); only those lines
+go through the rules, with the same result as running the rules on every line (tested).
+Time is linear; lines over 16 KiB are handled in windows around each candidate.
 
 Known gaps: secrets split across lines (except private keys and YAML block scalars), unquoted
-values containing whitespace outside connection strings, values over 8 KiB inside lines over
-16 KiB, ``mysql -pSECRET``, PuTTY ``.ppk`` keys, secrets without a recognisable shape or key name.
+values containing blanks outside connection strings, values over 8 KiB inside lines over
+16 KiB, PuTTY ``.ppk`` keys, ``.netrc`` lines, rounds of escapes past four, secrets without a
+recognisable shape or key name.
 """
 
 from __future__ import annotations
@@ -93,7 +102,8 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, AnyStr, Generic
 
 __all__ = ["MARKER_PREFIX", "cut_index", "redact"]
 
@@ -103,6 +113,30 @@ _MAX_MARKER = 48
 
 #: A found secret: start, end (in the text searched), kind, rule priority (lower wins).
 Span = tuple[int, int, str, int]
+
+
+class _Lazy(Generic[AnyStr]):
+    """A regular expression compiled when first used: importing this module stays cheap, and
+    a log without a candidate line never compiles the rules. After the first use, its methods
+    are the compiled pattern's own (no extra call)."""
+
+    match: Callable[..., re.Match[AnyStr] | None]
+    search: Callable[..., re.Match[AnyStr] | None]
+    fullmatch: Callable[..., re.Match[AnyStr] | None]
+    finditer: Callable[..., Iterator[re.Match[AnyStr]]]
+    findall: Callable[..., list[Any]]
+    sub: Callable[..., AnyStr]
+    split: Callable[..., list[Any]]
+
+    def __init__(self, pattern: AnyStr, flags: int = 0) -> None:
+        self.pattern: AnyStr = pattern
+        self.flags = flags
+
+    def __getattr__(self, name: str) -> Any:
+        rx = re.compile(self.pattern, self.flags)
+        for method in ("match", "search", "fullmatch", "finditer", "findall", "sub", "split"):
+            setattr(self, method, getattr(rx, method))
+        return getattr(rx, name)
 
 
 def _marker(kind: str) -> str:
@@ -123,22 +157,22 @@ def cut_index(text: str, index: int) -> int:
 # --- private key blocks (whole text, before anything else) ---------------------------------
 
 _PEM_LABEL = r"-----{}[ +](?:[A-Z0-9]{{1,12}}[ +]){{0,3}}PRIVATE[ +]KEY(?:[ +]BLOCK)?-----"
-_PEM_RE = re.compile(
+_PEM_RE = _Lazy(
     "(?P<begin>" + _PEM_LABEL.format("BEGIN") + ")"
     r"(?P<body>(?:[A-Za-z0-9+/=\s\\:,.'\"]|-(?!-)|\[REDACTED:private_key\])*+)"
     "(?P<end>" + _PEM_LABEL.format("END") + ")?"
 )
-_PEM_END_RE = re.compile(_PEM_LABEL.format("END"))
+_PEM_END_RE = _Lazy(_PEM_LABEL.format("END"))
 # Without an END line (a truncated excerpt): only the lines that look like key material.
-_PEM_TRUNCATED_BODY_RE = re.compile(
+_PEM_TRUNCATED_BODY_RE = _Lazy(
     r"(?:(?:\r?\n|\\+n)?[ \t]*(?:[A-Za-z0-9+/=]{8,}+|[A-Z][A-Za-z-]{1,20}: [^\r\n\\]*+)[ \t]*"
     r"(?=\r?\n|\\+n|\r?\Z))++"
 )
 # One piece of key material before an END line whose BEGIN line is missing.
-_PEM_PIECE_RE = re.compile(
+_PEM_PIECE_RE = _Lazy(
     r"[ \t'\",]*(?:[A-Za-z0-9+/=]+|[A-Z][A-Za-z-]{1,20}: [^\r\n\\]*)?[ \t\r'\",]*"
 )  # one line of a key; quotes and commas: a list of lines (['MIIE...\\n', '...'])
-_PEM_SPLIT_RE = re.compile(r"(?<!\\)\\++n|\n")
+_PEM_SPLIT_RE = _Lazy(r"(?<!\\)\\++n|\n")
 #: How far back from an END line key material is looked for.
 _PEM_MAX_BODY = 64 << 10
 
@@ -204,7 +238,7 @@ def _trailing_separators(body: str) -> int:
     return i
 
 
-_PEM_TAIL_RE = re.compile(r"[A-Za-z0-9+/=]{16,}[ \t\r]*\Z")
+_PEM_TAIL_RE = _Lazy(r"[A-Za-z0-9+/=]{16,}[ \t\r]*\Z")
 
 
 def _headless_start(text: str, lo: int, end: int) -> int:
@@ -233,13 +267,13 @@ def _headless_start(text: str, lo: int, end: int) -> int:
 
 # --- escapes: a decoded view of a line, with a map back to the original --------------------
 
-_ESCAPE_RE = re.compile(
+_ESCAPE_RE = _Lazy(
     r"\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|[nrt\"'\\/])|%[0-9A-Fa-f]{2}"
     r"|&(?:quot|apos|amp|lt|gt|#34|#39|#x22|#x27);"
 )
 #: In percent-encoded text ``+`` is a blank too (a query string).
-_ESCAPE_PLUS_RE = re.compile(_ESCAPE_RE.pattern + r"|\+")
-_PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
+_ESCAPE_PLUS_RE = _Lazy(_ESCAPE_RE.pattern + r"|\+")
+_PERCENT_RE = _Lazy(r"%[0-9A-Fa-f]{2}")
 _ENTITIES = {
     "&quot;": '"',
     "&apos;": "'",
@@ -332,9 +366,9 @@ class _Decoded:
 
 # --- tokens recognised by their shape ------------------------------------------------------
 
-_DIGIT_RE = re.compile(r"[0-9]")
-_UPPER_RE = re.compile(r"[A-Z]")
-_LOWER_RE = re.compile(r"[a-z]")
+_DIGIT_RE = _Lazy(r"[0-9]")
+_UPPER_RE = _Lazy(r"[A-Z]")
+_LOWER_RE = _Lazy(r"[a-z]")
 
 
 def _random_looking(s: str, *, need_digit: bool = False) -> bool:
@@ -385,13 +419,13 @@ _TOKEN_RULES: tuple[tuple[str, str, bool], ...] = (
     ("encoded_credentials", r"eyJ[A-Za-z0-9]{17}[A-Za-z0-9+/]{13,}+={0,2}(?![\w.-])", False),
     ("private_key", r"LS0tLS1CRUdJTi[A-Za-z0-9]{6}[A-Za-z0-9+/]{14,}+={0,2}", False),
 )
-_TOKEN_RE = re.compile(
+_TOKEN_RE = _Lazy(
     r"(?=[AGLPSadeghlnprswxy])(?<![A-Za-z0-9_-])(?:"
     + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern, _ in _TOKEN_RULES)
     + ")",
     re.ASCII,
 )
-_TOKEN_RE_B = re.compile(_TOKEN_RE.pattern.encode(), re.ASCII)
+_TOKEN_RE_B = _Lazy(_TOKEN_RE.pattern.encode(), re.ASCII)
 _TOKEN_CHECKED = frozenset(kind for kind, _, check in _TOKEN_RULES if check)
 #: First two characters of a run of 20+ token characters that may start a token.
 _RUN_PREFIXES = tuple(
@@ -407,7 +441,7 @@ _RUN_PREFIX2 = frozenset(p[:2] for p in _RUN_PREFIXES)
 _B64_PREFIXES = (b"eyJ", b"LS0tLS1CRUdJTi", b"glc_", b"glsa_", b"sntr")
 #: A run of token characters after one of these may be a token behind an escape.
 _BEFORE_ESCAPED_RUN = frozenset(b"\\%.:")
-_CREDENTIAL_KEYS = re.compile(
+_CREDENTIAL_KEYS = _Lazy(
     rb"\"(?:auths?|password|passwd|token|secret|private_key|client_secret|refresh_token"
     rb"|access_token|api_?key)\"\s*:"
 )
@@ -443,7 +477,7 @@ def _decodes_to_private_key(value: str) -> bool:
     return b"PRIVATE KEY" in _b64decode_head(value, 64)
 
 
-_AWS_SECRET_RE = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_SECRET_RE = _Lazy(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
 
 def _aws_secret_spans(s: str, spans: list[Span]) -> None:
@@ -461,27 +495,27 @@ def _aws_secret_spans(s: str, spans: list[Span]) -> None:
 
 # --- headers, URLs, cookies ----------------------------------------------------------------
 
-_SLACK_WEBHOOK_RE = re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+")
-_URL_RE = re.compile(
+_SLACK_WEBHOOK_RE = _Lazy(r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+")
+_URL_RE = _Lazy(
     r"(?=[A-Za-z])(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}+://[^\s:/@\"'<>\[\]\\]*+:"
     r"(?!\d{1,5}[/?#])(?P<value>(?:(?!://)[^\s\"'<>\\]){0,1024})@(?=[A-Za-z0-9\[])"
 )
-_AUTH_HEADER_RE = re.compile(
+_AUTH_HEADER_RE = _Lazy(
     r"(?=[AaPp])(?<![A-Za-z0-9_-])(?i:(?:proxy-)?authorization)[\"']?[ \t]*[:=][ \t]*[\"']?"
     r"(?:(?P<scheme>(?i:bearer|basic|token|digest|bot|oauth|negotiate|ntlm|jwt|apikey|sso-key"
     r"|aws4-hmac-sha256|sharedaccesssignature))[ \t]+)?(?P<value>[^\s\"',;]+)"
 )
-_BEARER_RE = re.compile(
+_BEARER_RE = _Lazy(
     r"(?=[Bb])(?<![A-Za-z0-9_-])(?i:bearer)[ \t]+(?P<value>[\w.~+/-]{8,}+=*)", re.ASCII
 )
-_CURL_USER_RE = re.compile(
+_CURL_USER_RE = _Lazy(
     r"(?=-)(?<![\w-])(?:-u[ \t]*|--user(?:[ \t]+|=))[\"']?[^\s:\"'@\[\]=]++:(?P<value>[^\s\"']++)"
 )
-_COOKIE_RE = re.compile(
+_COOKIE_RE = _Lazy(
     r"(?=[SsCc])(?<![\w-])(?P<set>(?i:set-))?(?i:cookie2?)[\"']?[ \t]*:[ \t]*[\"']?"
     r"(?P<body>[^\r\n\"']*)"
 )
-_COOKIE_PAIR_RE = re.compile(r"(?:^|(?<=;))[ \t]*+(?P<name>[^=;\s]++)=(?P<value>[^;\r\n]*+)")
+_COOKIE_PAIR_RE = _Lazy(r"(?:^|(?<=;))[ \t]*+(?P<name>[^=;\s]++)=(?P<value>[^;\r\n]*+)")
 
 
 def _value_span(m: re.Match[str], group: str, kind: str, prio: int, spans: list[Span]) -> None:
@@ -489,10 +523,10 @@ def _value_span(m: re.Match[str], group: str, kind: str, prio: int, spans: list[
         spans.append((m.start(group), m.end(group), kind, prio))
 
 
-_OAUTH_CODE_RE = re.compile(r"(?<=[?&#;])code=(?P<value>[^&\s#\"'<>]{8,})")
-_MYSQL_RE = re.compile(r"(?<![\w-])-p(?P<value>[^\s'\"]+)")
-_BASIC_RE = re.compile(r"(?<![A-Za-z0-9_-])(?i:basic)[ \t]+(?P<value>[A-Za-z0-9+/]{12,}={0,2})")
-_MYSQL_LINE_RE = re.compile(r"(?i)mysql|mariadb")
+_OAUTH_CODE_RE = _Lazy(r"(?<=[?&#;])code=(?P<value>[^&\s#\"'<>]{8,})")
+_MYSQL_RE = _Lazy(r"(?<![\w-])-p(?P<value>[^\s'\"]+)")
+_BASIC_RE = _Lazy(r"(?<![A-Za-z0-9_-])(?i:basic)[ \t]+(?P<value>[A-Za-z0-9+/]{12,}={0,2})")
+_MYSQL_LINE_RE = _Lazy(r"(?i)mysql|mariadb")
 
 
 def _header_spans(s: str, spans: list[Span]) -> None:
@@ -582,76 +616,79 @@ _VALUE = (
     r"|'(?P<sq>[^'\r\n]*+)(?:'|(?=[\r\n])|\Z)"
     r"|" + _UQ + ")"
 )
-_ASSIGN_RE = re.compile(
+_ASSIGN_RE = _Lazy(
     _WORD + r"(?P<kq>[\"'])?[ \t]*(?P<sep>=>|[:=])(?!=|//|(?<=:):)[ \t]*" + _VALUE, re.ASCII
 )
-_TAB_RE = re.compile(_WORD + r"\t++" + _VALUE, re.ASCII)  # password<TAB>value (a table)
-_FLAG_RE = re.compile(
+_TAB_RE = _Lazy(_WORD + r"\t++" + _VALUE, re.ASCII)  # password<TAB>value (a table)
+_FLAG_RE = _Lazy(
     r"(?=-)(?<![\w-])--?(?:[A-Za-z0-9]+[_-])*[A-Za-z0-9]{0,20}?"
     + _WORD
     + r"[ \t]+(?![-=:])"
     + _VALUE,
     re.ASCII,
 )
-_COOKIE_FLAG_RE = re.compile(r"(?<![\w-])--cookie(?:=|[ \t]+)" + _VALUE, re.ASCII)
-_XML_RE = re.compile(
+_COOKIE_FLAG_RE = _Lazy(r"(?<![\w-])--cookie(?:=|[ \t]+)" + _VALUE, re.ASCII)
+_XML_RE = _Lazy(
     r"<(?P<tag>[\w:.-]*?" + _WORD + r")(?:[ \t][^<>]*)?>(?P<value>[^<\r\n]+)</(?P=tag)>", re.ASCII
 )
-_DOCKER_ENV_RE = re.compile(
+_DOCKER_ENV_RE = _Lazy(
     r"(?m)(?:^[ \t]*(?i:ENV|ARG)|(?<=[\s:\]>])(?:ENV|ARG))[ \t]+[A-Za-z0-9_.-]*?"
     + _WORD
     + r"[ \t]+(?P<value>[^\s=][^\r\n]*)",
     re.ASCII,
 )
-_BLOCK_SCALAR_RE = re.compile(
+_BLOCK_SCALAR_RE = _Lazy(
     r"(?m)^(?P<indent>[ \t]*)(?:[^\r\n]*?[ \t])?[\"']?(?P<key>[A-Za-z0-9_.-]{1,100}+)[\"']?[ \t]*:"
     r"[ \t]*[|>][+-]?[0-9]?[ \t]*(?:#[^\r\n]*)?\r?\n"
     r"(?P<body>(?:(?:[ \t]*+\r?\n)*+(?P=indent)[ \t]+\S[^\r\n]*+(?:\r?\n|\r?\Z))++)",
     re.ASCII,
 )
-_WORD_END_RE = re.compile("(?:" + _WORD + r")\Z", re.ASCII)
-_DOCKER_HINT_RE = re.compile(r"(?i)(?:env|arg)[ \t]")
-_BLOCK_HINT_RE = re.compile(r":[ \t]*[|>]")
-_CONN_VALUE_RE = re.compile(
+_WORD_END_RE = _Lazy("(?:" + _WORD + r")\Z", re.ASCII)
+_DOCKER_HINT_RE = _Lazy(r"(?i)(?:env|arg)[ \t]")
+_BLOCK_HINT_RE = _Lazy(r":[ \t]*[|>]")
+_CONN_VALUE_RE = _Lazy(
     r"(?:^|(?<=[;\"'\s]))(?P<word>(?i:password|pwd|accountkey|sharedaccesskey"
     r"|sharedaccesssignature))[ \t]*=[ \t]*(?P<value>[^;\r\n\"']+)"
     r"(?=;|[\"']|[ \t]*(?:\r?\n|\r?\Z))",
     re.ASCII,
 )
-_CONN_CONTEXT_RE = re.compile(
+_CONN_CONTEXT_RE = _Lazy(
     r"(?i)(?:server|data source|host|endpoint|accountname|defaultendpointsprotocol|database"
     r"|initial catalog|user id|uid|username)[ \t]*=[^;\r\n]*;"
 )
-_WEAK_RE = re.compile(
+_WEAK_RE = _Lazy(
     r"(?=[A-Za-z_-])(?<![\w.-])-{0,2}(?P<key>[A-Za-z_][\w.-]{0,100}+)(?P<kq>\\*[\"'])?[ \t]*"
-    r"(?P<sep>[:=])(?![=/])[ \t]*(?:\\*[\"'])?(?P<value>[A-Za-z0-9+/=_.~-]{16,}+)",
+    r"(?P<sep>[:=])(?![=/])[ \t]*(?:\\*[\"'])?(?P<value>[A-Za-z0-9+/_.~-]{16,}+={0,3})",
     re.ASCII,
 )
 #: A key that merely contains one of these words (as a part: ``DB_PASSWORD_PROD``,
 #: ``tokenV2``) has its value masked when the value is high-entropy.
 _WEAK_KEY = r"(?i:pass|pwd|secret|token|key|auth|cred|sig|cookie|sess)"
-_WEAK_KEY_RE = re.compile(_WEAK_KEY)
-_LONG_VALUE_RE = re.compile(r"[A-Za-z0-9+/=_.~-]{16}")
+_WEAK_KEY_RE = _Lazy(_WEAK_KEY)
+_LONG_VALUE_RE = _Lazy(r"[A-Za-z0-9+/_.~-]{16}")
 _WEAK_WORDS = ("pass", "pwd", "secret", "token", "key", "auth", "cred", "sig", "cookie", "sess")
-_WEAK_RE_B = re.compile(_WEAK_RE.pattern.encode(), re.ASCII)
-_WEAK_FLAG_RE = re.compile(
-    r"(?=-)(?<![\w-])--?(?P<key>[A-Za-z][\w.-]{0,100}+)[ \t]+(?P<value>[A-Za-z0-9+/=_.~-]{16,}+)",
+_WEAK_RE_B = _Lazy(_WEAK_RE.pattern.encode(), re.ASCII)
+_WEAK_FLAG_RE = _Lazy(
+    r"(?=-)(?<![\w-])--?(?P<key>[A-Za-z][\w.-]{0,100}+)[ \t]+"
+    r"(?P<value>[A-Za-z0-9+/_.~-]{16,}+={0,3})",
     re.ASCII,
 )
-_WEAK_FLAG_RE_B = re.compile(_WEAK_FLAG_RE.pattern.encode(), re.ASCII)
-_WEAK_ENV_RE = re.compile(
+_WEAK_FLAG_RE_B = _Lazy(_WEAK_FLAG_RE.pattern.encode(), re.ASCII)
+_WEAK_ENV_RE = _Lazy(
     r"(?m)(?:^[ \t]*(?i:ENV|ARG)|(?<=[\s:\]>])(?:ENV|ARG))[ \t]+(?P<key>[A-Za-z_][\w.-]{0,100}+)"
-    r"[ \t]+(?P<value>[A-Za-z0-9+/=_.~-]{16,}+)",
+    r"[ \t]+(?P<value>[A-Za-z0-9+/_.~-]{16,}+={0,3})",
     re.ASCII,
 )
-_WEAK_ENV_TAIL_RE_B = re.compile(rb"[ \t]+([A-Za-z0-9+/=_.~-]{16,}+)")
-_WEAK_TAB_RE = re.compile(
-    r"(?<![\w.-])(?P<key>[A-Za-z_][\w.-]{0,100}+)\t++(?P<value>[A-Za-z0-9+/=_.~-]{16,}+)", re.ASCII
+_WEAK_ENV_TAIL_RE_B = _Lazy(rb"[ \t]+([A-Za-z0-9+/_.~-]{16,}+={0,3})")
+_WEAK_TAB_RE = _Lazy(
+    r"(?<![\w.-])(?P<key>[A-Za-z_][\w.-]{0,100}+)\t++(?P<value>[A-Za-z0-9+/_.~-]{16,}+={0,3})",
+    re.ASCII,
 )
-_WEAK_XML_RE = re.compile(
-    r"<(?P<key>[A-Za-z_][\w:.-]{0,100}+)>(?P<value>[A-Za-z0-9+/=_.~-]{16,}+)</(?P=key)>", re.ASCII
+_WEAK_XML_RE = _Lazy(
+    r"<(?P<key>[A-Za-z_][\w:.-]{0,100}+)>(?P<value>[A-Za-z0-9+/_.~-]{16,}+={0,3})</(?P=key)>",
+    re.ASCII,
 )
-_WEAK_XML_TAIL_RE_B = re.compile(rb"([A-Za-z0-9+/=_.~-]{16,}+)</")
+_WEAK_XML_TAIL_RE_B = _Lazy(rb"([A-Za-z0-9+/_.~-]{16,}+={0,3})</")
 
 _KINDS = {
     "secretaccesskey": "aws_secret_key",
@@ -701,12 +738,12 @@ _PLACEHOLDERS = frozenset(
         *("enabled", "disabled"),
     )
 )
-_MASK_RE = re.compile(r"[*xX•.#_-]+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\$\{\{.*|%\(.*")
-_ALNUM_RE = re.compile(r"[A-Za-z0-9]")
-_ENV_NAME_RE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+_MASK_RE = _Lazy(r"[*xX•.#_-]+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\$\{\{.*|%\(.*")
+_ALNUM_RE = _Lazy(r"[A-Za-z0-9]")
+_ENV_NAME_RE = _Lazy(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _MASK_START = frozenset("*xX•.#_-<$%")
-_CODE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-_LINE_KEY_PREFIX_RE = re.compile(
+_CODE_RE = _Lazy(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_LINE_KEY_PREFIX_RE = _Lazy(
     r"[ \t]*(?:[-*>][ \t]+)?(?:(?i:export|set|env)[ \t]+)?[\"']?[\w.-]*", re.ASCII
 )
 _MAX_KEY_PREFIX = 200
@@ -717,12 +754,12 @@ _STOPWORDS = frozenset(
         *("an", "to", "with", "without", "for", "of", "in", "on"),
     )
 )
-_WIN_PATH_RE = re.compile(r"[A-Za-z]:\\")
-_WORD_RE = re.compile(r"[A-Za-z][a-z]*|[A-Z]+")
-_HEX_RE = re.compile(r"(?:0x)?[0-9a-fA-F]+|(?i:sha\d+|md5|blake2b?)[:=-][0-9a-fA-F]+")
-_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_PATHLIKE_RE = re.compile(r"[~.]?/|[\w.-]+/[\w.-]+/|[\w-]+(?:\.[\w-]+){2,}")
-_ALPHA_PIECE_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_WIN_PATH_RE = _Lazy(r"[A-Za-z]:\\")
+_WORD_RE = _Lazy(r"[A-Za-z][a-z]*|[A-Z]+")
+_HEX_RE = _Lazy(r"(?:0x)?[0-9a-fA-F]+|(?i:sha\d+|md5|blake2b?)[:=-][0-9a-fA-F]+")
+_UUID_RE = _Lazy(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_PATHLIKE_RE = _Lazy(r"[~.]?/|[\w.-]+/[\w.-]+/|[\w-]+(?:\.[\w-]+){2,}")
+_ALPHA_PIECE_RE = _Lazy(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
 def _norm(word: str) -> str:
@@ -771,10 +808,10 @@ def _high_entropy(value: str) -> bool:
     return entropy >= 3.3
 
 
-_DIGITS_RE = re.compile(r"[0-9]")
-_HEX_RUN_RE = re.compile(r"[0-9a-fA-F]{8,}")
-_LETTERS_RE = re.compile(r"[A-Za-z]")
-_VOWELS_RE = re.compile(r"[aeiouAEIOU]")
+_DIGITS_RE = _Lazy(r"[0-9]")
+_HEX_RUN_RE = _Lazy(r"[0-9a-fA-F]{8,}")
+_LETTERS_RE = _Lazy(r"[A-Za-z]")
+_VOWELS_RE = _Lazy(r"[aeiouAEIOU]")
 
 
 def _wordy(value: str, letters: int) -> bool:
@@ -813,9 +850,9 @@ def _value_group(m: re.Match[str]) -> str:
 
 
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
-_FUNCTION_ARITY_RE = re.compile(r"[a-z_]\w*/\d{1,3}")
-_MORE_WORDS_RE = re.compile(r"[ \t]+[A-Za-z]")
-_CALL_RE = re.compile(r"[A-Za-z_][\w.]*[(\[{].*")
+_FUNCTION_ARITY_RE = _Lazy(r"[a-z_]\w*/\d{1,3}")
+_MORE_WORDS_RE = _Lazy(r"[ \t]+[A-Za-z]")
+_CALL_RE = _Lazy(r"[A-Za-z_][\w.]*[(\[{].*")
 
 
 def _unquoted(m: re.Match[str]) -> tuple[str, int] | None:
@@ -880,6 +917,8 @@ def _assign_spans(s: str, spans: list[Span]) -> None:
         if found is not None and not _keep_value(m["word"], found[0], found[3]):
             spans.append((found[1], found[2], _word_kind(m["word"]), 5))
     for m in _FLAG_RE.finditer(s):
+        if _after_marker(s, m.start()):
+            continue  # the flag's dash followed what the marker replaced (a word)
         found = _value_of(m)
         if found is None:
             continue
@@ -887,6 +926,25 @@ def _assign_spans(s: str, spans: list[Span]) -> None:
         if _keep_value(m["word"], value, quoted) or (not quoted and value.lower() in _STOPWORDS):
             continue
         spans.append((start, end, _word_kind(m["word"]), 5))
+
+
+def _after_marker(s: str, pos: int) -> bool:
+    """Whether ``pos`` follows a marker (which stands for text that was part of a word)."""
+    return (
+        pos > 0
+        and s[pos - 1] == "]"
+        and s.rfind(MARKER_PREFIX, max(0, pos - _MAX_MARKER), pos) != -1
+    )
+
+
+def _weak_span(m: re.Match[str], key_re: _Lazy[str], spans: list[Span]) -> bool:
+    """Mask the value of a key holding a secret word if it is high-entropy (and whole)."""
+    if m.string.startswith(MARKER_PREFIX, m.end("value")) or _after_marker(m.string, m.start()):
+        return False  # next to a marker: judged with what the marker replaced, before
+    if key_re.search(m["key"]) and _high_entropy(m["value"]):
+        spans.append((m.start("value"), m.end("value"), "secret", 6))
+        return True
+    return False
 
 
 def _more_assign_spans(s: str, spans: list[Span]) -> None:
@@ -935,9 +993,13 @@ def _more_assign_spans(s: str, spans: list[Span]) -> None:
         (_WEAK_TAB_RE if "\t" in s else None, _WEAK_KEY_RE),
     )
     for rx, key_re in weak_rules:
-        for m in rx.finditer(s) if weak and rx is not None else ():
-            if key_re.search(m["key"]) and _high_entropy(m["value"]):
-                spans.append((m.start("value"), m.end("value"), "secret", 6))
+        if not weak or rx is None:
+            continue
+        wm = rx.search(s)
+        while wm is not None:
+            # A value may hold the next key=value ("a=b=c"): unless masked, look on from it.
+            nxt = wm.end("value") if _weak_span(wm, key_re, spans) else wm.start("value")
+            wm = rx.search(s, max(nxt, wm.start() + 1))
 
 
 # --- one segment: all rules, on the text and on its decoded view ---------------------------
@@ -970,7 +1032,7 @@ def _pem_spans(s: str, spans: list[Span]) -> None:
         spans.append((lead.end() if lead else body_start, body_end, "private_key", 0))
 
 
-_PEM_LEAD_RE = re.compile(r"\r?\n|\\++n")
+_PEM_LEAD_RE = _Lazy(r"\r?\n|\\++n")
 
 
 def _spans(s: str, *, decoded: bool = False) -> list[Span]:
@@ -982,10 +1044,25 @@ def _spans(s: str, *, decoded: bool = False) -> list[Span]:
     return spans
 
 
-_ESCAPE_CHARS_RE = re.compile(r"[\\%&]")
+_ESCAPE_CHARS_RE = _Lazy(r"[\\%&]")
 
 
 def _redact_segment(s: str) -> str:
+    """All rules over ``s`` (one or more whole lines) until nothing changes: a marker can be
+    the context of another secret (``<token>--user u:p``), and ``redact`` is idempotent."""
+    out = _redact_once(s)
+    for _ in range(_MAX_ROUNDS):
+        if out == s:
+            break
+        s, out = out, _redact_once(out)
+    return out
+
+
+#: Rounds of the rules over a changed segment (one more finds nothing in practice).
+_MAX_ROUNDS = 3
+
+
+def _redact_once(s: str) -> str:
     """All rules over ``s`` (one or more whole lines), and over each line decoded."""
     spans = _spans(s)
     if _ESCAPE_CHARS_RE.search(s):
@@ -1051,8 +1128,6 @@ def _widen_to_markers(s: str, a: int, b: int) -> tuple[int, int]:
 
 # --- the fast pass: which lines may hold a secret ------------------------------------------
 
-#: Texts shorter than this go through the rules whole.
-_SMALL = 1024
 #: Lines longer than this are handled in windows around each candidate.
 _SEGMENT_MAX = 16 << 10
 _WINDOW = 8 << 10
@@ -1066,24 +1141,24 @@ _RUN = b"\x01" * 20
 _RUN_START = b"\x00" + _RUN
 #: Longest key name looked at (as in ``_WEAK_RE``).
 _MAX_KEY = 100
-_IDENT_TAIL_RE = re.compile(rb"[a-z0-9_.-]{0,%d}+" % _MAX_KEY)
-_SEPARATOR_RE = re.compile(
+_IDENT_TAIL_RE = _Lazy(rb"[a-z0-9_.-]{0,%d}+" % _MAX_KEY)
+_SEPARATOR_RE = _Lazy(
     rb"(?:\\*+[\"'`]|&quot;|&#34;|&#x22;|&#39;|&apos;|%2[27]|\\+[ux]00(?:22|27)|\\+x2[27])?"
     rb"(?:[ \t+]|%20|\\+[ux]0*20)*(?:[=:>]|%3[ad]|\\+[ux]0*3[ad]|&gt;)"
 )
 _IDENT_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-")
 #: Key names the rules mask any value of: ending with a secret word, headers.
-_GATE_STRONG_RE = re.compile(
+_GATE_STRONG_RE = _Lazy(
     (
         "(?:" + _WORD + r")\Z|(?<![\w-])(?:(?i:set-)?(?i:cookie2?)"
         r"|(?i:(?:proxy-)?authorization))\Z"
     ).encode(),
     re.ASCII,
 )
-_WEAK_KEY_RE_B = re.compile(_WEAK_KEY.encode(), re.ASCII)
+_WEAK_KEY_RE_B = _Lazy(_WEAK_KEY.encode(), re.ASCII)
 _ENCODED_PRIVATE = (b"private ", b"private%20", b"private+", b"private\\x20", b"private\\u0020")
-_CURL_RE = re.compile(rb"-u(?:ser)?(?:[ \t=]+\\*[\"']?)?[^\s:\"']*:")
-_BEARER_GATE_RE = re.compile(rb"bearer(?:[ \t]|%20)")
+_CURL_RE = _Lazy(rb"-u(?:ser)?(?:[ \t=]+\\*[\"']?)?[^\s:\"']*:")
+_BEARER_GATE_RE = _Lazy(rb"bearer(?:[ \t]|%20)")
 _BLOCK_INDICATORS = ("|", ">", "|-", ">-", "|+", ">+")
 
 
@@ -1248,9 +1323,9 @@ def _after_escape(low: bytes, s: int, p: int) -> int:
     return s
 
 
-_HEX2_RE = re.compile(rb"[0-9a-f]{2}")
+_HEX2_RE = _Lazy(rb"[0-9a-f]{2}")
 _ENCODED_QUERY = (b"%3f", b"%26", b"%23", b"%253f", b"%2526")
-_BASIC_GATE_RE = re.compile(rb"basic(?:[ \t+]|%20)+[a-z0-9+/%]{12}")
+_BASIC_GATE_RE = _Lazy(rb"basic(?:[ \t+]|%20)+[a-z0-9+/%]{12}")
 
 
 def _percent_shift(low: bytes, s: int) -> int:
@@ -1263,13 +1338,13 @@ def _percent_shift(low: bytes, s: int) -> int:
 
 
 _ENCODED_COLONS = (b"%3a", b"%253a", b"\\u003a", b"\\x3a", b"&#58;")
-_BLOCK_AFTER_RE_B = re.compile(rb"[ \t]*[|>]")
-_LONG_VALUE_AT_RE_B = re.compile(rb"[ \t]*(?:\\*[\"'])?[a-z0-9+/=_.~-]{16}")
-_ESCAPE_CHARS_B_RE = re.compile(rb"[\\%&]")
-_ESCAPED_LINE_RE = re.compile(rb"[^\n]{0,8192}?[%\\&]")
-_BLANK_RE = re.compile(rb"[ \t+]|%20|\\+[ux]0*20")  # + is a blank in a query string
-_ESCAPE_NEAR_RE = re.compile(rb"[^\n]{0,3}?[%&\\]")
-_ENV_BEFORE_RE = re.compile(rb"(?:env|arg)(?:[ \t]|%20)+\Z")
+_BLOCK_AFTER_RE_B = _Lazy(rb"[ \t]*[|>]")
+_LONG_VALUE_AT_RE_B = _Lazy(rb"[ \t]*(?:\\*[\"'])?[a-z0-9+/_.~-]{16}")
+_ESCAPE_CHARS_B_RE = _Lazy(rb"[\\%&]")
+_ESCAPED_LINE_RE = _Lazy(rb"[^\n]{0,8192}?[%\\&]")
+_BLANK_RE = _Lazy(rb"[ \t+]|%20|\\+[ux]0*20")  # + is a blank in a query string
+_ESCAPE_NEAR_RE = _Lazy(rb"[^\n]{0,3}?[%&\\]")
+_ENV_BEFORE_RE = _Lazy(rb"(?:env|arg)(?:[ \t]|%20)+\Z")
 
 
 def _run_hits(raw: bytes, hits: list[int]) -> None:
@@ -1383,7 +1458,7 @@ def _redact(text: str, *, gate: bool) -> str:
         text = _PEM_RE.sub(_sub_pem, text)
     if "-----END" in text:
         text = _redact_headless_pem(text)
-    if not gate or len(text) < _SMALL:
+    if not gate:
         return _redact_segment(text)
     out: list[str] = []
     pos = 0
