@@ -1199,11 +1199,17 @@ def _candidates(text: str) -> list[tuple[int, int]]:
                 p = low.find(needle, _line_or_window_end(low, p))
             else:
                 p = low.find(needle, p + 1)
-    for needle in (b"hooks.slack", b"mysql", b"mariadb"):
+    p = low.find(b"hooks.slack")
+    while p != -1:
+        hits.append(p)
+        p = low.find(b"hooks.slack", _line_or_window_end(low, p))
+    for needle in (b"mysql", b"mariadb"):  # mysql -uroot -pSECRET: a -p glued to a value
         p = low.find(needle)
         while p != -1:
-            hits.append(p)
-            p = low.find(needle, _line_or_window_end(low, p))
+            end = _line_or_window_end(low, p)
+            if _MYSQL_P_GATE_RE.search(low, p, end):
+                hits.append(p)
+            p = low.find(needle, end)
     for needle in (b"code=", b"code%3d"):  # ?code=, &code=, &amp;code=, #code=, %3Fcode%3D
         p = low.find(needle)
         while p != -1:
@@ -1325,6 +1331,7 @@ def _after_escape(low: bytes, s: int, p: int) -> int:
 
 _HEX2_RE = _Lazy(rb"[0-9a-f]{2}")
 _ENCODED_QUERY = (b"%3f", b"%26", b"%23", b"%253f", b"%2526")
+_MYSQL_P_GATE_RE = _Lazy(rb"-p[^\s'\"]")  # no boundary: %20-pX
 _BASIC_GATE_RE = _Lazy(rb"basic(?:[ \t+]|%20)+[a-z0-9+/%]{12}")
 
 
