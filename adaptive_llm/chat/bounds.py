@@ -55,15 +55,14 @@ class BoundedCalls(AgentMiddleware[Any, ChatContext]):
         thread = context.thread if isinstance(context, ChatContext) else ""
         left = self._deadlines.get(thread, time.monotonic() + self.limits.turn_timeout)
         left -= time.monotonic()
-        seconds, what = self.limits.call_timeout, "model call"
+        seconds, what, limit = self.limits.call_timeout, "model call", self.limits.call_timeout
         if left < seconds:
-            seconds, what = max(left, 0.0), "chat turn"
+            seconds, what, limit = max(left, 0.0), "chat turn", self.limits.turn_timeout
         if seconds <= 0:
-            raise timeout_error(self.model, self.limits.turn_timeout, "chat turn")
-        messages: Any = normalise_messages(request.messages, strict=self._strict)
-        budget = self.budget(request)
-        if count_tokens_approximately(messages) > budget:
-            messages = fit_messages(messages, budget)
+            raise timeout_error(self.model, limit, what)
+        messages: Any = fit_messages(
+            normalise_messages(request.messages, strict=self._strict), self.budget(request)
+        )
         if len(messages) != len(request.messages) or any(
             a is not b for a, b in zip(messages, request.messages, strict=False)
         ):
@@ -71,7 +70,6 @@ class BoundedCalls(AgentMiddleware[Any, ChatContext]):
         try:
             return await asyncio.wait_for(handler(request), seconds)
         except TimeoutError:
-            limit = self.limits.call_timeout if what == "model call" else self.limits.turn_timeout
             raise timeout_error(self.model, limit, what) from None
 
     def budget(self, request: ModelRequest[ChatContext]) -> int:

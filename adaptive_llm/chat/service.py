@@ -22,7 +22,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 
 from ..jobs.schedulers.base import ResourceCaps
-from ..llm.limits import ModelLimits, endpoint_of, limit_output
+from ..llm.limits import ModelLimits, limit_output, with_endpoint
 from ..llm.provider import ModelError, estimate_cost, model_label, resolve_model, uses_model
 from ..store import Store
 from .actions import ActionEnv, ActionError, action_for_edit
@@ -390,21 +390,14 @@ class ChatService:
             self.run.job(job)
         context = ChatContext(thread_of(job), job)
         async with self._locks.setdefault(context.thread, asyncio.Lock()):
-            busy = [
-                i
-                for i in self.records.open_items(context.thread)
-                if i.status in (ItemStatus.APPROVED, ItemStatus.APPLYING)
-            ]
+            open_items = self.records.open_items(context.thread)
+            busy = [i for i in open_items if i.status in (ItemStatus.APPROVED, ItemStatus.APPLYING)]
             if busy:
                 return (
                     f"Not cleared: {len(busy)} approved change(s) are still being applied;"
                     " send a message (or wait) and clear again."
                 )
-            pending = [
-                i.key
-                for i in self.records.open_items(context.thread)
-                if i.status is ItemStatus.PENDING
-            ]
+            pending = [i.key for i in open_items if i.status is ItemStatus.PENDING]
             rejected = self.records.decide(
                 pending,
                 ItemStatus.REJECTED,
@@ -460,13 +453,10 @@ def _diagnosis_markdown(data: dict[str, Any]) -> str:
 def _explain_error(exc: BaseException, model: Any = None) -> str:
     name = type(exc).__name__
     text = str(exc).strip() or name
-    where = endpoint_of(model)
     if "No generations found in stream" in text:
         text = (
             "the server streamed no answer at all. Some OpenAI-compatible servers stream"
             " nothing when tools are offered (llama-cpp-python's server does; llama.cpp's"
             " llama-server needs --jinja and a chat template with tools)"
         )
-    if where and where not in text and ("Connection" in name or "connect" in text.lower()):
-        text += f" (endpoint {where})"
-    return f"The assistant could not answer ({name}): {text}"
+    return f"The assistant could not answer ({name}): {with_endpoint(text, exc, model)}"

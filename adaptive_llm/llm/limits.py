@@ -14,11 +14,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError
+from .provider import model_label
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-__all__ = ["ModelLimits", "context_of", "endpoint_of", "limit_output", "timeout_error"]
+__all__ = [
+    "ModelLimits",
+    "context_of",
+    "endpoint_of",
+    "limit_output",
+    "timeout_error",
+    "with_endpoint",
+]
 
 #: Output-limit fields of LangChain's chat models, by the name each provider uses.
 _OUTPUT_FIELDS = ("max_tokens", "max_output_tokens", "num_predict", "max_new_tokens")
@@ -99,11 +107,15 @@ def timeout_error(model: Any, seconds: float, what: str = "model call") -> Model
     where = endpoint_of(model)
     at = f" at {where}" if where else ""
     return ModelError(
-        f"the {what} to {_label(model)}{at} got no complete answer within {seconds:g} s;"
+        f"the {what} to {model_label(model)}{at} got no complete answer within {seconds:g} s;"
         " is the server up and the model loaded? (limits: RunManager(llm_limits=ModelLimits(...)))"
     )
 
 
-def _label(model: Any) -> str:
-    name = getattr(model, "model_name", None) or getattr(model, "model", None)
-    return str(name) if name else type(model).__name__
+def with_endpoint(text: str, exc: BaseException, model: Any) -> str:
+    """``text`` naming the model's endpoint when ``exc`` is a connection error and the text
+    does not name it already (the one place both the diagnosis and the chat explain it)."""
+    where = endpoint_of(model)
+    name = type(exc).__name__
+    failed = "Connection" in name or isinstance(exc, OSError) or "connect" in text.lower()
+    return f"{text} (endpoint {where})" if where and failed and where not in text else text

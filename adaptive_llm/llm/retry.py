@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
-from .limits import endpoint_of, timeout_error
+from .limits import timeout_error, with_endpoint
 from .provider import ModelError
 
 if TYPE_CHECKING:  # LangChain loads on first use: the managers import RetryPolicy from here
@@ -88,10 +88,6 @@ def _retryable(exc: BaseException) -> bool:
     return any(word in name for word in ("RateLimit", "Timeout", "Connection", "InternalServer"))
 
 
-def _connection_error(exc: BaseException) -> bool:
-    return "Connection" in type(exc).__name__ or isinstance(exc, ConnectionError | OSError)
-
-
 def retry_after(exc: BaseException) -> float | None:
     """The wait in seconds the server asked for, if the error carries one.
 
@@ -145,9 +141,7 @@ async def invoke_with_retries(
             if isinstance(exc, TimeoutError):  # asyncio's has no text: say what timed out
                 text = str(timeout_error(model, timeout))
             else:
-                where = endpoint_of(model)
-                if where and where not in text and _connection_error(exc):
-                    text += f" (endpoint {where})"
+                text = with_endpoint(text, exc, model)
             if not _retryable(exc):
                 raise ModelError(text) from None
             if attempt == policy.attempts:

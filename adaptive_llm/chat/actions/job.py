@@ -15,7 +15,7 @@ from pydantic import AfterValidator, Field
 
 from ...jobs.model import Job, Resources, format_duration, format_memory, parse_duration
 from ...jobs.model import parse_memory as _parse_memory
-from ...jobs.resources import MAX_CPUS, MAX_MEMORY, MAX_TIME_LIMIT
+from ...jobs.resources import MAX_CPUS
 from ..records import EditRecord, Item
 from .base import Action, ActionArgs, ActionEnv, ActionError, Overlay, Plan
 
@@ -25,15 +25,15 @@ _PARTITION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def _time_limit(value: str | int) -> str | int:
-    seconds = parse_duration(value)
-    if seconds is None or not 1 <= seconds <= MAX_TIME_LIMIT:
+    seconds = parse_duration(value)  # refuses over MAX_TIME_LIMIT itself
+    if seconds is None or seconds < 1:
         raise ValueError(f"time limit {value!r} is out of range (1 s to 366 days)")
     return value
 
 
 def _memory(value: str | int) -> str | int:
-    amount = _parse_memory(value)
-    if amount is None or not 1024**2 <= amount <= MAX_MEMORY:
+    amount = _parse_memory(value)  # refuses over MAX_MEMORY itself
+    if amount is None or amount < 1024**2:
         raise ValueError(f"memory {value!r} is out of range (1M to 64T)")
     return value
 

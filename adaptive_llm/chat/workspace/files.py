@@ -109,11 +109,7 @@ class Workspace:
             raise WorkspaceError(f"path {path!r} cannot be resolved: {exc}") from None
         if not real.is_relative_to(self.root):
             raise WorkspaceError(f"path {path!r} is outside the workspace {self.root}")
-        for part in real.relative_to(self.root).parts:
-            if part.lower() == ".adaptive_llm":
-                raise WorkspaceError(f"{path!r} is the workspace's internal state: refused")
-            if _denied(part):
-                raise WorkspaceError(f"{path!r} is protected ({part!r} may hold secrets): refused")
+        _refuse_denied(real.relative_to(self.root).parts, path)
         return real
 
     def rel(self, real: Path) -> str:
@@ -457,9 +453,7 @@ class Workspace:
         bad = not path or "\x00" in path or path.startswith("/")
         if bad or any(p in ("", ".", "..") for p in parts):
             raise WorkspaceError(f"edit plan path {path!r} is outside the workspace: refused")
-        for part in parts:
-            if part.lower() == ".adaptive_llm" or _denied(part):
-                raise WorkspaceError(f"{path!r} is protected ({part!r}): refused")
+        _refuse_denied(parts, path)
         return parts
 
     def _remove_dirs(self, dirs: tuple[str, ...], file_parts: tuple[str, ...]) -> list[str]:
@@ -544,3 +538,12 @@ class Workspace:
                 raise
         os.fsync(dfd)
         return current
+
+
+def _refuse_denied(parts: tuple[str, ...], path: str) -> None:
+    """``WorkspaceError`` if a component of ``path`` is internal state or on the deny list."""
+    for part in parts:
+        if part.lower() == ".adaptive_llm":
+            raise WorkspaceError(f"{path!r} is the workspace's internal state: refused")
+        if _denied(part):
+            raise WorkspaceError(f"{path!r} is protected ({part!r} may hold secrets): refused")
