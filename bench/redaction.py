@@ -145,7 +145,9 @@ def speed_of_one_line(size: int, dense_size: int) -> dict[str, Any]:
                 "markers": markers,
             }
             del text
-        rows["cpu_ratio_full_over_tenth"] = round(rows["full"]["cpu_s"] / rows["tenth"]["cpu_s"], 2)
+        tenth = rows["tenth"]["cpu_s"]
+        ratio = round(rows["full"]["cpu_s"] / tenth, 2) if tenth else None
+        rows["cpu_ratio_full_over_tenth"] = ratio
         out["dense" if dense else "sparse"] = rows
     return out
 

@@ -640,7 +640,9 @@ _DOCKER_ENV_RE = _Lazy(
 _BLOCK_SCALAR_RE = _Lazy(
     r"(?m)^(?P<indent>[ \t]*)(?:[^\r\n]*?[ \t])?[\"']?(?P<key>[A-Za-z0-9_.-]{1,100}+)[\"']?[ \t]*:"
     r"[ \t]*[|>][+-]?[0-9]?[ \t]*(?:#[^\r\n]*)?\r?\n"
-    r"(?P<body>(?:(?:[ \t]*+\r?\n)*+(?P=indent)[ \t]+\S[^\r\n]*+(?:\r?\n|\r?\Z))++)",
+    r"(?P<body>(?:(?:[ \t]*+\r?\n)*+(?P=indent)[ \t]+\S[^\r\n]*+(?:\r?\n|\r?\Z))++"
+    # not valid YAML, but a log may print it so: one line no deeper than the key
+    r"|(?P=indent)\S[^\r\n]*+(?:\r?\n|\r?\Z))",
     re.ASCII,
 )
 _WORD_END_RE = _Lazy("(?:" + _WORD + r")\Z", re.ASCII)
@@ -665,6 +667,13 @@ _WEAK_RE = _Lazy(
 #: ``tokenV2``) has its value masked when the value is high-entropy.
 _WEAK_KEY = r"(?i:pass|pwd|secret|token|key|auth|cred|sig|cookie|sess)"
 _WEAK_KEY_RE = _Lazy(_WEAK_KEY)
+#: Keys whose only secret word is a "key" that names or identifies something: GHC's
+#: ``-this-package-key KJOG5Az39JY3gSdTOt6p98``, ``cache_key``, ``partition-key``.
+_NAMED_KEY_RE = _Lazy(
+    r"(?i)\A[\w.-]*?(?<![a-z])(?:package|cache|sort|partition|primary|foreign|public|routing"
+    r"|object|row|dedup|idempotency|lookup|hash|index|shard|bucket|group|map|dict|unit)"
+    r"[_.-]?keys?\Z"
+)
 _LONG_VALUE_RE = _Lazy(r"[A-Za-z0-9+/_.~-]{16}")
 _WEAK_WORDS = ("pass", "pwd", "secret", "token", "key", "auth", "cred", "sig", "cookie", "sess")
 _WEAK_RE_B = _Lazy(_WEAK_RE.pattern.encode(), re.ASCII)
@@ -867,7 +876,30 @@ def _unquoted(m: re.Match[str]) -> tuple[str, int] | None:
         and value.count(value[-1]) > value.count(_CLOSERS[value[-1]])
     ):
         value, end = value[:-1], end - 1
+    cut = _unbalanced_closer(value) if len(value) > 3 else None
+    member = m.start() > 0 and m.string[m.start() - 1] == "."
+    if cut is not None and cut <= 2 and member and _CODE_RE.fullmatch(value, 0, cut):
+        # Minified code goes on after a bracket it did not open (``e.token=i}else``): a one-
+        # or two-letter name assigned to a member is a variable. (Anything else is masked
+        # whole: a password may hold a "}".)
+        return None
     return value, end
+
+
+def _unbalanced_closer(value: str) -> int | None:
+    """Where ``value`` first closes a bracket it did not open, if anywhere before its end."""
+    if not any(c in value for c in _CLOSERS):
+        return None
+    depth = dict.fromkeys(_CLOSERS.values(), 0)
+    for i, c in enumerate(value):
+        if c in depth:
+            depth[c] += 1
+        elif c in _CLOSERS:
+            opener = _CLOSERS[c]
+            if depth[opener] == 0:
+                return i if i > 0 else None
+            depth[opener] -= 1
+    return None
 
 
 def _value_of(m: re.Match[str]) -> tuple[str, int, int, bool] | None:
@@ -941,7 +973,8 @@ def _weak_span(m: re.Match[str], key_re: _Lazy[str], spans: list[Span]) -> bool:
     """Mask the value of a key holding a secret word if it is high-entropy (and whole)."""
     if m.string.startswith(MARKER_PREFIX, m.end("value")) or _after_marker(m.string, m.start()):
         return False  # next to a marker: judged with what the marker replaced, before
-    if key_re.search(m["key"]) and _high_entropy(m["value"]):
+    key = m["key"]
+    if key_re.search(key) and not _NAMED_KEY_RE.search(key) and _high_entropy(m["value"]):
         spans.append((m.start("value"), m.end("value"), "secret", 6))
         return True
     return False
@@ -1437,13 +1470,15 @@ def _block_end(text: str, line_start: int, line_end: int) -> int:
     line = text[line_start:line_end]
     indent = len(line) - len(line.lstrip(" \t"))
     end = line_end
-    for _ in range(500):
+    for i in range(500):
         if end >= len(text):
             break
         nxt = text.find("\n", end + 1)
         nxt = len(text) if nxt == -1 else nxt
         body = text[end + 1 : nxt]
         if body.strip() and len(body) - len(body.lstrip(" \t")) <= indent:
+            if i == 0:
+                end = nxt  # one line no deeper than the key (see _BLOCK_SCALAR_RE's "flat")
             break
         end = nxt
     return end

@@ -336,6 +336,11 @@ NEGATIVE = [
     "INFO step=5 loss=0.123 lr=3e-4 grad_norm=1.25",
     "C:\\Users\\bob\\AppData\\Local\\Temp\\token.txt",
     "AKIA is a prefix; ASIA too",
+    # the shared corpora's false positives (bench/redaction.py): GHC's package key, and a
+    # minified JavaScript bundle printed by a failed assertion
+    "ghc --make -this-package-key KJOG5Az39JY3gSdTOt6p98 -hide-all-packages",
+    "cache_key=KJOG5Az39JY3gSdTOt6p98 partition-key: Zx9Zx9Zx9Zx9Zx9Zx9Zx9",
+    "var n=t.status,i=t.token,o=t.messages;e.token=i}else n=0;",
     "-----BEGIN PRIVATE KEY-----",
     "[REDACTED:password]",
 ]
@@ -402,13 +407,15 @@ def test_adversarial_input_is_fast(name: str) -> None:
     assert out.count("\n") == text.count("\n")
 
 
-def test_realistic_megabyte_log_is_fast() -> None:
+def test_realistic_megabyte_log_masks_every_copy() -> None:
+    # Its speed is bench/redaction.py's (CPU time on the shared corpora and on huge lines).
     chunk = "\n".join(NEGATIVE + [c.text for c in CASES[:10]]) + "\n"
-    text = chunk * (MB // len(chunk) + 1)
-    start = time.process_time()
-    out = redact(text)
-    assert time.process_time() - start < 1.0
-    assert out.count("\n") == text.count("\n")
+    copies = MB // len(chunk) + 1
+    out = redact(chunk * copies)
+    assert out == redact(chunk) * copies
+    assert out.count("\n") == chunk.count("\n") * copies
+    for case in CASES[:10]:
+        assert case.secret not in out
 
 
 # --- properties ----------------------------------------------------------------------------
@@ -457,3 +464,17 @@ def test_property_assigned_secret_never_survives(key: str, sep: str, value: str)
     out = redact(text)
     assert value not in out
     assert key in out and out.endswith(" end")
+
+
+@pytest.mark.parametrize(
+    "text, secret",
+    [
+        ("--api-key KJOG5Az39JY3gSdTOt6p98 --package x", "KJOG5Az39JY3gSdTOt6p98"),
+        ("my_cache_secret_key=KJOG5Az39JY3gSdTOt6p98", "KJOG5Az39JY3gSdTOt6p98"),
+        ("password=ab}c", "ab}c"),
+        ("token=Zx9}Zx9Zx9", "Zx9"),
+        ("  db_password: |\n  zRMR#z*lXeAZ6zud\nreplicas: 2", "zRMR#z*l"),
+    ],
+)
+def test_near_the_false_positive_rules_secrets_stay_masked(text: str, secret: str) -> None:
+    assert secret not in redact(text)
