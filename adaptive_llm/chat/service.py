@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any
 
 from langchain.agents import create_agent
@@ -66,9 +66,20 @@ RECOVERED = (
 
 class ChatService:
     def __init__(
-        self, run: RunView, store: Store, llm: Any = None, limits: ModelLimits | None = None
+        self,
+        run: RunView,
+        store: Store,
+        llm: Any = None,
+        limits: ModelLimits | None = None,
+        *,
+        callbacks: Sequence[Any] = (),
+        tools: Sequence[Any] = (),
     ) -> None:
         self.run = run
+        #: LangChain callback handlers given every turn.
+        self.callbacks = list(callbacks)
+        #: Extra LangChain tools (besides the workspace's and the job's).
+        self.extra_tools = list(tools)
         self.store = store
         self.records = store.chat
         self.limits = limits or ModelLimits()

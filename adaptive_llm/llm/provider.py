@@ -57,14 +57,17 @@ def resolve_model(spec: Any) -> BaseChatModel:
             "llm must be a model name such as 'openai:gpt-4.1-mini', a dict of"
             " init_chat_model arguments, a LangChain chat model, or None"
         )
-    if str(kwargs["model"]).startswith("openai:"):
-        # Token usage in streamed replies (the chat's counter), also from compatible servers.
+    provider = str(kwargs["model"]).split(":", 1)[0]
+    key_variable = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}.get(provider)
+    local = kwargs.get("base_url") or kwargs.get("openai_api_base")
+    if provider == "openai" and not local:
+        # Token usage in streamed replies (the chat's counter). Not forced for a custom
+        # base_url (as LangChain does not): a compatible server may reject the option.
         kwargs.setdefault("stream_usage", True)
-        local = kwargs.get("base_url") or kwargs.get("openai_api_base")
-        if local and "api_key" not in kwargs and not os.environ.get("OPENAI_API_KEY"):
-            # A local OpenAI-compatible server (llama.cpp, vLLM, Ollama's /v1) wants no key,
-            # but the client refuses to start without one.
-            kwargs["api_key"] = "not-needed"
+    if key_variable and local and "api_key" not in kwargs and not os.environ.get(key_variable):
+        # A local server speaking the provider's protocol (llama.cpp, vLLM, Ollama) wants no
+        # key, but the client refuses to start without one.
+        kwargs["api_key"] = "not-needed"
     try:
         model = init_chat_model(**kwargs)
     except ImportError as exc:

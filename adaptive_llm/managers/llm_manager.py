@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -63,8 +63,14 @@ class LLMManager(BaseManager):
         max_tokens: int = DEFAULT_MAX_TOKENS,
         retry: RetryPolicy | None = None,
         limits: ModelLimits | None = None,
+        callbacks: Sequence[Any] | None = None,
+        tools: Sequence[Any] = (),
     ) -> None:
         super().__init__()
+        #: LangChain callback handlers for every model call (diagnoses and chat turns).
+        self.callbacks = list(callbacks or ())
+        #: Extra LangChain tools for the chat.
+        self.tools = list(tools)
         self.retry = retry or RetryPolicy()
         if limits is not None and not isinstance(limits, ModelLimits):
             raise TypeError(f"llm_limits must be a ModelLimits, got {limits!r}")
@@ -191,7 +197,12 @@ class LLMManager(BaseManager):
             from ..chat.service import ChatService
 
             self._chat = ChatService(
-                ManagerRunView(self.job_manager, self), self.store, self.llm, self.limits
+                ManagerRunView(self.job_manager, self),
+                self.store,
+                self.llm,
+                self.limits,
+                callbacks=self.callbacks,
+                tools=self.tools,
             )
         return self._chat
 

@@ -7,7 +7,7 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +47,8 @@ class RunManager:
     local jobs that are still running. ``llm`` is the model for LLM diagnoses and chats (see
     :class:`LLMManager`), ``llm_retry`` a :class:`RetryPolicy` for its calls and
     ``llm_limits`` a :class:`ModelLimits` (output tokens, call and turn timeouts).
+    ``callbacks`` are LangChain callback handlers given every model call (diagnoses and chat
+    turns); ``tools`` are extra LangChain tools for the chat (see the README's "Extra tools").
     """
 
     def __init__(
@@ -58,6 +60,8 @@ class RunManager:
         llm: Any = None,
         llm_retry: RetryPolicy | None = None,
         llm_limits: ModelLimits | None = None,
+        callbacks: Sequence[Any] | None = None,
+        tools: Sequence[Any] = (),
         poll_interval: float = 1.0,
         diagnosis_concurrency: int | None = None,
     ) -> None:
@@ -98,6 +102,8 @@ class RunManager:
             concurrency=diagnosis_concurrency,
             retry=llm_retry,
             limits=llm_limits,
+            callbacks=callbacks,
+            tools=tools,
         )
         self._lock_file: IO[str] | None = None
         self._closed = False
