@@ -424,6 +424,36 @@ class ChatService:
         note = f"; {rejected} waiting change(s) rejected" if rejected else ""
         return f"Cleared the chat ({count} messages{note}). Applied edits can still be undone."
 
+    async def fork(self, job: str | None, into: str | None) -> str:
+        """Copy the settled conversation of ``job``'s chat into the chat of ``into`` (a chat
+        with no messages yet), to go on there while the first stays as it is. A reply still
+        waiting for decisions stays behind; YOLO, commands and usage start afresh."""
+        source, target = thread_of(job), thread_of(into)
+        for name in (job, into):
+            if name is not None:
+                self.run.job(name)
+        if source == target:
+            return "Not forked: a chat cannot be forked into itself; name another job."
+        locks = [self._locks.setdefault(t, asyncio.Lock()) for t in sorted((source, target))]
+        async with locks[0], locks[1]:
+            agent = await self.agent()
+            there = await agent.aget_state(_config(target))
+            if (there.values or {}).get("messages") or self.records.open_items(target):
+                return (
+                    f"Not forked: {_chat_name(into)} already has a conversation; clear it first"
+                    " (its applied edits stay undoable)."
+                )
+            state = await agent.aget_state(_config(source))
+            messages = settled_messages((state.values or {}).get("messages", []))
+            if not messages:
+                return f"Nothing to fork: {_chat_name(job)} has no settled messages yet."
+            await agent.aupdate_state(_config(target), {"messages": messages}, as_node="__start__")
+        left = " (the reply waiting for your decision stays behind)" if state.next else ""
+        return (
+            f"Forked {_chat_name(job)} into {_chat_name(into)}: {len(messages)} messages{left}."
+            f" Both chats go on independently; {_chat_name(into)} starts in approve mode."
+        )
+
     async def undo(self, job: str | None) -> str:
         context = ChatContext(thread_of(job), job)
         async with self._locks.setdefault(context.thread, asyncio.Lock()):
@@ -442,6 +472,26 @@ class ChatService:
         settings = self.records.settings(thread_of(job))
         cost = estimate_cost(self.model_name, settings["input_tokens"], settings["output_tokens"])
         return Usage(settings["input_tokens"], settings["output_tokens"], cost)
+
+
+def _chat_name(job: str | None) -> str:
+    return f"the chat of job {job!r}" if job is not None else "the general chat"
+
+
+def settled_messages(messages: Sequence[Any]) -> list[Any]:
+    """``messages`` up to the last settled exchange: a model reply whose calls wait for
+    decisions, the request it answers and anything after it are left out."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    kept = list(messages)
+    for i, message in enumerate(messages):
+        if isinstance(message, AIMessage) and any(
+            c["id"] not in answered for c in message.tool_calls
+        ):
+            kept = kept[:i]
+            break
+    while kept and isinstance(kept[-1], HumanMessage):
+        kept.pop()  # the request that reply answers stays with it
+    return kept
 
 
 def _config(thread: str) -> dict[str, Any]:

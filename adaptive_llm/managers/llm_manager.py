@@ -242,6 +242,13 @@ class LLMManager(BaseManager):
         applied edits stay recorded and can still be undone."""
         return await self.chat_service().clear(name)
 
+    async def fork_chat(self, name: str | None, into: str | None) -> str:
+        """Copy the chat on ``name`` into the chat on ``into`` (a job whose chat is empty;
+        None: the general chat) to go on there, the first left as it is: e.g. a variant of
+        the job, or a second try from the same point. A reply still waiting for your
+        decisions stays behind; YOLO mode and commands are off in the copy."""
+        return await self.chat_service().fork(name, into)
+
     async def history(self, name: str | None) -> list[ChatMessage]:
         return await self.chat_service().history(name)
 
