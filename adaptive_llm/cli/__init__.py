@@ -53,11 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..diagnosis.cli import run as run_diagnose
 
     add_diagnose_parser(sub)
+    from .compare import add_parser as add_compare_parser
+
+    add_compare_parser(sub)
 
     args, extra = parser.parse_known_args(argv)
     if extra:
         # `diagnose a.log --workdir D b.log`: paths after an option belong to diagnose too.
-        if args.command != "diagnose" or any(x.startswith("-") and x != "-" for x in extra):
+        if args.command not in ("diagnose", "compare") or any(
+            x.startswith("-") and x != "-" for x in extra
+        ):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.paths.extend(extra)
     try:
@@ -74,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "status":
             return _status(Path(args.workdir), as_json=args.json)
+        if args.command == "compare":
+            from .compare import run as run_compare
+
+            return run_compare(args)
         return run_diagnose(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
