@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -24,6 +23,7 @@ from ..store.layout import Layout
 from .job_manager import JobManager
 from .llm_manager import LLMManager
 from .views import JobView, build_views
+from .workdir_lock import release_workdir, take_workdir
 
 log = logging.getLogger(__name__)
 
@@ -268,22 +268,7 @@ class RunManager:
         if previous is not None and previous is not self and not previous._closed:
             log.warning("replacing the RunManager already running on %s", self.workdir)
             previous._detach_now()
-        path = self.layout.lock
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held while running
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            handle.close()
-            raise WorkdirBusyError(
-                f"workdir {self.workdir} is in use by another RunManager (process {owner});"
-                " stop it first, or use another workdir"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        handle = take_workdir(self.layout)
         self._lock_file = handle
         _ACTIVE[self.workdir] = self
 
@@ -311,9 +296,7 @@ class RunManager:
 
     def _release_workdir(self) -> None:
         if self._lock_file is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
+            release_workdir(self._lock_file)
             self._lock_file = None
         if _ACTIVE.get(self.workdir) is self:
             del _ACTIVE[self.workdir]
