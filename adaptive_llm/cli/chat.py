@@ -73,9 +73,9 @@ async def _run(args: argparse.Namespace) -> int:
                 print("Nothing waits for a decision in this chat.")
             for approval in pending:
                 print(f"{approval.number}/{approval.of}. {approval.summary}")
-                for text in (approval.command, approval.diff):
-                    if text:
-                        print(text if text.endswith("\n") else text + "\n", end="")
+                for shown in (approval.command, approval.diff):
+                    if shown:
+                        print(shown if shown.endswith("\n") else shown + "\n", end="")
             if pending:
                 print("Decide in the notebook's chat (approve / reject, approve 2 ...).")
             return 0
