@@ -5,10 +5,12 @@ Plain data, no LangChain: the widgets, the CLI and users' code read these.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..store.chat import Item, ItemStatus
+from ..llm.prices import estimate_cost
+from ..store.chat import Item, ItemStatus, UsageRecord
 
 __all__ = [
     "Approval",
@@ -88,10 +90,55 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens counted for a chat (``lm.usage(name)``) or the LLM diagnoses
+    (``lm.diagnosis_usage()``), and what they cost.
+
+    Counts come from the provider's usage metadata; where a provider reports none (a server
+    that streams no usage) they are estimated (4 characters a token of what was sent and
+    received, see ``adaptive_llm.llm.usage``), and ``estimated_input_tokens`` /
+    ``estimated_output_tokens`` say how many of the totals were.
+    """
+
     input_tokens: int
     output_tokens: int
-    #: Estimated cost in US dollars, when the model's price is known.
+    #: Estimated cost in US dollars: None when a model's price is unknown; 0 for the offline
+    #: assistant and a model on a local server.
     cost_usd: float | None
+    #: How many of ``input_tokens`` / ``output_tokens`` were estimated, not reported.
+    estimated_input_tokens: int = 0
+    estimated_output_tokens: int = 0
+    #: Model calls counted (calls made before the store recorded them are not).
+    calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def estimated(self) -> bool:
+        """Whether any of the counts is an estimate."""
+        return bool(self.estimated_input_tokens or self.estimated_output_tokens)
+
+    @classmethod
+    def of(cls, records: Iterable[UsageRecord], model: str = "", local: bool = False) -> Usage:
+        """The sum of ``records``, each priced by its own model (``model`` and ``local`` for
+        counts recorded without one: those of a store before usage was per model)."""
+        tokens_in = tokens_out = estimated_in = estimated_out = calls = 0
+        cost: float | None = 0.0
+        for record in records:
+            tokens_in += record.input_tokens
+            tokens_out += record.output_tokens
+            estimated_in += record.estimated_input_tokens
+            estimated_out += record.estimated_output_tokens
+            calls += record.calls
+            label, on_local = (record.model, record.local) if record.model else (model, local)
+            part = estimate_cost(label, record.input_tokens, record.output_tokens, local=on_local)
+            cost = None if part is None or cost is None else cost + part
+        if cost is not None:
+            cost = round(cost, 6)
+        elif not (tokens_in or tokens_out):
+            cost = 0.0
+        return cls(tokens_in, tokens_out, cost, estimated_in, estimated_out, calls)
 
 
 def approval_of(item: Item) -> Approval:

@@ -23,7 +23,9 @@ from langgraph.types import Command
 
 from ..jobs.schedulers.base import ResourceCaps
 from ..llm.limits import ModelLimits, limit_output, with_endpoint
-from ..llm.provider import ModelError, estimate_cost, model_label, resolve_model, uses_model
+from ..llm.provider import ModelError, model_label, resolve_model, uses_model
+from ..llm.tracing import run_config
+from ..llm.usage import CallUsage, UsageRecorder, is_local_model
 from ..store import Store
 from .actions import ActionEnv, ActionError, action_for_edit
 from .answers import parse_answer
@@ -43,7 +45,7 @@ from .offline import OfflineChatModel
 from .prompts import diagnosis_points, system_prompt
 from .records import Item, rejection_text
 from .stream import events_of
-from .tools import build_tools
+from .tools import build_toolset
 from .workspace import Workspace
 
 __all__ = ["ChatService"]
@@ -76,7 +78,7 @@ class ChatService:
         tools: Sequence[Any] = (),
     ) -> None:
         self.run = run
-        #: LangChain callback handlers given every turn.
+        #: LangChain callback handlers given every turn (the agent's whole run).
         self.callbacks = list(callbacks)
         #: Extra LangChain tools (besides the workspace's and the job's).
         self.extra_tools = list(tools)
@@ -141,10 +143,11 @@ class ChatService:
                 facts = self.job_context(context.job) if context.job else None
                 return system_prompt(root, facts)
 
+            toolset = build_toolset(self.workspace, self.extra_tools)
             self._agent = create_agent(
                 self.model,
-                build_tools(self.workspace),
-                middleware=[prompt, self._bounds, ApprovalMiddleware(self._env)],
+                toolset.tools,
+                middleware=[prompt, self._bounds, ApprovalMiddleware(self._env, toolset)],
                 checkpointer=saver,
                 context_schema=ChatContext,
             )
@@ -262,16 +265,40 @@ class ChatService:
         return None
 
     async def _run(self, payload: Any, context: ChatContext) -> AsyncIterator[ChatEvent]:
+        """Run the agent for one turn: the user's callbacks (and Langfuse's, when configured)
+        see the whole turn, the usage recorder counts each call of the agent's model."""
         agent = await self.agent()
-        config = {"configurable": {"thread_id": context.thread}}
+        local = is_local_model(self.model)
 
-        def usage(tokens_in: int, tokens_out: int) -> None:
-            self.records.add_usage(context.thread, tokens_in, tokens_out)
+        def usage(call: CallUsage) -> None:
+            self.records.add_usage(
+                context.thread,
+                call.input_tokens,
+                call.output_tokens,
+                model=self.model_name,
+                local=local,
+                estimated_input_tokens=call.input_tokens if call.input_estimated else 0,
+                estimated_output_tokens=call.output_tokens if call.output_estimated else 0,
+            )
 
+        # The offline assistant uses no tokens: nothing to count.
+        offline = isinstance(self.model, OfflineChatModel)
+        config = run_config(
+            self.callbacks,
+            run_name="adaptive_llm chat",
+            tags=["chat"],
+            metadata={
+                "thread": context.thread,
+                "job": context.job or "",
+                "langfuse_session_id": context.thread,
+            },
+            ours=[] if offline else [UsageRecorder(usage, node="model")],
+        )
+        config["configurable"] = {"thread_id": context.thread}
         async for part in agent.astream(
             payload, config, context=context, stream_mode=["messages", "updates"], version="v2"
         ):
-            for event in events_of(part, usage):
+            for event in events_of(part):
                 yield event
         await self._mark_answered(context)
 
@@ -469,9 +496,10 @@ class ChatService:
             return message
 
     def usage(self, job: str | None) -> Usage:
-        settings = self.records.settings(thread_of(job))
-        cost = estimate_cost(self.model_name, settings["input_tokens"], settings["output_tokens"])
-        return Usage(settings["input_tokens"], settings["output_tokens"], cost)
+        """The chat's tokens (counted or estimated, see :class:`Usage`) and their cost, each
+        model's at its price (counts of an older store: at the current model's)."""
+        records = self.records.usage(thread_of(job))
+        return Usage.of(records, self.model_name, is_local_model(self.model))
 
 
 def _chat_name(job: str | None) -> str:

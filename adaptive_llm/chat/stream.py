@@ -1,9 +1,10 @@
 """A turn's LangGraph stream as chat events: tokens of the model's answer, its tool calls,
-and every ToolMessage."""
+and every ToolMessage. (Token usage is counted by ``llm.usage.UsageRecorder``, a callback of
+every model call, which also sees what was sent: it can estimate what a server does not
+report.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
@@ -13,9 +14,9 @@ from .events import ChatEvent
 __all__ = ["events_of"]
 
 
-def events_of(part: dict[str, Any], on_usage: Callable[[int, int], None]) -> list[ChatEvent]:
+def events_of(part: dict[str, Any]) -> list[ChatEvent]:
     """The chat events in one part of LangGraph's v2 stream (``messages`` and ``updates``
-    modes); a model reply's token usage goes to ``on_usage``."""
+    modes)."""
     events: list[ChatEvent] = []
     if part["type"] == "messages":
         chunk, meta = part["data"]
@@ -31,9 +32,6 @@ def events_of(part: dict[str, Any], on_usage: Callable[[int, int], None]) -> lis
             continue
         for message in update.get("messages", []):
             if isinstance(message, AIMessage) and node == "model":
-                usage = message.usage_metadata
-                if usage:
-                    on_usage(usage["input_tokens"], usage["output_tokens"])
                 for call in message.tool_calls:
                     events.append(ChatEvent("tool_call", text=call["name"], data=dict(call)))
             elif isinstance(message, ToolMessage):

@@ -1,4 +1,4 @@
-"""Which chat model to use, how to name it and what it costs.
+"""Which chat model to use and how to name it (what it costs: :mod:`.prices`).
 
 ``llm`` may be an ``init_chat_model`` string (``"openai:gpt-4.1-mini"``, ``"anthropic:..."``,
 ``"ollama:..."``), a dict of ``init_chat_model`` arguments (e.g. with ``base_url`` for an
@@ -15,24 +15,13 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError as ModelError
+from .prices import PRICES as PRICES
+from .prices import estimate_cost as estimate_cost
 
 if TYPE_CHECKING:  # LangChain loads on first use
     from langchain_core.language_models import BaseChatModel
 
 log = logging.getLogger(__name__)
-
-#: US dollars per million input and output tokens, for the cost estimate shown in the chat.
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "claude-3-5-haiku": (0.80, 4.00),
-    "claude-haiku": (1.00, 5.00),
-    "claude-sonnet": (3.00, 15.00),
-    "claude-opus": (15.00, 75.00),
-}
 
 
 def uses_model(spec: Any) -> bool:
@@ -90,14 +79,3 @@ def model_label(model: BaseChatModel) -> str:
     name = getattr(model, "model_name", None) or getattr(model, "model", None)
     kind = model._llm_type
     return f"{kind}:{name}" if name else kind
-
-
-def estimate_cost(label: str, input_tokens: int, output_tokens: int) -> float | None:
-    name = label.split(":", 1)[-1]
-    for prefix in sorted(PRICES, key=len, reverse=True):
-        if name.startswith(prefix):
-            price_in, price_out = PRICES[prefix]
-            return round((input_tokens * price_in + output_tokens * price_out) / 1e6, 6)
-    if label.startswith(("offline", "scripted")):
-        return 0.0
-    return None

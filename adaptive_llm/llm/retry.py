@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from .limits import timeout_error, with_endpoint
 from .provider import ModelError
@@ -19,6 +19,7 @@ from .provider import ModelError
 if TYPE_CHECKING:  # LangChain loads on first use: the managers import RetryPolicy from here
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, BaseMessage
+    from langchain_core.runnables import RunnableConfig
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +129,18 @@ async def invoke_with_retries(
     *,
     retry: RetryPolicy | None = None,
     timeout: float = 120.0,
+    config: dict[str, Any] | None = None,
 ) -> AIMessage:
-    """Call the model; retry rate limits, server errors and timeouts as ``retry`` says."""
+    """Call the model; retry rate limits, server errors and timeouts as ``retry`` says.
+    ``config`` (a LangChain ``RunnableConfig``: callbacks, run name, tags) goes with every
+    try."""
     from langchain_core.messages import AIMessage
 
     policy = retry or RetryPolicy()
+    run_config = cast("RunnableConfig | None", config)
     for attempt in range(1, policy.attempts + 1):
         try:
-            reply = await asyncio.wait_for(model.ainvoke(messages), timeout)
+            reply = await asyncio.wait_for(model.ainvoke(messages, run_config), timeout)
         except Exception as exc:
             text = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, TimeoutError):  # asyncio's has no text: say what timed out

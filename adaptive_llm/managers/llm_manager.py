@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 #: Failures scheduled for diagnosis between two turns of the event loop.
 SCHEDULE_BATCH = 32
 
+#: The usage scope of a signature's LLM diagnosis (``diagnosis:<signature>``).
+DIAGNOSIS_SCOPE = "diagnosis:"
+
 
 class LLMManager(BaseManager):
     """Precomputes and caches a diagnosis for each failed attempt of the run's jobs.
@@ -69,8 +72,12 @@ class LLMManager(BaseManager):
         super().__init__()
         #: LangChain callback handlers for every model call (diagnoses and chat turns).
         self.callbacks = list(callbacks or ())
-        #: Extra LangChain tools for the chat.
+        #: Extra LangChain tools for the chat, each declared (checked now: a clear error).
         self.tools = list(tools)
+        if self.tools:
+            from ..chat.tools import check_tools
+
+            check_tools(self.tools)
         self.retry = retry or RetryPolicy()
         if limits is not None and not isinstance(limits, ModelLimits):
             raise TypeError(f"llm_limits must be a ModelLimits, got {limits!r}")
@@ -267,7 +274,25 @@ class LLMManager(BaseManager):
         return self.chat_service().settings(name)
 
     def usage(self, name: str | None) -> Usage:
+        """The tokens of the chat on ``name`` (None: the general chat) and their cost; see
+        ``Usage`` for which counts are estimated. LLM diagnoses: ``diagnosis_usage``."""
         return self.chat_service().usage(name)
+
+    def diagnosis_usage(self, name: str | None = None) -> Usage:
+        """The tokens of the LLM diagnoses and their cost: of the one call made for the
+        failure signature of job ``name``'s latest failure (shared by every job failing the
+        same way), or, with None, of every LLM diagnosis this workdir's store has counted
+        (all runs, retries included)."""
+        from ..chat.events import Usage
+
+        if name is None:
+            return Usage.of(self.store.chat.usage(prefix=DIAGNOSIS_SCOPE))
+        self.job_manager.job(name)
+        for attempt in reversed(self.store.jobs.attempts(name)):
+            diagnosis = self._cache.get((name, attempt.number))
+            if attempt.state.is_failure and diagnosis is not None:
+                return Usage.of(self.store.chat.usage(DIAGNOSIS_SCOPE + diagnosis.signature))
+        return Usage.of(())
 
     async def aclose(self) -> None:
         self.close()
@@ -390,19 +415,44 @@ class LLMManager(BaseManager):
         from ..llm.diagnose import diagnose_with_model
         from ..llm.limits import limit_output
         from ..llm.provider import ModelError, model_label, resolve_model
+        from ..llm.usage import CallUsage, is_local_model
 
         label = "unknown"
+        scope = DIAGNOSIS_SCOPE + diagnosis.signature
         async with self._llm_semaphore:
             try:
                 if self._llm_model is None:
                     model = resolve_model(self.llm)
                     self._llm_model = limit_output(model, self.limits.max_output_tokens)
                 label = model_label(self._llm_model)
+                local = is_local_model(self._llm_model)
+
+                def count(call: CallUsage) -> None:  # each try that got an answer
+                    self.store.chat.add_usage(
+                        scope,
+                        call.input_tokens,
+                        call.output_tokens,
+                        model=label,
+                        local=local,
+                        estimated_input_tokens=call.input_tokens if call.input_estimated else 0,
+                        estimated_output_tokens=call.output_tokens if call.output_estimated else 0,
+                    )
+
                 facts = job_context(ManagerRunView(self.job_manager, self), job.name)
                 facts.pop("llm_diagnosis", None)
                 self.llm_calls += 1
                 text = await diagnose_with_model(
-                    self._llm_model, facts, retry=self.retry, timeout=self.limits.call_timeout
+                    self._llm_model,
+                    facts,
+                    retry=self.retry,
+                    timeout=self.limits.call_timeout,
+                    callbacks=self.callbacks,
+                    on_usage=count,
+                    metadata={
+                        "job": job.name,
+                        "attempt": attempt.number,
+                        "signature": diagnosis.signature,
+                    },
                 )
                 error = None
                 if text is None:

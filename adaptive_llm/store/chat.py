@@ -18,7 +18,7 @@ from typing import Any
 
 from .db import Database
 
-__all__ = ["ChatRepository", "EditRecord", "Item", "ItemStatus"]
+__all__ = ["ChatRepository", "EditRecord", "Item", "ItemStatus", "UsageRecord"]
 
 
 class ItemStatus(enum.StrEnum):
@@ -99,6 +99,22 @@ class EditRecord:
     change_key: str | None = None
     #: Folders the edit created for a new file (relative to the workspace, outermost first).
     created_dirs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """The tokens counted for one scope and model (``model`` ``''``: counted before the
+    model was recorded, i.e. before store step 5)."""
+
+    scope: str
+    model: str
+    local: bool
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    #: How many of the tokens above were estimated (the provider reported none).
+    estimated_input_tokens: int = 0
+    estimated_output_tokens: int = 0
 
 
 def _item(r: Any) -> Item:
@@ -326,11 +342,14 @@ class ChatRepository:
 
     def settings(self, thread: str) -> dict[str, int]:
         rows = self._db.rows("SELECT * FROM chat_settings WHERE thread=?", (thread,))
-        if not rows:
-            return {"yolo": 0, "allow_commands": 0, "input_tokens": 0, "output_tokens": 0}
-        return {
-            k: int(rows[0][k]) for k in ("yolo", "allow_commands", "input_tokens", "output_tokens")
-        }
+        found = {"yolo": 0, "allow_commands": 0, "input_tokens": 0, "output_tokens": 0}
+        if rows:
+            found.update({k: int(rows[0][k]) for k in found})
+        if self._db.version >= 5:  # the counts live in model_usage since step 5
+            records = self.usage(thread)
+            found["input_tokens"] = sum(r.input_tokens for r in records)
+            found["output_tokens"] = sum(r.output_tokens for r in records)
+        return found
 
     def set_flag(self, thread: str, flag: str, value: bool) -> None:
         if flag not in ("yolo", "allow_commands"):
@@ -341,13 +360,73 @@ class ChatRepository:
             (thread, int(value)),
         )
 
-    def add_usage(self, thread: str, input_tokens: int, output_tokens: int) -> None:
+    def add_usage(
+        self,
+        scope: str,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        model: str = "",
+        local: bool = False,
+        estimated_input_tokens: int = 0,
+        estimated_output_tokens: int = 0,
+    ) -> None:
+        """Count one model call of ``scope`` (a chat thread, or ``diagnosis:<signature>``):
+        its tokens, and how many of them were estimated."""
         self._db.run(
-            "INSERT INTO chat_settings (thread, input_tokens, output_tokens) VALUES (?, ?, ?)"
-            " ON CONFLICT(thread) DO UPDATE SET input_tokens=input_tokens+excluded.input_tokens,"
-            " output_tokens=output_tokens+excluded.output_tokens",
-            (thread, input_tokens, output_tokens),
+            "INSERT INTO model_usage (scope, model, local, calls, input_tokens, output_tokens,"
+            " estimated_input_tokens, estimated_output_tokens) VALUES (?, ?, ?, 1, ?, ?, ?, ?)"
+            " ON CONFLICT(scope, model, local) DO UPDATE SET calls=calls+1,"
+            " input_tokens=input_tokens+excluded.input_tokens,"
+            " output_tokens=output_tokens+excluded.output_tokens,"
+            " estimated_input_tokens=estimated_input_tokens+excluded.estimated_input_tokens,"
+            " estimated_output_tokens=estimated_output_tokens+excluded.estimated_output_tokens",
+            (
+                scope,
+                model,
+                int(local),
+                input_tokens,
+                output_tokens,
+                estimated_input_tokens,
+                estimated_output_tokens,
+            ),
         )
+
+    def usage(self, scope: str | None = None, *, prefix: str | None = None) -> list[UsageRecord]:
+        """The counted usage of ``scope``, or of every scope starting with ``prefix``, per
+        model (a store older than step 5, opened read-only: the chat's totals, model ``''``)."""
+        if self._db.version < 5:
+            if scope is None:
+                return []
+            rows = self._db.rows(
+                "SELECT thread AS scope, '' AS model, 0 AS local, 0 AS calls, input_tokens,"
+                " output_tokens, 0 AS estimated_input_tokens, 0 AS estimated_output_tokens"
+                " FROM chat_settings WHERE thread=?",
+                (scope,),
+            )
+        elif scope is not None:
+            rows = self._db.rows(
+                "SELECT * FROM model_usage WHERE scope=? ORDER BY model, local", (scope,)
+            )
+        else:
+            rows = self._db.rows(
+                "SELECT * FROM model_usage WHERE substr(scope, 1, ?) = ?"
+                " ORDER BY scope, model, local",
+                (len(prefix or ""), prefix or ""),
+            )
+        return [
+            UsageRecord(
+                scope=str(r["scope"]),
+                model=str(r["model"]),
+                local=bool(r["local"]),
+                calls=int(r["calls"]),
+                input_tokens=int(r["input_tokens"]),
+                output_tokens=int(r["output_tokens"]),
+                estimated_input_tokens=int(r["estimated_input_tokens"]),
+                estimated_output_tokens=int(r["estimated_output_tokens"]),
+            )
+            for r in rows
+        ]
 
 
 def _dirs(text: str | None) -> tuple[str, ...]:

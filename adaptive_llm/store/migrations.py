@@ -9,7 +9,11 @@ store, so a store is at one version or the next, never between.
 3. LangGraph's checkpoints leave the store for ``checkpoints.sqlite`` beside it (a second
    writer on the same file contended for its lock);
 4. ``edits.created_dirs``: the folders an edit created for a new file (JSON list), so undoing
-   the creation removes them too.
+   the creation removes them too;
+5. ``model_usage``: tokens per scope (a chat thread, or ``diagnosis:<signature>``) and model,
+   with how many of them were estimated (a provider that reports no usage) and whether the
+   model ran on a local server; the chats' counts so far move there (model ``''``: not
+   recorded then). ``chat_settings.input_tokens``/``output_tokens`` are no longer written.
 """
 
 from __future__ import annotations
@@ -189,8 +193,36 @@ def _step4(db: sqlite3.Connection, store: Path) -> None:
         db.execute("ALTER TABLE edits ADD COLUMN created_dirs TEXT")
 
 
+V5 = """
+CREATE TABLE IF NOT EXISTS model_usage (
+    scope TEXT NOT NULL,
+    model TEXT NOT NULL,
+    local INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    estimated_input_tokens INTEGER NOT NULL DEFAULT 0,
+    estimated_output_tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (scope, model, local)
+);
+INSERT OR IGNORE INTO model_usage (scope, model, input_tokens, output_tokens)
+    SELECT thread, '', input_tokens, output_tokens FROM chat_settings
+    WHERE input_tokens > 0 OR output_tokens > 0;
+"""
+
+
+def _step5(db: sqlite3.Connection, store: Path) -> None:
+    _script(db, V5)
+
+
 #: Step ``n`` takes a store from version ``n - 1`` to ``n``.
-STEPS: list[Callable[[sqlite3.Connection, Path], None]] = [_step1, _step2, _step3, _step4]
+STEPS: list[Callable[[sqlite3.Connection, Path], None]] = [
+    _step1,
+    _step2,
+    _step3,
+    _step4,
+    _step5,
+]
 CURRENT = len(STEPS)
 
 

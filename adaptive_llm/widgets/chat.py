@@ -336,10 +336,19 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         if not total:
             self.usage_label.value = "0 tokens · no cost (offline assistant or no model call yet)"
             return
-        cost = f" · ${usage.cost_usd:.4f}" if usage.cost_usd is not None else " · cost unknown"
-        self.usage_label.value = (
-            f"{total:,} tokens ({usage.input_tokens:,} in, {usage.output_tokens:,} out){cost}"
-        )
+        parts = f"{usage.input_tokens:,} in, {usage.output_tokens:,} out"
+        estimated = usage.estimated_input_tokens + usage.estimated_output_tokens
+        if not estimated:
+            tokens = f"{total:,} tokens ({parts})"
+        elif estimated >= total:  # the server reported none: all of it is the estimate
+            tokens = f"~{total:,} tokens (estimated: {parts})"
+        else:
+            tokens = f"~{total:,} tokens ({parts}; {estimated:,} estimated)"
+        if usage.cost_usd is None:
+            cost = " · cost unknown"
+        else:
+            cost = f" · {'~' if estimated else ''}${usage.cost_usd:.4f}"
+        self.usage_label.value = tokens + cost
 
     def _show_exception(self, exc: BaseException) -> None:
         self._set_busy(False)
