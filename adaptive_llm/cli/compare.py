@@ -110,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
             raise BadInput(str(exc).replace("max_output_tokens", "--max-tokens")) from None
         failures, source = _failures(args)
         contenders = _contenders(args.models, args.base_url, limits.max_output_tokens)
-    except BadInput as exc:
-        print(f"adaptive-llm compare: {exc}", file=sys.stderr)
+    except BadInput as exc:  # one line, even for a provider's multi-line message
+        print(f"adaptive-llm compare: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     comparison = Comparison(failures, contenders)
     if not failures:
@@ -368,5 +368,6 @@ def format_comparison(comparison: Comparison, source: str) -> str:
     for contender in comparison.contenders:
         errors = [o.error for o in contender.outcomes if o.error]
         if errors:
-            out.append(f"{contender.name}: {len(errors)} error(s), e.g. {errors[0]}")
+            first = " ".join(errors[0].split())
+            out.append(f"{contender.name}: {len(errors)} error(s), e.g. {first}")
     return "\n".join(out)

@@ -385,8 +385,10 @@ class Comparison:
         except Exception as exc:  # a provider's surprise is this row's error, not a crash
             outcome.error = f"{type(exc).__name__}: {exc}"
         outcome.seconds = round(time.perf_counter() - start, 4)
-        if outcome.error is not None:
+        if outcome.error is not None:  # no answer: a miss on everything there is to score
             outcome.cost = None
+            outcome.category_ok = False if reference.category is not None else None
+            outcome.line_ok = False if reference.line is not None else None
             return outcome
         usage: Mapping[str, Any] = reply.usage_metadata or {}
         outcome.input_tokens = int(usage.get("input_tokens") or 0)
