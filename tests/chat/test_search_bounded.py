@@ -336,3 +336,34 @@ async def test_huge_directory_is_listed_up_to_a_cap(
     out = (await Workspace(tmp_path).search("hit")).splitlines()
     assert len(out) == 11
     assert "[1 directories over 10 entries: only 10 of each searched; narrow the path]" in out[0]
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("depth", [10, search_mod.MAX_OPEN_DIRS + 40])
+async def test_a_comb_of_folders_is_searched_whole_and_in_order(tmp_path: Path, depth: int) -> None:
+    # At each level the chain ("a") sorts before a leaf folder ("b"): every level's folder
+    # stays open for its leaf until the chain's bottom, so a deep comb goes past the folders
+    # held open and the rest are opened from the root.
+    root = tmp_path / "comb"
+    level = root
+    expected = []
+    for i in range(depth):
+        (level / "b").mkdir(parents=True)
+        (level / "b" / "leaf.txt").write_text(f"needle {i}\n")
+        expected.append(i)
+        level = level / "a"
+    level.mkdir()
+    (level / "bottom.txt").write_text("needle bottom\n")
+    before = _open_fds()
+    out = await Workspace(root, max_search_matches=10_000).search("needle", ".")
+    assert _open_fds() == before  # every folder it opened was closed
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{depth + 1} matches"), lines[0]
+    found = [line.rsplit("needle ", 1)[1] for line in lines[1:] if "needle " in line]
+    # os.walk order: the bottom first (the chain is listed first), then the leaves upwards
+    assert found == ["bottom", *[str(i) for i in reversed(expected)]], found[:5]

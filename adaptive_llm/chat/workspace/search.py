@@ -74,6 +74,7 @@ COMPILE_MEM = 1 << 20  # the compiled program's cap: ~11,000 instructions, compi
 MATCH_MEM = 8 << 20  # memory of the pattern used for matching (mostly RE2's DFA cache)
 CALL_BUDGET = 4_000_000  # bytes x program instructions per match call: <= ~0.1 s on one core
 MIN_CHUNK = 512
+MAX_OPEN_DIRS = 64  # directories held open while their subdirectories wait
 MAX_DIR_ENTRIES = 50_000  # entries of one directory listed (in the file system's order)
 SHOWN = 300  # characters of a matching line in the result
 SKIP_DIRS = {".git", ".adaptive_llm", ".venv", "venv", "node_modules", "__pycache__", ".tox"}
@@ -201,6 +202,27 @@ def _open_dir(root: Path, parts: tuple[str, ...]) -> int:
     return fd
 
 
+class _Parent:
+    """A listed directory: its subdirectories to visit, and its descriptor while they wait
+    (``-1``: closed, or never kept; they are then opened from the root)."""
+
+    __slots__ = ("fd", "pending", "subdirs")
+
+    def __init__(self, fd: int, pending: int, subdirs: list[tuple[str, ...]]) -> None:
+        self.fd, self.pending, self.subdirs = fd, pending, subdirs
+
+    def release(self) -> None:
+        """One subdirectory was opened (or could not be): the last one closes the parent."""
+        self.pending -= 1
+        if self.pending <= 0:
+            self.close()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 @dataclass
 class _Scan:
     """One search's state: filled by the worker thread, read by the caller."""
@@ -235,49 +257,78 @@ class _Scan:
             self.error = exc
 
     def walk(self, top: tuple[str, ...]) -> None:
-        """Files in ``os.walk`` order (top down, sorted): each directory is opened from the
-        root without following links, its files relative to it (``O_NOFOLLOW``); a symlinked
-        file goes through the workspace's containment and opener; a symlinked directory, a
-        skipped or a denied name is not entered."""
-        stack = [top]
-        while stack and not self.late():
-            parts = stack.pop()
-            try:
-                dfd = _open_dir(self.ws.root, parts)
-            except OSError:
-                continue  # gone, unreadable, or swapped for a symlink since it was listed
-            try:
-                with os.scandir(dfd) as it:
-                    entries = list(itertools.islice(it, MAX_DIR_ENTRIES + 1))
-                if len(entries) > MAX_DIR_ENTRIES:  # bounds the memory, and the sort (GIL)
-                    entries.pop()
-                    self.big_dirs += 1
-                entries.sort(key=lambda e: e.name)
-                subdirs: list[tuple[str, ...]] = []
-                for entry in entries:
-                    name = entry.name
-                    if denied(name):
-                        continue
-                    try:
-                        link = entry.is_symlink()
-                        is_dir = entry.is_dir()  # a symlinked directory too: never entered
-                    except OSError:
-                        link = is_dir = False
-                    if is_dir:
-                        if not link and name.lower() not in SKIP_DIRS:
-                            subdirs.append((*parts, name))
-                        continue
-                    if self.late():
-                        return
-                    rel = "/".join((*parts, name))
-                    if link:
-                        data = self.read_linked(Path(self.ws.root, rel))
+        """Files in ``os.walk`` order (top down, sorted): a directory is opened relative to its
+        parent's descriptor (kept open while it has children to visit, at most
+        ``MAX_OPEN_DIRS``; beyond, from the root one component at a time), never following
+        links, its files relative to it (``O_NOFOLLOW``); a symlinked file goes through the
+        workspace's containment and opener; a symlinked directory, a skipped or a denied name
+        is not entered."""
+        stack: list[tuple[tuple[str, ...], _Parent | None]] = [(top, None)]
+        held: list[_Parent] = []
+        try:
+            while stack and not self.late():
+                parts, parent = stack.pop()
+                try:
+                    if parent is not None and parent.fd >= 0:
+                        dfd = os.open(parts[-1], _DIR, dir_fd=parent.fd)
                     else:
-                        data = self.read_at(dfd, name)
-                    if self.found(rel, data):
-                        return
-                stack.extend(reversed(subdirs))
-            finally:
+                        dfd = _open_dir(self.ws.root, parts)
+                except OSError:
+                    continue  # gone, unreadable, or swapped for a symlink since it was listed
+                finally:
+                    if parent is not None:
+                        parent.release()
+                node = self.list_dir(dfd, parts, open_dirs=sum(p.fd >= 0 for p in held))
+                if node is None:
+                    return  # the search is over
+                if node.subdirs:
+                    held = [p for p in held if p.fd >= 0]
+                    if node.fd >= 0:
+                        held.append(node)
+                    stack.extend((sub, node) for sub in reversed(node.subdirs))
+        finally:
+            for p in held:
+                p.close()
+
+    def list_dir(self, dfd: int, parts: tuple[str, ...], open_dirs: int) -> _Parent | None:
+        """Search the files of the open directory ``dfd``; its subdirectories to visit, with
+        ``dfd`` kept open for them if any (and fewer than ``MAX_OPEN_DIRS`` are); None when the
+        search is over. Takes ``dfd`` over."""
+        keep = False
+        try:
+            with os.scandir(dfd) as it:
+                entries = list(itertools.islice(it, MAX_DIR_ENTRIES + 1))
+            if len(entries) > MAX_DIR_ENTRIES:  # bounds the memory, and the sort (GIL)
+                entries.pop()
+                self.big_dirs += 1
+            entries.sort(key=lambda e: e.name)
+            subdirs: list[tuple[str, ...]] = []
+            for entry in entries:
+                name = entry.name
+                if denied(name):
+                    continue
+                try:
+                    link = entry.is_symlink()
+                    is_dir = entry.is_dir()  # a symlinked directory too: never entered
+                except OSError:
+                    link = is_dir = False
+                if is_dir:
+                    if not link and name.lower() not in SKIP_DIRS:
+                        subdirs.append((*parts, name))
+                    continue
+                if self.late():
+                    return None
+                rel = "/".join((*parts, name))
+                if link:
+                    data = self.read_linked(Path(self.ws.root, rel))
+                else:
+                    data = self.read_at(dfd, name)
+                if self.found(rel, data):
+                    return None
+            keep = bool(subdirs) and open_dirs < MAX_OPEN_DIRS
+            return _Parent(dfd if keep else -1, len(subdirs), subdirs)
+        finally:
+            if not keep:
                 os.close(dfd)
 
     def found(self, rel: str, data: bytes | None) -> bool:
