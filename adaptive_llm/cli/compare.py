@@ -343,7 +343,7 @@ def format_comparison(comparison: Comparison, source: str) -> str:
                 _ratio(s["category"]["agree"], s["category"]["of"]),
                 _ratio(s["line"]["agree"], s["line"]["of"]),
                 _ratio(s["key_terms"]["found"], s["key_terms"]["of"]),
-                f"{s['input_tokens']}/{s['output_tokens']}",
+                f"{'~' if s['tokens_estimated'] else ''}{s['input_tokens']}/{s['output_tokens']}",
                 "n/a" if cost is None else f"${cost:.4f}",
                 _seconds(s["latency_p50"]),
                 _seconds(s["latency_p95"]),
@@ -363,7 +363,8 @@ def format_comparison(comparison: Comparison, source: str) -> str:
     out += ["", *_grid(detail)]
     out.append(
         "(category, line: + agrees, x does not, - nothing to compare; then key terms found."
-        " COST n/a: no price known for the model. Latency over the calls that answered.)"
+        " TOKENS ~: estimated, the provider reported none. COST n/a: no price known for the"
+        " model; a server on this machine or network costs 0. Latency: the calls that answered.)"
     )
     for contender in comparison.contenders:
         errors = [o.error for o in contender.outcomes if o.error]

@@ -12,12 +12,13 @@ object a miss: neither stops the run. ``offline`` is the offline engine as a con
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -120,6 +121,8 @@ class Outcome:
     terms_total: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    #: Whether the token counts are estimated (the provider reported none).
+    tokens_estimated: bool = False
     cost: float | None = 0.0
     seconds: float = 0.0
 
@@ -158,6 +161,7 @@ class Contender:
                 "of": sum(o.terms_total for o in done),
             },
             "input_tokens": sum(o.input_tokens for o in done),
+            "tokens_estimated": any(o.tokens_estimated for o in done),
             "output_tokens": sum(o.output_tokens for o in done),
             "cost": None if any(c is None for c in costs) else round(sum(c or 0 for c in costs), 6),
             "latency_p50": _percentile(times, 0.50),
@@ -211,13 +215,55 @@ def _first_object(text: str) -> dict[str, Any] | None:
         if isinstance(value, dict):
             return value
     decoder = json.JSONDecoder()
-    for start in [m.start() for m in re.finditer(r"\{", text)][:50]:
+    starts = [m.start() for m in re.finditer(r"\{", text)][:MAX_OBJECT_STARTS]
+    for start in starts:
         try:
             value, _ = decoder.raw_decode(text, start)
         except ValueError:
             continue
         if isinstance(value, dict):
             return value
+    for start in starts:  # a Python dict's repr, as small models like to write
+        candidate = _balanced(text, start)
+        if candidate is None:
+            continue
+        try:
+            value = ast.literal_eval(candidate)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+#: Where an object may start, at most (an answer is bounded by the output limit anyway).
+MAX_OBJECT_STARTS = 50
+#: The longest candidate read as a Python literal.
+MAX_LITERAL_CHARS = 20_000
+
+
+def _balanced(text: str, start: int) -> str | None:
+    """The ``{...}`` that starts at ``start``, braces inside quotes skipped; None if open."""
+    depth = 0
+    quote: str | None = None
+    escaped = False
+    for i in range(start, min(len(text), start + MAX_LITERAL_CHARS)):
+        ch = text[i]
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
     return None
 
 
@@ -371,14 +417,18 @@ class Comparison:
     ) -> Outcome:
         from langchain_core.messages import HumanMessage, SystemMessage
 
+        from .usage import CallUsage, UsageRecorder, is_local_model
+
         reference = self.references[failure.name]
         outcome = Outcome(failure.name, terms_total=len(reference.key_terms))
         facts = facts_of(failure, self._offline[failure.name])
         messages = [SystemMessage(COMPARE_PROMPT), HumanMessage(json.dumps(facts, indent=1))]
+        usages: list[CallUsage] = []
+        config = {"callbacks": [UsageRecorder(usages.append)], "run_name": "adaptive-llm compare"}
         start = time.perf_counter()
         try:
             reply = await invoke_with_retries(
-                model, messages, retry=retry, timeout=limits.call_timeout
+                model, messages, retry=retry, timeout=limits.call_timeout, config=config
             )
         except ModelError as exc:
             outcome.error = str(exc)
@@ -390,11 +440,15 @@ class Comparison:
             outcome.category_ok = False if reference.category is not None else None
             outcome.line_ok = False if reference.line is not None else None
             return outcome
-        usage: Mapping[str, Any] = reply.usage_metadata or {}
-        outcome.input_tokens = int(usage.get("input_tokens") or 0)
-        outcome.output_tokens = int(usage.get("output_tokens") or 0)
+        # The provider's counts, else the estimate (marked), of the try that answered.
+        outcome.input_tokens = sum(u.input_tokens for u in usages)
+        outcome.output_tokens = sum(u.output_tokens for u in usages)
+        outcome.tokens_estimated = any(u.input_estimated or u.output_estimated for u in usages)
         outcome.cost = estimate_cost(
-            model_label(model), outcome.input_tokens, outcome.output_tokens
+            model_label(model),
+            outcome.input_tokens,
+            outcome.output_tokens,
+            local=is_local_model(model),
         )
         score(outcome, parse_answer(reply.text), reference)
         return outcome
