@@ -106,7 +106,11 @@ def tree(tmp_path: Path) -> Path:
 )
 async def test_search_other_catastrophic_shapes_stay_bounded(tree: Path, pattern: str) -> None:
     ws = Workspace(tree)
-    out, seconds, gap = await timed_with_ticker(ws.search(pattern, "."))
+    try:
+        out, seconds, gap = await timed_with_ticker(ws.search(pattern, "."))
+    except WorkspaceError as exc:  # too large to compile is a clear refusal, also bounded
+        assert "too large once compiled" in str(exc), exc
+        return
     assert isinstance(out, str)
     assert seconds < 12, (pattern, seconds)
     assert gap < 0.5, (pattern, gap)  # the loop kept ticking
@@ -131,18 +135,17 @@ async def test_search_survives_symlink_loops_chains_and_fifos(tree: Path) -> Non
     assert "\r" not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compile_pattern runs on the event loop (Workspace.search calls it before"
-    " to_thread) and a pattern just under the size cap takes ~100-160 ms to compile,"
-    " against the documented ~15 ms",
+@pytest.mark.parametrize(
+    "pattern", [r"\pL{55}", r"[\pL\pN]{50}|[\pL\pN]{50}|[\pL\pN]{50}", r"\pL{14}", r".{1000}"]
 )
-@pytest.mark.parametrize("pattern", [r"\pL{55}", r"[\pL\pN]{50}|[\pL\pN]{50}|[\pL\pN]{50}"])
 def test_search_compile_time_is_as_documented(pattern: str) -> None:
+    # Compiling holds the GIL: a pattern near the 1 MiB cap took 100-230 ms; the cap is
+    # 256 KiB now, and what it refuses is refused as fast.
     best = 1e9
     for _ in range(3):
         start = time.perf_counter()
-        compile_pattern(pattern)
+        with contextlib.suppress(WorkspaceError):
+            compile_pattern(pattern)
         best = min(best, time.perf_counter() - start)
     assert best < 0.04, f"{pattern}: {best * 1000:.0f} ms on the event loop"
 

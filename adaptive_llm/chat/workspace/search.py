@@ -70,7 +70,9 @@ class SearchRoot(Protocol):
 MAX_PATTERN = 300
 SEARCH_SECONDS = 10.0  # the budget of one search: walk, reads and matching
 GRACE_SECONDS = 1.0  # how long past it the caller waits for the worker before answering anyway
-COMPILE_MEM = 1 << 20  # the compiled program's cap: ~11,000 instructions, compiled in <= ~15 ms
+#: The compiled program's cap: ``.{1000}`` (8,000 instructions) fits, ``\pL{15}`` (a wide Unicode
+#: class repeated) does not; compiling or refusing takes <= ~15 ms of GIL (1 MiB took 70-230).
+COMPILE_MEM = 256 << 10
 MATCH_MEM = 8 << 20  # memory of the pattern used for matching (mostly RE2's DFA cache)
 CALL_BUDGET = 4_000_000  # bytes x program instructions per match call: <= ~0.1 s on one core
 MIN_CHUNK = 512
@@ -178,8 +180,8 @@ def unsupported(message: str) -> str | None:
         )
     if message.startswith("pattern too large"):
         return (
-            f"the pattern is too large once compiled (over {COMPILE_MEM >> 20} MiB: counted"
-            " repetitions of wide classes, like \\pL{1000} or .{900}); use smaller counts"
+            f"the pattern is too large once compiled (over {COMPILE_MEM >> 10} KiB: counted"
+            " repetitions of wide classes, like \\pL{20} or .{2000}); use smaller counts"
         )
     return None
 
