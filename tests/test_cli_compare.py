@@ -5,31 +5,53 @@ local model server (plumbing only)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chat.fake_openai import FakeOpenAI, Reply
-from llm_server.conftest import require_llm_server
 
 from adaptive_llm import Job, RunManager
 from adaptive_llm.cli import main
-from adaptive_llm.llm.compare import (
-    COMPARE_PROMPT,
-    parse_answer,
-    same_file,
-    shipped_failures,
-)
+from adaptive_llm.llm.compare import COMPARE_PROMPT
+from adaptive_llm.llm.failures import shipped_failures
 from adaptive_llm.llm.prices import estimate_cost
+from adaptive_llm.llm.scoring import parse_answer, same_file
 
 SHIPPED = Path(__file__).resolve().parents[1] / "adaptive_llm" / "llm" / "failures"
 #: A missing module (labelled culprit line) and a time limit (no culprit line).
 CASES = ("missing_module", "time_limit")
+
+
+def require_llm_server() -> tuple[str, str]:
+    """(base URL, model id) of the real local server ``.ci/llm-up`` started, found as
+    ``tests/llm_server/conftest.py`` finds it; skips without one, fails under CI=true."""
+    url = os.environ.get("ADAPTIVE_LLM_TEST_LLM_URL", "").strip()
+    state = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / "adaptive_llm-llm-server.url"
+    problem = ""
+    if not url:
+        try:
+            url = state.read_text().strip()
+        except OSError:
+            problem = f"$ADAPTIVE_LLM_TEST_LLM_URL is not set and there is no {state}"
+    url = url.rstrip("/")
+    if url:
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=10) as answer:
+                return url, str(json.load(answer)["data"][0]["id"])
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+            problem = f"the server at {url} does not answer GET /models: {exc}"
+    problem = problem or f"{state} is empty"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"local model server not available under CI=true: {problem}", pytrace=False)
+    pytest.skip(f"local model server not available: {problem} (start one with `.ci/llm-up`)")
 
 
 #: What a local server gets for a key when none is set (``resolve_model``'s placeholder).

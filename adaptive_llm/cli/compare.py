@@ -155,7 +155,7 @@ def _print(comparison: Comparison, source: str, *, as_json: bool) -> None:
 
 
 def _failures(args: argparse.Namespace) -> tuple[list[Failure], str]:
-    from ..llm.compare import load_labelled, shipped_failures
+    from ..llm.failures import load_labelled, shipped_failures
 
     if args.workdir is not None and args.paths:
         raise BadInput("give LOGS or --workdir, not both")

@@ -12,37 +12,30 @@ object a miss: neither stops the run. ``offline`` is the offline engine as a con
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core.units import parse_memory
 from ..diagnosis import CATEGORIES, Diagnosis, diagnose
 from .limits import ModelLimits
 from .provider import ModelError, estimate_cost, model_label
 from .retry import RetryPolicy, invoke_with_retries
+from .scoring import Answer, Reference, Score, parse_answer, score
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 __all__ = [
     "COMPARE_PROMPT",
-    "Answer",
     "Comparison",
     "Contender",
     "Failure",
     "Outcome",
-    "Reference",
-    "parse_answer",
-    "shipped_failures",
 ]
 
 COMPARE_PROMPT = f"""\
@@ -54,18 +47,6 @@ Answer with one JSON object and nothing else:
 smallest fix>"}}"""
 
 OFFLINE = "offline"
-
-
-@dataclass(frozen=True)
-class Reference:
-    """What an answer is scored against: a label, or the offline engine's diagnosis."""
-
-    category: str | None
-    file: str | None = None
-    line: int | None = None
-    key_terms: tuple[str, ...] = ()
-    #: ``"label"`` or ``"offline"``.
-    source: str = "label"
 
 
 @dataclass(frozen=True)
@@ -98,17 +79,6 @@ class Failure:
         )
 
 
-@dataclass(frozen=True)
-class Answer:
-    """A model's (or the offline engine's) answer, as far as it could be read."""
-
-    text: str
-    parsed: bool
-    category: str | None = None
-    file: str | None = None
-    line: int | None = None
-
-
 @dataclass
 class Outcome:
     failure: str
@@ -125,6 +95,13 @@ class Outcome:
     tokens_estimated: bool = False
     cost: float | None = 0.0
     seconds: float = 0.0
+
+    def scored(self, answer: Answer, reference: Reference) -> None:
+        """Record ``answer`` and its agreement with ``reference``."""
+        result: Score = score(answer, reference)
+        self.answer = answer
+        self.category_ok, self.line_ok = result.category_ok, result.line_ok
+        self.terms_found, self.terms_total = result.terms_found, result.terms_total
 
 
 @dataclass
@@ -177,135 +154,6 @@ def _percentile(sorted_values: Sequence[float], p: float) -> float | None:
         return None
     rank = max(1, math.ceil(p * len(sorted_values)))
     return round(sorted_values[rank - 1], 4)
-
-
-# -- reading an answer ------------------------------------------------------------------------
-
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
-_FILE_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::\d+)?$")
-
-
-def parse_answer(text: str) -> Answer:
-    """The answer in ``text``: the first JSON object in it (whole, fenced, or within prose)."""
-    data = _first_object(text)
-    if data is None:
-        return Answer(text=text, parsed=False)
-    fields = {str(key).strip().lower(): value for key, value in data.items()}
-    category = fields.get("category")
-    file = fields.get("file") or fields.get("path") or fields.get("location")
-    line = _as_int(fields.get("line"))
-    if isinstance(file, str) and line is None and (match := _FILE_LINE.match(file.strip())):
-        file, line = match["file"], int(match["line"])
-    return Answer(
-        text=text,
-        parsed=True,
-        category=_category(category) if isinstance(category, str) else None,
-        file=file.strip() if isinstance(file, str) and file.strip() else None,
-        line=line,
-    )
-
-
-def _first_object(text: str) -> dict[str, Any] | None:
-    candidates = [text.strip(), *(m.group(1).strip() for m in _FENCE.finditer(text))]
-    for candidate in candidates:
-        try:
-            value = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    decoder = json.JSONDecoder()
-    starts = [m.start() for m in re.finditer(r"\{", text)][:MAX_OBJECT_STARTS]
-    for start in starts:
-        try:
-            value, _ = decoder.raw_decode(text, start)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    for start in starts:  # a Python dict's repr, as small models like to write
-        candidate = _balanced(text, start)
-        if candidate is None:
-            continue
-        try:
-            value = ast.literal_eval(candidate)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-        if isinstance(value, dict):
-            return value
-    return None
-
-
-#: Where an object may start, at most (an answer is bounded by the output limit anyway).
-MAX_OBJECT_STARTS = 50
-#: The longest candidate read as a Python literal.
-MAX_LITERAL_CHARS = 20_000
-
-
-def _balanced(text: str, start: int) -> str | None:
-    """The ``{...}`` that starts at ``start``, braces inside quotes skipped; None if open."""
-    depth = 0
-    quote: str | None = None
-    escaped = False
-    for i in range(start, min(len(text), start + MAX_LITERAL_CHARS)):
-        ch = text[i]
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start : i + 1]
-    return None
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _category(text: str) -> str:
-    return re.sub(r"[\s-]+", "_", text.strip().lower())
-
-
-def _words(text: str) -> str:
-    return " ".join(re.sub(r"[_\-]+", " ", text.lower()).split())
-
-
-def same_file(answer: str | None, reference: str | None) -> bool:
-    """Whether two paths name one file: equal, or one ends with the other at a ``/``."""
-    if not answer or not reference:
-        return False
-    a = answer.replace("\\", "/").strip().removeprefix("./")
-    b = reference.replace("\\", "/").strip().removeprefix("./")
-    return a == b or a.endswith("/" + b) or b.endswith("/" + a)
-
-
-def score(outcome: Outcome, answer: Answer, reference: Reference) -> None:
-    """Fill the outcome's agreement figures for ``answer``."""
-    outcome.answer = answer
-    if reference.category is not None:
-        outcome.category_ok = answer.category == reference.category
-    if reference.line is not None:
-        outcome.line_ok = answer.line == reference.line and same_file(answer.file, reference.file)
-    words = _words(answer.text)
-    outcome.terms_total = len(reference.key_terms)
-    outcome.terms_found = sum(_words(term) in words for term in reference.key_terms)
 
 
 def reference_of(failure: Failure, offline: Diagnosis) -> Reference:
@@ -405,7 +253,7 @@ class Comparison:
     def _offline_outcome(self, failure: Failure) -> Outcome:
         diagnosis = self._offline[failure.name]
         outcome = Outcome(failure.name, seconds=diagnosis.elapsed_ms / 1000)
-        score(outcome, offline_answer(diagnosis), self.references[failure.name])
+        outcome.scored(offline_answer(diagnosis), self.references[failure.name])
         return outcome
 
     async def _model_outcome(
@@ -450,7 +298,7 @@ class Comparison:
             outcome.output_tokens,
             local=is_local_model(model),
         )
-        score(outcome, parse_answer(reply.text), reference)
+        outcome.scored(parse_answer(reply.text), reference)
         return outcome
 
     def to_dict(self) -> dict[str, Any]:
@@ -481,43 +329,3 @@ def _outcome_dict(outcome: Outcome) -> dict[str, Any]:
         answer["text"] = answer["text"][:2000]
     data["answer"] = answer
     return data
-
-
-# -- the shipped set -----------------------------------------------------------------------------
-
-
-def shipped_failures() -> list[Failure]:
-    """The labelled set shipped with the package (``adaptive_llm/llm/failures``)."""
-    root = resources.files("adaptive_llm.llm.failures")
-    document = json.loads(root.joinpath("labels.json").read_text())
-    base = Path(str(root))
-    return [_labelled(item, base) for item in document["failures"]]
-
-
-def load_labelled(path: Path) -> list[Failure]:
-    """A labelled set in the shipped format (``labels.json`` beside its logs)."""
-    try:
-        document = json.loads(path.read_text())
-        return [_labelled(item, path.parent) for item in document["failures"]]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"{path} is not a labelled set (labels.json format): {exc}") from None
-
-
-def _labelled(item: dict[str, Any], base: Path) -> Failure:
-    memory = item.get("memory")
-    return Failure(
-        name=str(item["name"]),
-        log=base / str(item["log"]),
-        state=item.get("state"),
-        reason=item.get("reason"),
-        command=item.get("command"),
-        cwd=item.get("cwd"),
-        time_limit=item.get("time_limit"),
-        memory=parse_memory(memory) if memory is not None else None,
-        label=Reference(
-            category=item.get("category"),
-            file=item.get("file"),
-            line=_as_int(item.get("line")),
-            key_terms=tuple(str(t) for t in item.get("key_terms") or ()),
-        ),
-    )
