@@ -1,4 +1,4 @@
-"""The ``adaptive-llm`` command: ``demo``, ``status`` and ``diagnose``.
+"""The ``adaptive-llm`` command: ``demo``, ``status``, ``chat`` and ``diagnose``.
 
 Subcommands import what they need when they run, so ``adaptive-llm diagnose`` starts fast
 and never imports LangChain.
@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     status.add_argument("--workdir", default=".", help="the RunManager's workdir (default: .)")
     status.add_argument("--json", action="store_true", help='print {"jobs": [...]}')
 
+    from .chat import add_parser as add_chat_parser
+
+    add_chat_parser(sub)
+
     from ..diagnosis.cli import add_parser as add_diagnose_parser
     from ..diagnosis.cli import run as run_diagnose
 
@@ -79,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "status":
             return _status(Path(args.workdir), as_json=args.json)
+        if args.command == "chat":
+            from .chat import run as run_chat
+
+            return run_chat(args)
         if args.command == "compare":
             from .compare import run as run_compare
 
