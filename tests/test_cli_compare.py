@@ -318,6 +318,10 @@ def test_the_shipped_set_is_labelled_and_its_logs_are_there() -> None:
         (["--model", "gpt4"], "give provider:name"),
         (["--model", "offline", "--model", "offline"], "given twice"),
         (["--model", "nosuchprovider:x"], "cannot create model"),
+        (
+            ["--model", "offline", "--base-url", "http://127.0.0.1:9/v1"],
+            "--base-url is for a model",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(

@@ -259,6 +259,10 @@ def _contenders(specs: list[str], base_url: str | None, max_tokens: int) -> list
 
     if len(set(specs)) != len(specs):
         raise BadInput("a --model is given twice")
+    if base_url and all(spec == "offline" for spec in specs):
+        raise BadInput(
+            "--base-url is for a model (e.g. --model openai:NAME), not the offline engine"
+        )
     contenders = []
     for spec in specs:
         if spec == "offline":
@@ -344,7 +348,7 @@ def format_comparison(comparison: Comparison, source: str) -> str:
                 _ratio(s["line"]["agree"], s["line"]["of"]),
                 _ratio(s["key_terms"]["found"], s["key_terms"]["of"]),
                 f"{'~' if s['tokens_estimated'] else ''}{s['input_tokens']}/{s['output_tokens']}",
-                "n/a" if cost is None else f"${cost:.4f}",
+                "-" if s["done"] == s["errors"] else "n/a" if cost is None else f"${cost:.4f}",
                 _seconds(s["latency_p50"]),
                 _seconds(s["latency_p95"]),
                 str(s["errors"]),
