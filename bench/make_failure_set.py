@@ -12,7 +12,9 @@ program edit that moves it fails loudly instead of shipping a wrong label.
 
 Output, in ``adaptive_llm/llm/failures/``: ``<case>.log`` and ``labels.json``. The one change
 made to a log is that the scratch workspace's path becomes ``/home/user/project`` (and the
-interpreter's prefix ``/usr/local``), so reruns give the same files wherever they run.
+interpreter's prefix ``/usr/local``), so a rerun gives the same labels and the same logs but
+for timing (how many steps the time-limited job printed) and the segfault's thread address
+(``tests/test_cli_compare.py`` checks that).
 
 Run
     .venv/bin/python bench/make_failure_set.py [--out DIR]

@@ -446,3 +446,29 @@ def test_the_real_local_server_plumbing(
         assert 0 < outcome["output_tokens"] <= 16 and outcome["input_tokens"] > 100
     assert model["errors"] + len(answered) == 2
     assert model["category"]["of"] == 2
+
+
+def test_the_shipped_set_is_what_its_generator_makes(tmp_path: Path) -> None:
+    """bench/make_failure_set.py runs the programs again: the same states, reasons and labels,
+    and (on the Python that made the set) the same logs but for timing and addresses."""
+    generator = SHIPPED.parents[2] / "bench" / "make_failure_set.py"
+    run = subprocess.run(
+        [sys.executable, str(generator), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stderr
+    shipped = json.loads((SHIPPED / "labels.json").read_text())
+    made = json.loads((tmp_path / "labels.json").read_text())
+    assert made["failures"] == shipped["failures"]
+    if made["python"] != shipped["python"]:
+        return  # tracebacks differ between Python versions (carets, frames)
+    for item in shipped["failures"]:
+        old = (SHIPPED / item["log"]).read_text().splitlines()
+        new = (tmp_path / item["log"]).read_text().splitlines()
+        if item["name"] == "time_limit":  # how many steps fit in 2 s
+            assert new[:5] == old[:5] and len(new) > 5
+            continue
+        strip = [line for line in old if not line.startswith("Current thread 0x")]
+        assert [line for line in new if not line.startswith("Current thread 0x")] == strip
