@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .chat.tools import local_tool, sends_data, web_search_tool
     from .diagnosis import Diagnosis
     from .errors import (
         ActionError,
@@ -69,6 +70,9 @@ _EXPORTS = {
     "WorkdirBusyError": "errors",
     "chat_widget": "widgets",
     "info": "widgets",
+    "local_tool": "chat.tools",
+    "sends_data": "chat.tools",
+    "web_search_tool": "chat.tools",
 }
 
 

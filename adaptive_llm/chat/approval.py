@@ -29,16 +29,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any, TypedDict
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import AIMessage, ToolCall, ToolMessage
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
+from langgraph.types import Command, interrupt
 
-from .actions import ACTIONS, ActionEnv, ActionError, Overlay
+from ..diagnosis.redact import redact
+from .actions import ACTIONS, Action, ActionEnv, ActionError, Overlay
+from .actions.external import ExtraTool, Toolset, parse_args, run_tool
 from .context import ChatContext
 from .events import ItemStatus, approval_of
 from .records import Item
@@ -90,11 +93,48 @@ def _unique_ids(calls: Sequence[ToolCall]) -> tuple[list[ToolCall], bool]:
 
 
 class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
-    """See the module docstring. ``env_for`` gives the action environment of a chat."""
+    """See the module docstring. ``env_for`` gives the action environment of a chat;
+    ``toolset`` the gated actions (built in, and one per extra tool that sends data) and the
+    extra local tools, which this middleware runs bounded in place of the tool node. With a
+    toolset, every call of a tool the tool node does not run freely goes through the
+    approvals (an unknown name is refused there, clearly)."""
 
-    def __init__(self, env_for: Callable[[ChatContext], Awaitable[ActionEnv]]) -> None:
+    def __init__(
+        self,
+        env_for: Callable[[ChatContext], Awaitable[ActionEnv]],
+        toolset: Toolset | None = None,
+    ) -> None:
         super().__init__()
         self.env_for = env_for
+        self.actions: Mapping[str, Action] = toolset.actions if toolset else ACTIONS
+        self.local: Mapping[str, ExtraTool] = toolset.local if toolset else {}
+        self.free: frozenset[str] | None = toolset.free if toolset else None
+
+    def _gated(self, name: str) -> bool:
+        return name not in self.free if self.free is not None else name in self.actions
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
+    ) -> ToolMessage | Command[Any]:
+        """An extra local tool: its arguments checked strictly, run bounded (see
+        :func:`~.actions.external.run_tool`); any failure is the model's tool error."""
+        call = request.tool_call
+        extra = self.local.get(call["name"])
+        if extra is None:
+            return await handler(request)
+        status: Any = "success"
+        try:
+            text = await run_tool(extra, parse_args(extra.tool, call.get("args")))
+        except ActionError as exc:
+            text, status = f"Error: {exc}", "error"
+        except Exception as exc:  # a bug of ours: still an answer, never a dead chat
+            log.exception("running %s failed", extra.name)
+            text, status = f"Error: {type(exc).__name__}: {redact(str(exc))[:2000]}", "error"
+        return ToolMessage(
+            content=text, tool_call_id=str(call.get("id")), name=extra.name, status=status
+        )
 
     async def awrap_model_call(
         self,
@@ -125,7 +165,7 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
         if renamed:
             ai = ai.model_copy(update={"tool_calls": calls})
             update.append(ai)
-        gated = [c for c in calls if c["name"] in ACTIONS]
+        gated = [c for c in calls if self._gated(c["name"])]
         if not gated:
             return {"messages": update} if update else None
         context = runtime.context
@@ -153,7 +193,7 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
         settings = env.records.settings(env.context.thread)
         items: list[Item] = []
         for position, call in enumerate(calls):
-            action = ACTIONS[call["name"]]
+            action = self.actions.get(call["name"])
             base = Item(
                 key=f"{key}/{position}",
                 request=key,
@@ -161,13 +201,18 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
                 position=position,
                 count=len(calls),
                 call_id=str(call["id"]),
-                tool=action.name,
-                shown={"tool": action.name, "args": call.get("args")},
+                tool=str(call["name"]),
+                shown={"tool": str(call["name"]), "args": call.get("args")},
                 plan=None,
                 after=(),
                 builds_on=(),
                 status=ItemStatus.REFUSED,
             )
+            if action is None:
+                known = ", ".join(sorted({*self.actions, *(self.free or ())}))
+                exc = ActionError(f"there is no tool named {call['name']!r} (the tools: {known})")
+                items.append(replace(base, result=f"Error: {exc}", shown=_refused(base, exc)))
+                continue
             try:
                 args = action.parse(call.get("args"))
                 plan = await action.plan(env, args, overlay, position)
@@ -193,7 +238,7 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
             items.append(
                 replace(
                     base,
-                    shown=plan.shown(action.name, args.model_dump()),
+                    shown=plan.shown(action.name, action.shown_args(args)),
                     plan=plan.data,
                     after=after,
                     builds_on=plan.builds_on,
@@ -213,7 +258,7 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
             item = by_position[item.position]
             if item not in ready(list(by_position.values())):
                 continue
-            action = ACTIONS[item.tool]
+            action = self.actions.get(item.tool)
             missing = [d for d in item.builds_on if by_position[d].status is not ItemStatus.DONE]
             rejected = [d for d in item.after if by_position[d].status is ItemStatus.REJECTED]
             if item.decided_by != "user" and rejected:
@@ -222,6 +267,14 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
                 text = (
                     f"Error: not applied: it waited for change {earlier.number}, which the user"
                     " rejected (it was approved automatically, not by the user)."
+                )
+                status, result = ItemStatus.FAILED, text
+            elif action is None:
+                # Proposed by an extra tool of an earlier run that this run was not given.
+                text = (
+                    f"Error: not run: the tool {item.tool!r} is not among this run's tools (it"
+                    " was given with RunManager(tools=[...]) when the change was proposed, not"
+                    " now); nothing was sent or changed. Pass the tool again to use it."
                 )
                 status, result = ItemStatus.FAILED, text
             elif missing:

@@ -87,9 +87,11 @@ class Plan:
     barrier: bool = False
     #: Position of the earlier change whose result this was planned on, if any.
     builds_on: tuple[int, ...] = ()
+    #: Where the data goes, for a call that sends data off the machine.
+    to: str | None = None
 
     def shown(self, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "tool": tool,
             "summary": self.summary,
             "kind": self.kind,
@@ -100,6 +102,9 @@ class Plan:
             "touches": sorted(self.touches),
             "barrier": self.barrier,
         }
+        if self.to is not None:
+            shown["to"] = self.to
+        return shown
 
 
 @dataclass
@@ -158,6 +163,10 @@ class Action(abc.ABC):
 
         ``resume`` calls it again for an item found ``applying`` after a crash, so it makes
         the change only if it is not there yet."""
+
+    def shown_args(self, args: ActionArgs) -> dict[str, Any]:
+        """The arguments as recorded and shown (what ``apply`` reads back)."""
+        return args.model_dump()
 
     async def resume(self, env: ActionEnv, item: Item) -> str:
         """Finish an item found ``applying`` after a crash (its effect may have happened)."""
