@@ -21,6 +21,13 @@ it is applied only once that one is settled, and one planned on an earlier chang
 refused if that change was not applied. A change approved automatically (YOLO, allowed
 commands) is not applied when the user rejected a change it waits for.
 
+Extra tools (``RunManager(..., tools=[...])``, :mod:`.actions.external`): one that sends data
+is a gated action like the others (asked like a command: YOLO mode does not approve it,
+allowed commands do); a local one is run here, in place of the tool node, strictly checked
+and bounded. Every call of a name the tool node does not run freely is planned here, so a
+name no tool has is refused clearly, and a change whose extra tool is not given to the run
+any more (after a restart) fails when approved, with nothing sent.
+
 Model tool-call ids are not trusted to be unique: repeated ids in a reply are renamed, and a
 reply whose message id repeats an earlier one gets a fresh id, so every change has its own key.
 """
@@ -272,9 +279,10 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
             elif action is None:
                 # Proposed by an extra tool of an earlier run that this run was not given.
                 text = (
-                    f"Error: not run: the tool {item.tool!r} is not among this run's tools (it"
-                    " was given with RunManager(tools=[...]) when the change was proposed, not"
-                    " now); nothing was sent or changed. Pass the tool again to use it."
+                    f"Error: not run: the tool {item.tool!r} is not among this run's tools that"
+                    " send data (it was given with RunManager(tools=[...]) when the call was"
+                    " proposed, not now); nothing was sent or changed. Pass the tool again,"
+                    " declared as before, to use it."
                 )
                 status, result = ItemStatus.FAILED, text
             elif missing:

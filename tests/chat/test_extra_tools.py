@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import textwrap
 import threading
 import time
 import urllib.parse
@@ -489,7 +490,7 @@ async def test_a_pending_send_whose_tool_is_gone_after_a_restart_is_refused(
     assert reply.error is None and reply.text == "Understood."
     assert server.requests == []
     [message] = await tool_messages(rm)
-    assert message.status == "error" and "not among this run's tools" in message.text
+    assert message.status == "error" and "not among this run's tools that send data" in message.text
     await check_order(rm, "j")
 
 
@@ -556,3 +557,79 @@ def test_declarations_mark_the_tool_itself(server: Server, workdir: Path) -> Non
     with pytest.raises(ValueError, match="timeout"):
         local_tool(poster(server), timeout=0)
     RunManager([FAILING], workdir=workdir, tools=[tool_])  # declared: accepted
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, json, os, sys, time
+    from langchain_core.tools import tool
+    from adaptive_llm import Job, LocalScheduler, RunManager, sends_data
+    from adaptive_llm.llm.diagnose import LLM_DIAGNOSIS_PROMPT
+    from adaptive_llm.testing import ScriptedChatModel, tool_call
+
+    workdir, port = sys.argv[1], os.environ["EXTRA_TOOL_PORT"]
+
+    @tool
+    def post_error(text: str, tag: str = "none") -> str:
+        \"\"\"Post an error text to the team's tracker.\"\"\"
+        raise AssertionError("never run in the child")
+
+    def script(messages):
+        if any(m.type == "system" and m.text.startswith(LLM_DIAGNOSIS_PROMPT[:60])
+               for m in messages):
+            return "Scripted diagnosis."
+        return tool_call("post_error", {"text": "RuntimeError: boom", "tag": "ci"}, id="call_k1")
+
+    async def main():
+        job = Job("j", ["/bin/sh", "-c", "echo 'RuntimeError: boom'; exit 1"])
+        rm = RunManager([job], workdir=workdir, scheduler=LocalScheduler(kill_grace=0.5),
+                        poll_interval=0.1, llm=ScriptedChatModel(script),
+                        tools=[sends_data(post_error, to=f"127.0.0.1:{port}")])
+        rm.start()
+        await rm.wait(timeout=60, llm=True)
+        reply = await rm.llm_manager.chat("j", "post it")
+        assert reply.approval is not None, reply
+        print("APPROVAL-PENDING " + json.dumps({"command": reply.approval.command}), flush=True)
+        time.sleep(600)  # the test kills us with the approval pending
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_a_pending_send_survives_a_killed_kernel(
+    start_chat: StartChat,
+    server: Server,
+    workdir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kill_leftovers: None,
+) -> None:
+    from test_chat_restart import run_child_until_pending
+
+    monkeypatch.setenv("EXTRA_TOOL_PORT", str(server.port))
+    data = await run_child_until_pending(CHILD, workdir, tmp_path)
+    assert f"Sends to: {server.host}" in data["command"]
+    post = sends_data(poster(server), to=server.host)
+    rm = await start_chat(ChatScript(["Posted."]), tools=[post])
+    [pending] = await rm.llm_manager.pending("j")
+    assert pending.command == data["command"] and server.requests == []
+    reply = await rm.llm_manager.chat("j", "approve")
+    assert reply.error is None and reply.text == "Posted."
+    assert [json.loads(r["body"]) for r in server.requests] == [
+        {"text": "RuntimeError: boom", "tag": "ci"}
+    ]
+
+
+async def test_an_argument_that_looks_like_a_secret_is_flagged_and_shown_in_full(
+    start_chat: StartChat, server: Server
+) -> None:
+    post = sends_data(poster(server), to=server.host)
+    args = {"text": f"auth failed with token {GITHUB}"}
+    rm = await start_chat(ChatScript([tool_call("post_error", args), "ok"]), tools=[post])
+    reply = await rm.llm_manager.chat("j", "post")
+    [approval] = reply.approvals
+    assert "WARNING: an argument looks like it holds a secret" in approval.summary
+    assert approval.command is not None and shown_arguments(approval.command) == args
+    await rm.llm_manager.chat("j", "reject")
+    assert server.requests == []

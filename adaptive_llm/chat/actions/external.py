@@ -404,8 +404,11 @@ class SendsData(Action):
                 f" {SHOWN_LIMIT}); nothing was sent. Send a shorter query."
             )
         count = len(args.values)
+        summary = f"Send to {to} with {self.name} ({count} argument{'s' * (count != 1)})"
+        if any(redact(value) != value for value in _strings(args.values)):
+            summary += "; WARNING: an argument looks like it holds a secret"
         return Plan(
-            summary=f"Send to {to} with {self.name} ({count} argument{'s' * (count != 1)})",
+            summary=summary,
             kind="send",
             command=text,
             to=to,
@@ -429,6 +432,17 @@ class SendsData(Action):
             f"the call of {self.name} was started before the kernel stopped; whether its data"
             " was sent is unknown, and it was not sent again"
         )
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string of a JSON value (keys too)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def sends_data_action(extra: ExtraTool) -> Action:
