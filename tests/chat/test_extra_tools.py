@@ -21,14 +21,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chat_support import ChatScript, StartChat, approval_rows, check_order, thread_messages
+from chat_support import (
+    ChatScript,
+    StartChat,
+    approval_rows,
+    calls,
+    check_order,
+    thread_messages,
+)
 from conftest import FAILING
 from langchain_core.messages import ToolMessage
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool, StructuredTool, tool
 
 import adaptive_llm
 from adaptive_llm import RunManager, local_tool, sends_data, web_search_tool
-from adaptive_llm.chat.actions.external import OUTPUT_LIMIT
+from adaptive_llm.chat.actions.external import MAX_THREADS, OUTPUT_LIMIT
 from adaptive_llm.testing import tool_call
 
 with warnings.catch_warnings():
@@ -633,3 +640,57 @@ async def test_an_argument_that_looks_like_a_secret_is_flagged_and_shown_in_full
     assert approval.command is not None and shown_arguments(approval.command) == args
     await rm.llm_manager.chat("j", "reject")
     assert server.requests == []
+
+
+async def test_a_flood_of_stuck_sync_calls_is_bounded(start_chat: StartChat) -> None:
+    release = threading.Event()
+
+    @local_tool(timeout=0.3)
+    def stuck(n: int) -> str:
+        """Never answers in time."""
+        release.wait(20)
+        return "late"
+
+    reply = calls(*(("stuck", {"n": n}) for n in range(MAX_THREADS + 3)))
+    rm = await start_chat(ChatScript([reply, "Gave up."]), tools=[stuck])
+    try:
+        answer = await rm.llm_manager.chat("j", "go")
+    finally:
+        release.set()
+    assert answer.error is None and answer.text == "Gave up."
+    texts = [m.text for m in await tool_messages(rm)]
+    assert len(texts) == MAX_THREADS + 3
+    assert sum("did not answer within 0.3s" in t for t in texts) == MAX_THREADS
+    assert sum("still running past their timeout" in t for t in texts) == 3
+
+
+async def test_a_tool_with_a_json_schema_is_checked_against_it(start_chat: StartChat) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def count(**kwargs: Any) -> str:
+        seen.append(kwargs)
+        return f"{len(kwargs)} fields"
+
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "limit": {"type": "integer"}},
+        "required": ["name"],
+    }
+    counter = local_tool(
+        StructuredTool.from_function(
+            count, name="count", description="Count things.", args_schema=schema
+        )
+    )
+    script = ChatScript(
+        [
+            calls(("count", {"limit": 3}), ("count", {"name": "a", "x": 1})),
+            tool_call("count", {"name": "a", "limit": 3}),
+            "ok",
+        ]
+    )
+    rm = await start_chat(script, tools=[counter])
+    assert (await rm.llm_manager.chat("j", "count")).error is None
+    first, second, third = await tool_messages(rm)
+    assert first.status == "error" and "'name' is required" in first.text
+    assert second.status == "error" and "unknown field 'x'" in second.text
+    assert third.status == "success" and seen == [{"name": "a", "limit": 3}]
