@@ -133,7 +133,8 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
             return await handler(request)
         status: Any = "success"
         try:
-            text = await run_tool(extra, parse_args(extra.tool, call.get("args")))
+            args = parse_args(extra.tool, call.get("args"))
+            text = await run_tool(extra.tool, args, extra.declaration.timeout)
         except ActionError as exc:
             text, status = f"Error: {exc}", "error"
         except Exception as exc:  # a bug of ours: still an answer, never a dead chat

@@ -35,7 +35,7 @@ from langchain_core.tools import BaseTool, StructuredTool, tool
 
 import adaptive_llm
 from adaptive_llm import RunManager, local_tool, sends_data, web_search_tool
-from adaptive_llm.chat.actions.external import MAX_THREADS, OUTPUT_LIMIT
+from adaptive_llm.chat.actions.runner import MAX_THREADS, OUTPUT_LIMIT
 from adaptive_llm.testing import tool_call
 
 with warnings.catch_warnings():
