@@ -694,3 +694,32 @@ async def test_a_tool_with_a_json_schema_is_checked_against_it(start_chat: Start
     assert first.status == "error" and "'name' is required" in first.text
     assert second.status == "error" and "unknown field 'x'" in second.text
     assert third.status == "success" and seen == [{"name": "a", "limit": 3}]
+
+
+async def test_langchain_community_requests_tool_shows_the_url_it_will_fetch(
+    start_chat: StartChat, server: Server
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from langchain_community.tools.requests.tool import RequestsGetTool
+        from langchain_community.utilities.requests import TextRequestsWrapper
+
+    get = sends_data(
+        RequestsGetTool(requests_wrapper=TextRequestsWrapper(), allow_dangerous_requests=True),
+        to="the URL in its arguments",
+    )
+    server.answer = f"status: degraded, key={AWS}"
+    url = f"http://{server.host}/status?job=j"
+    rm = await start_chat(
+        ChatScript([tool_call("requests_get", {"url": url}), "Degraded."]), tools=[get]
+    )
+    lm = rm.llm_manager
+    [approval] = (await lm.chat("j", "is the service up?")).approvals
+    assert approval.command is not None and shown_arguments(approval.command) == {"url": url}
+    assert server.requests == []
+    reply = await lm.chat("j", "approve")
+    assert reply.error is None and reply.text == "Degraded."
+    [request] = server.requests
+    assert request["path"] == "/status" and request["query"] == {"job": ["j"]}
+    [message] = await tool_messages(rm)
+    assert "status: degraded" in message.text and AWS not in message.text  # redacted
