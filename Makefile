@@ -51,6 +51,14 @@ llm-up:
 llm-down:
 	bash .ci/llm-down
 
+# A real Airflow 3 for tests/airflow (its own venv, cached): `eval "$$(make -s airflow-up)"`.
+.PHONY: airflow-up airflow-down
+airflow-up:
+	@bash .ci/airflow-up
+
+airflow-down:
+	bash .ci/airflow-down
+
 test-llm: $(VENV)/.installed-test
 	$(BIN)/pytest tests/llm_server
 
