@@ -51,7 +51,7 @@ def langfuse_handler() -> Any | None:
                 )
             return None
         try:
-            _langfuse[key] = CallbackHandler(public_key=public)
+            _langfuse[key] = CallbackHandler()  # its client reads the same variables
         except Exception as exc:  # a broken configuration must not stop the model calls
             log.warning("Langfuse's callback handler could not be made: %s", exc)
             return None
