@@ -10,6 +10,7 @@ under a wall-clock timeout whose error names the endpoint.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -69,15 +70,47 @@ class ModelLimits:
 
 
 def limit_output(model: BaseChatModel, tokens: int) -> BaseChatModel:
-    """``model`` with an output limit of ``tokens``, unless it already has one (a copy: the
-    caller's object is not changed). Models without a known limit field are returned as is."""
+    """``model`` with an output limit of ``tokens``, unless it already has one of its own (a
+    copy: the caller's object is not changed). Models without a known limit field are
+    returned as is.
+
+    A limit the model's class filled in by itself is not "its own": langchain-anthropic sets
+    ``max_tokens`` on every ``ChatAnthropic`` to the model's profile (64,000 for Claude Sonnet
+    4.5) or to 4,096 for a model it does not know (any local one), so a limit equal to that
+    default is replaced, never raised above the profile's maximum. (A user who wants exactly
+    that number sets it with ``ModelLimits(max_output_tokens=...)``.)"""
     fields = getattr(type(model), "model_fields", {})
     for name in _OUTPUT_FIELDS:
         if name in fields:
-            if getattr(model, name, None) is not None:
+            current = getattr(model, name, None)
+            if current is not None and current not in _class_defaults(model):
                 return model
+            ceiling = _profile_output(model)
+            if ceiling is not None:
+                tokens = min(tokens, ceiling)
             return model.model_copy(update={name: tokens})
     return model
+
+
+def _profile_output(model: Any) -> int | None:
+    """The output maximum the model's profile gives, if any."""
+    profile = getattr(model, "profile", None)
+    value = profile.get("max_output_tokens") if isinstance(profile, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _class_defaults(model: Any) -> set[int]:
+    """Output limits the model's class fills in when none is given: its profile's maximum,
+    and the fallback its module names (langchain-anthropic's ``_FALLBACK_MAX_OUTPUT_TOKENS``)."""
+    defaults: set[int] = set()
+    ceiling = _profile_output(model)
+    if ceiling is not None:
+        defaults.add(ceiling)
+    module = sys.modules.get(type(model).__module__)
+    fallback = getattr(module, "_FALLBACK_MAX_OUTPUT_TOKENS", None)
+    if isinstance(fallback, int) and not isinstance(fallback, bool):
+        defaults.add(fallback)
+    return defaults
 
 
 #: The context assumed for a model whose profile does not say (llama.cpp's common ``-c``).
