@@ -343,6 +343,7 @@ class JobManager(BaseManager):
         or FAILED when the scheduler refused it) in order."""
         loop = asyncio.get_running_loop()
         now = time.time()
+        previous = {job.name: self.attempts.get(job.name) for job in jobs}
         attempts = [self._new_attempt(job, submitted_at=now) for job in jobs]
         self.store.jobs.add_attempts(attempts, self.scheduler.name)
         submitted: list[Attempt] = []
@@ -356,6 +357,7 @@ class JobManager(BaseManager):
                     attempt=attempt.number,
                     cwd=job.resolved_cwd(self.workdir),
                     log_path=Path(attempt.log_path),
+                    previous=previous[job.name],
                 )
                 try:
                     scheduler_id = await self.scheduler.submit(request)

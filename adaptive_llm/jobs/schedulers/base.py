@@ -31,6 +31,9 @@ class SubmitRequest:
     attempt: int
     cwd: Path
     log_path: Path
+    #: The job's latest attempt before this one (None for its first): a scheduler that reruns
+    #: in place (Airflow clears the task instance) finds it through its scheduler id.
+    previous: Attempt | None = None
 
 
 @dataclass(frozen=True)

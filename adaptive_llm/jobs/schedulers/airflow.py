@@ -1,0 +1,467 @@
+"""Airflow 3 as a scheduler: a job is a task of a DAG run, an attempt is a try (REST API v2).
+
+The contract:
+
+- **A job names a task.** ``airflow_job(dag_id, task_id)`` is a ``Job`` whose command is the
+  argv ``("airflow-task", dag_id, task_id)`` (nothing runs it here: Airflow runs the task; the
+  command only names it, and shows in the job table as ``airflow-task etl extract``). Its cwd is
+  the local dags folder when there is one, so the diagnosis takes the DAG file for the user's
+  code and the chat's workspace holds it. ``await scheduler.jobs(dag_id)`` makes one per task.
+- **Submit, first attempt: trigger a DAG run.** The first job of a DAG submitted through this
+  scheduler triggers a run (``conf`` from ``conf={dag_id: {...}}``); the other jobs of that DAG
+  join it, so N tasks are one run, not N runs. The run id is ``adaptive_llm__<time>_<random>``.
+- **Resubmit: clear the task instance** in the run of the job's previous attempt (only that
+  task: neither upstream nor downstream; resubmit a downstream job to clear it too). The new
+  attempt follows the try that comes after the previous one's. ``await
+  scheduler.clear_preview(attempt)`` lists what a clear would touch (a dry run).
+- **Scheduler id**: ``<dag_id>/<run_id>/<task_id>#<first try>``; a poll needs nothing else, so
+  a new process re-attaches to the attempts an earlier one started.
+- **Poll: one** ``POST /api/v2/dags/~/dagRuns/~/taskInstances/list`` (per 100 task instances)
+  for every active attempt. States: none/scheduled/queued/up_for_retry -> PENDING (up_for_retry
+  with the reason "try N failed; Airflow retries it"), running/deferred/up_for_reschedule/
+  restarting -> RUNNING, success -> COMPLETED, failed -> FAILED (TIMEOUT when the try ended in
+  ``AirflowTaskTimeout``: its ``execution_timeout``), upstream_failed -> CANCELLED ("never ran:
+  an upstream task failed"; one diagnosis per cause, the upstream's), skipped -> CANCELLED,
+  removed -> LOST. Airflow's own retries stay inside one attempt.
+- **Logs**: when an attempt ends, each of its tries' logs is fetched through the API (JSON
+  events) and written to the attempt's log file as text, the failure's ``error_detail`` as a
+  Python traceback, so the diagnosis engine reads it unchanged. A log Airflow cannot serve
+  leaves a one-line note in the file and in the reason.
+- **Cancel** marks the task instance ``skipped`` (Airflow stops a running try): CANCELLED.
+- **Errors**: Airflow down or unreachable: ``poll`` raises ``SchedulerError`` and backs off (1 s
+  doubling to ``retry_max``); the JobManager keeps every job, UNKNOWN until Airflow answers.
+  Refused credentials, an unknown DAG or task, a paused DAG: a one-line ``SubmitError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..model import Attempt, Job, JobState
+from .airflow_api import (
+    AirflowAuthError,
+    AirflowClient,
+    AirflowDown,
+    AirflowNotFound,
+    format_events,
+)
+from .base import AttemptReport, Scheduler, SchedulerError, SubmitError, SubmitRequest
+
+log = logging.getLogger(__name__)
+
+#: The first word of an Airflow job's command.
+COMMAND = "airflow-task"
+#: The variables ``from_env`` reads (``.ci/airflow-up`` prints them).
+URL_ENV = "ADAPTIVE_LLM_AIRFLOW_URL"
+USERNAME_ENV = "ADAPTIVE_LLM_AIRFLOW_USERNAME"
+PASSWORD_ENV = "ADAPTIVE_LLM_AIRFLOW_PASSWORD"
+TOKEN_ENV = "ADAPTIVE_LLM_AIRFLOW_TOKEN"
+DAGS_ENV = "ADAPTIVE_LLM_AIRFLOW_DAGS"
+
+_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,250}")
+_TIMEOUT_TYPES = ("AirflowTaskTimeout",)
+
+_STATES: dict[str | None, JobState] = {
+    None: JobState.PENDING,
+    "scheduled": JobState.PENDING,
+    "queued": JobState.PENDING,
+    "up_for_retry": JobState.PENDING,
+    "awaiting_input": JobState.RUNNING,
+    "running": JobState.RUNNING,
+    "deferred": JobState.RUNNING,
+    "up_for_reschedule": JobState.RUNNING,
+    "restarting": JobState.RUNNING,
+    "success": JobState.COMPLETED,
+    "failed": JobState.FAILED,
+    "upstream_failed": JobState.CANCELLED,
+    "skipped": JobState.CANCELLED,
+    "removed": JobState.LOST,
+}
+_REASONS = {
+    "upstream_failed": "never ran: an upstream task failed (Airflow: upstream_failed)",
+    "skipped": "skipped by Airflow",
+    "removed": "the task is no longer in the DAG (Airflow: removed)",
+    "up_for_retry": "try {try_number} failed; Airflow retries it (up to {max_tries} retries)",
+}
+
+
+def airflow_job(
+    dag_id: str,
+    task_id: str,
+    *,
+    name: str | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    max_attempts: int = 1,
+) -> Job:
+    """A job that is the task ``task_id`` of the DAG ``dag_id`` (named ``dag_id.task_id``)."""
+    for what, value in (("DAG id", dag_id), ("task id", task_id)):
+        if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+            raise ValueError(f"invalid Airflow {what} {value!r}: letters, digits, '.', '_', '-'")
+    return Job(
+        name or f"{dag_id}.{task_id}"[:128],
+        (COMMAND, dag_id, task_id),
+        cwd=cwd,
+        max_attempts=max_attempts,
+    )
+
+
+def task_of(job: Job) -> tuple[str, str]:
+    """(dag_id, task_id) of an Airflow job; ``SubmitError`` for any other job."""
+    command = job.command
+    if isinstance(command, str) or len(command) != 3 or command[0] != COMMAND:
+        raise SubmitError(
+            f"job {job.name!r} is not an Airflow task (its command is {job.command_text!r}):"
+            " make it with airflow_job(dag_id, task_id)"
+        )
+    return command[1], command[2]
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """What an attempt's scheduler id names: a task of a DAG run, from a try on."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    first_try: int
+
+    def __str__(self) -> str:
+        return f"{self.dag_id}/{self.run_id}/{self.task_id}#{self.first_try}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> TaskRef | None:
+        if not text or "/" not in text or "#" not in text:
+            return None
+        dag_id, _, rest = text.partition("/")
+        rest, _, first = rest.rpartition("#")
+        run_id, _, task_id = rest.rpartition("/")
+        if not (dag_id and run_id and task_id and first.isdigit()):
+            return None
+        return cls(dag_id, run_id, task_id, int(first))
+
+
+class AirflowScheduler(Scheduler):
+    """Airflow 3 at ``url`` over its REST API v2 (see the module's docstring for the contract).
+
+    ``dags``: the DAG ids this scheduler may run (empty: any). Auth: ``username`` and
+    ``password`` (a token is fetched from ``/auth/token``), or ``token``. ``conf``: the
+    ``conf`` of each triggered run, by DAG id. ``dags_folder``: the local dags folder, the cwd
+    of ``jobs()``. ``timeout`` bounds every API call; ``retry_max`` the back-off while Airflow
+    does not answer. ``client.calls`` counts the API calls, by path.
+    """
+
+    name = "airflow"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        dags: Sequence[str] = (),
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        conf: Mapping[str, Mapping[str, Any]] | None = None,
+        dags_folder: str | os.PathLike[str] | None = None,
+        timeout: float = 30.0,
+        retry_max: float = 30.0,
+    ) -> None:
+        self.client = AirflowClient(
+            url, username=username, password=password, token=token, timeout=timeout
+        )
+        self.url = self.client.url
+        if isinstance(dags, str):
+            dags = [dags]
+        for dag_id in dags:
+            if not isinstance(dag_id, str) or not _ID_RE.fullmatch(dag_id):
+                raise ValueError(f"invalid Airflow DAG id {dag_id!r}")
+        self.dags = tuple(dags)
+        self.conf = {k: dict(v) for k, v in (conf or {}).items()}
+        self.dags_folder = Path(dags_folder) if dags_folder else None
+        self.retry_max = retry_max
+        self.polls = 0
+        self._runs: dict[str, str] = {}  # DAG id -> the run this scheduler triggered
+        self._tasks: dict[str, list[str]] = {}  # DAG id -> its task ids (checked DAGs)
+        self._lock = asyncio.Lock()
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self._last_error = ""
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> AirflowScheduler:
+        """One configured by ``ADAPTIVE_LLM_AIRFLOW_URL``, ``..._USERNAME`` and ``..._PASSWORD``
+        (or ``..._TOKEN``) and ``..._DAGS`` (the dags folder), as ``.ci/airflow-up`` prints."""
+        url = os.environ.get(URL_ENV, "").strip()
+        if not url:
+            raise ValueError(f"${URL_ENV} is not set (start an Airflow with .ci/airflow-up)")
+        kwargs.setdefault("token", os.environ.get(TOKEN_ENV) or None)
+        if kwargs["token"] is None:
+            kwargs.setdefault("username", os.environ.get(USERNAME_ENV) or None)
+            kwargs.setdefault("password", os.environ.get(PASSWORD_ENV))
+        kwargs.setdefault("dags_folder", os.environ.get(DAGS_ENV) or None)
+        return cls(url, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"AirflowScheduler({self.url!r}, dags={list(self.dags)!r})"
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    async def jobs(self, dag_id: str, *, max_attempts: int = 1) -> list[Job]:
+        """One job per task of the DAG, cwd the dags folder (if set)."""
+        await self._check_dag(dag_id)
+        return [
+            airflow_job(dag_id, task_id, cwd=self.dags_folder, max_attempts=max_attempts)
+            for task_id in self._tasks[dag_id]
+        ]
+
+    async def wait_for_dag(self, dag_id: str, timeout: float = 60.0) -> None:
+        """Until Airflow has parsed the DAG (a new DAG file takes a few seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                await self.client.dag(dag_id)
+                return
+            except AirflowNotFound:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"Airflow at {self.url} did not list DAG {dag_id!r} within {timeout:g}s"
+                        " (is the file in its dags folder, and does it import?)"
+                    ) from None
+                await asyncio.sleep(1.0)
+
+    async def dag_source(self, dag_id: str) -> str:
+        """The DAG file's source as Airflow parsed it."""
+        return await self.client.dag_source(dag_id)
+
+    async def clear_preview(self, attempt: Attempt) -> list[str]:
+        """What clearing the attempt's task would clear (a dry run): ``dag.task@run`` each."""
+        ref = TaskRef.parse(attempt.scheduler_id)
+        if ref is None:
+            return []
+        cleared = await self.client.clear(ref.dag_id, ref.run_id, [ref.task_id], dry_run=True)
+        return [f"{t.get('dag_id')}.{t.get('task_id')}@{t.get('dag_run_id')}" for t in cleared]
+
+    # -- interface ----------------------------------------------------------------------------
+
+    async def submit(self, request: SubmitRequest) -> str:
+        job = request.job
+        dag_id, task_id = task_of(job)
+        if self.dags and dag_id not in self.dags:
+            raise SubmitError(
+                f"job {job.name!r}: DAG {dag_id!r} is not one this scheduler runs"
+                f" (dags={list(self.dags)})"
+            )
+        try:
+            async with self._lock:  # the jobs of one DAG join one run
+                await self._check_dag(dag_id)
+                if task_id not in self._tasks[dag_id]:
+                    known = ", ".join(self._tasks[dag_id][:20])
+                    raise SubmitError(
+                        f"job {job.name!r}: DAG {dag_id!r} has no task {task_id!r} (tasks: {known})"
+                    )
+                previous = TaskRef.parse(
+                    request.previous.scheduler_id if request.previous else None
+                )
+                if previous is not None and (previous.dag_id, previous.task_id) == (
+                    dag_id,
+                    task_id,
+                ):
+                    return str(await self._clear(previous))
+                return str(TaskRef(dag_id, await self._run_of(dag_id), task_id, 1))
+        except AirflowAuthError as exc:
+            raise SubmitError(f"job {job.name!r}: {exc}") from None
+        except AirflowNotFound as exc:
+            raise SubmitError(f"job {job.name!r}: Airflow: {exc}") from None
+
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
+        refs = {a.scheduler_id: TaskRef.parse(a.scheduler_id) for a in attempts if a.scheduler_id}
+        if not refs:
+            return {}
+        now = time.monotonic()
+        if now < self._retry_at:
+            wait = self._retry_at - now
+            raise SchedulerError(f"{self._last_error} (trying again in {wait:.0f}s)")
+        self.polls += 1
+        try:
+            result = await self._poll(refs, {a.scheduler_id: a for a in attempts})
+        except SchedulerError as exc:
+            self._backoff = min(max(self._backoff * 2, 1.0), self.retry_max)
+            self._retry_at = time.monotonic() + self._backoff
+            self._last_error = str(exc)
+            raise
+        self._backoff = 0.0
+        return result
+
+    async def cancel(self, attempt: Attempt) -> None:
+        ref = TaskRef.parse(attempt.scheduler_id)
+        if ref is None:
+            return
+        try:
+            await self.client.set_state(ref.dag_id, ref.run_id, ref.task_id, "skipped")
+        except AirflowNotFound:
+            return
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    async def _check_dag(self, dag_id: str) -> None:
+        """The DAG exists and is not paused; its task ids cached."""
+        if dag_id in self._tasks:
+            return
+        try:
+            dag = await self.client.dag(dag_id)
+        except AirflowNotFound:
+            known = ", ".join(await self.client.dag_ids()) or "none"
+            raise SubmitError(f"unknown DAG id {dag_id!r} at {self.url} (DAGs: {known})") from None
+        if dag.get("is_paused"):
+            raise SubmitError(f"DAG {dag_id!r} is paused in Airflow: unpause it first")
+        self._tasks[dag_id] = await self.client.task_ids(dag_id)
+
+    async def _run_of(self, dag_id: str) -> str:
+        run_id = self._runs.get(dag_id)
+        if run_id is None:
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+            run_id = f"adaptive_llm__{stamp}_{secrets.token_hex(3)}"
+            await self.client.trigger(dag_id, run_id, self.conf.get(dag_id, {}))
+            log.info("triggered DAG %s: run %s", dag_id, run_id)
+            self._runs[dag_id] = run_id
+        return run_id
+
+    async def _clear(self, previous: TaskRef) -> TaskRef:
+        """Clear the task in its run; the new attempt starts at the try after the last one."""
+        ti = await self.client.task_instance(previous.dag_id, previous.run_id, previous.task_id)
+        tries = int(ti.get("try_number") or 0)
+        if _STATES.get(ti.get("state"), JobState.PENDING).is_final:
+            await self.client.clear(
+                previous.dag_id, previous.run_id, [previous.task_id], dry_run=False
+            )
+            log.info("cleared %s.%s in run %s", previous.dag_id, previous.task_id, previous.run_id)
+            tries += 1
+        return TaskRef(previous.dag_id, previous.run_id, previous.task_id, max(tries, 1))
+
+    async def _poll(
+        self, refs: Mapping[str, TaskRef | None], attempts: Mapping[str | None, Attempt]
+    ) -> dict[str, AttemptReport]:
+        result: dict[str, AttemptReport] = {}
+        valid = {sid: ref for sid, ref in refs.items() if ref is not None}
+        for sid in refs.keys() - valid.keys():
+            result[sid] = AttemptReport(
+                JobState.LOST, reason=f"{sid!r} is not an Airflow task instance id"
+            )
+        if not valid:
+            return result
+        tis = await self.client.task_instances(
+            [r.dag_id for r in valid.values()],
+            [r.run_id for r in valid.values()],
+            [r.task_id for r in valid.values()],
+        )
+        by_key = {
+            (t.get("dag_id"), t.get("dag_run_id"), t.get("task_id")): t
+            for t in tis
+            if t.get("map_index", -1) in (-1, None)
+        }
+        for sid, ref in valid.items():
+            ti = by_key.get((ref.dag_id, ref.run_id, ref.task_id))
+            if ti is None:
+                continue  # the run's task instances are not created yet
+            report = self._report(ref, ti)
+            if report.state.is_final:
+                report = await self._with_log(ref, ti, report, Path(attempts[sid].log_path))
+            result[sid] = report
+        return result
+
+    def _report(self, ref: TaskRef, ti: Mapping[str, Any]) -> AttemptReport:
+        state = ti.get("state")
+        tries = int(ti.get("try_number") or 0)
+        if state not in ("upstream_failed", "skipped") and tries < ref.first_try:
+            return AttemptReport(JobState.PENDING, reason="cleared; waiting for its next try")
+        job_state = _STATES.get(state)
+        if job_state is None:
+            return AttemptReport(JobState.RUNNING, reason=f"Airflow state {state!r}")
+        reason = _REASONS.get(str(state))
+        if reason:
+            reason = reason.format(try_number=tries, max_tries=ti.get("max_tries"))
+        return AttemptReport(
+            job_state,
+            exit_code=0 if state == "success" else None,
+            reason=reason,
+            started_at=_timestamp(ti.get("start_date"))
+            if job_state is not JobState.PENDING
+            else None,
+            ended_at=_timestamp(ti.get("end_date")) if job_state.is_final else None,
+        )
+
+    async def _with_log(
+        self, ref: TaskRef, ti: Mapping[str, Any], report: AttemptReport, path: Path
+    ) -> AttemptReport:
+        """Write the attempt's tries' logs to ``path``; TIMEOUT when the last one timed out."""
+        last = int(ti.get("try_number") or 0)
+        header = f"# Airflow task {ref.dag_id}.{ref.task_id}, run {ref.run_id}"
+        chunks: list[str] = []
+        problems: list[str] = []
+        timed_out = False
+        for number in range(ref.first_try, last + 1):
+            try:
+                events = await self.client.log_events(ref.dag_id, ref.run_id, ref.task_id, number)
+            except AirflowNotFound as exc:
+                problems.append(f"Airflow could not serve the log of try {number}: {exc}")
+                chunks.append(f"{header}, try {number}: no log ({exc})\n")
+                continue
+            except (AirflowAuthError, AirflowDown):
+                raise  # poll again later: nothing is recorded before the log is written
+            except SchedulerError as exc:
+                problems.append(f"Airflow could not serve the log of try {number}: {exc}")
+                chunks.append(f"{header}, try {number}: no log ({exc})\n")
+                continue
+            chunks.append(f"{header}, try {number}\n{format_events(events)}")
+            if number == last:
+                timed_out = _timed_out(events)
+        if not chunks:
+            chunks.append(f"{header}: it never ran ({report.reason or ti.get('state')})\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(path.write_text, "\n".join(chunks), encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"cannot write the log to {path}: {exc}")
+        state = report.state
+        reason = report.reason
+        if state is JobState.FAILED and timed_out:
+            state = JobState.TIMEOUT
+            reason = "killed by its execution_timeout (AirflowTaskTimeout)"
+        if problems:
+            reason = "; ".join([reason, *problems] if reason else problems)
+        return AttemptReport(
+            state,
+            exit_code=report.exit_code,
+            reason=reason,
+            started_at=report.started_at,
+            ended_at=report.ended_at or time.time(),
+        )
+
+
+def _timed_out(events: Sequence[Mapping[str, Any]]) -> bool:
+    for event in events:
+        for stack in event.get("error_detail") or []:
+            if isinstance(stack, Mapping) and stack.get("exc_type") in _TIMEOUT_TYPES:
+                return True
+    return False
+
+
+def _timestamp(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
