@@ -1,5 +1,6 @@
 """The chat aggregate: the changes of each model reply, the applied edits (the audit log and
-undo), and per-chat settings and usage.
+undo), per-chat settings, and the token usage of the chats and LLM diagnoses (per scope and
+model: ``model_usage``).
 
 Every change of a reply is recorded, with exactly what is shown to the user and the data to
 apply it, *before* the user is asked; a decision is recorded before anything is applied, and a
