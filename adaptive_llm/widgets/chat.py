@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: The fork menu's value for the general chat (no job name can hold a NUL).
+_GENERAL = "\x00general"
+
+
 class ChatWidget(widgets.VBox):  # type: ignore[misc]
     """``chat_widget(llm_manager, name)``: see the module docstring."""
 
@@ -59,8 +63,31 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         self.clear_button.layout.width = "auto"
         self.clear_button.add_class("adaptive-llm-clear")
         self._confirm_clear = False
+        others = [j for j in sorted(self.lm.job_manager.jobs) if j != name]
+        self.fork_into = widgets.Dropdown(
+            options=[("fork into…", "")]
+            + [(j, j) for j in others]
+            + ([("general chat", _GENERAL)] if name is not None else []),
+            value="",
+            tooltip="Copy this chat into another job's empty chat, to go on there",
+            layout=widgets.Layout(width="9em"),
+        )
+        self.fork_into.add_class("adaptive-llm-fork-into")
+        self.fork_button = widgets.Button(
+            description="Fork", icon="code-branch", tooltip="Copy this chat into the chosen one"
+        )
+        self.fork_button.layout.width = "auto"
+        self.fork_button.add_class("adaptive-llm-fork")
         header = widgets.HBox(
-            [self.title, self.usage_label, self.yolo, self.undo_button, self.clear_button],
+            [
+                self.title,
+                self.usage_label,
+                self.yolo,
+                self.undo_button,
+                self.clear_button,
+                self.fork_into,
+                self.fork_button,
+            ],
             layout=widgets.Layout(align_items="center", justify_content="space-between"),
         )
         # The messages in order, in a box that scrolls: ``column-reverse`` puts the scroll origin
@@ -111,6 +138,7 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         self.send_button.on_click(lambda _: self.tasks.call(self.submit))
         self.undo_button.on_click(lambda _: self.tasks.call(self.undo))
         self.clear_button.on_click(lambda _: self.tasks.call(self.clear))
+        self.fork_button.on_click(lambda _: self.tasks.call(self.fork))
         self.yolo.observe(lambda change: self.tasks.call(self._on_yolo, change), "value")
         self._set_busy(True, "loading the conversation…")
         self.tasks.start(self._load(), "chat-load")
@@ -157,6 +185,24 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         self._reset_clear()
         self._set_busy(True, "clearing…")
         self.tasks.start(self._clear(), "chat-clear")
+
+    def fork(self) -> None:
+        """Copy this chat into the chat chosen in the header (a job's, or the general chat);
+        that chat must be empty. This one stays as it is."""
+        target = self.fork_into.value
+        if not target:
+            self._append(Bubble("tool", "Choose the job to fork into first.", title="fork"))
+            return
+        self._set_busy(True, "forking…")
+        self.tasks.start(self._fork(None if target == _GENERAL else target), "chat-fork")
+
+    async def _fork(self, into: str | None) -> None:
+        try:
+            text = await self.lm.fork_chat(self.name, into)
+        finally:
+            self._set_busy(False)
+        self.fork_into.value = ""
+        self._append(Bubble("tool", text, title="fork"))
 
     def _reset_clear(self) -> None:
         self._confirm_clear = False
@@ -245,6 +291,7 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
         self.send_button.disabled = busy
         self.undo_button.disabled = busy
         self.clear_button.disabled = busy
+        self.fork_button.disabled = busy
         for button in self._approval_buttons:
             button.disabled = busy
         self.status.value = html.escape(text) if busy else ""

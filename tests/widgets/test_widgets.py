@@ -447,3 +447,33 @@ async def test_clear_asks_to_confirm_then_starts_afresh(make_rm: MakeRm, workdir
     assert bubbles(chat)[-1].role == "assistant" and "Hello again." in bubbles(chat)[-1].value
     texts = " ".join(m.text for m in await lm.history("boom"))
     assert "set lr to 2" not in texts and "hi" in texts  # the model got no old history
+
+
+async def test_fork_copies_the_chat_into_the_chosen_one(make_rm: MakeRm) -> None:
+    other = Job("boom2", ["/bin/sh", "-c", "echo 'RuntimeError: boom'; exit 1"])
+    model = ScriptedChatModel(script("First answer.", "Going on in boom2."))
+    rm = await started(make_rm, [BOOM, other], llm=model)
+    lm = rm.llm_manager
+    chat = chat_widget(lm, "boom")
+    await chat.idle()
+    assert [v for _, v in chat.fork_into.options][1:] == ["boom2", "\x00general"]
+    chat.fork_button.click()  # nothing chosen: says so, forks nothing
+    await chat.idle()
+    assert "Choose the job" in bubbles(chat)[-1].value
+    type_text(chat, "why did it fail?")
+    await chat.idle()
+    chat.fork_into.value = "boom2"
+    chat.fork_button.click()
+    await chat.idle()
+    assert bubbles(chat)[-1].title == "fork" and "Forked" in bubbles(chat)[-1].value
+    assert chat.fork_into.value == ""
+    copy = chat_widget(lm, "boom2")
+    await copy.idle()
+    assert "why did it fail?" in " ".join(b.value for b in bubbles(copy))
+    type_text(copy, "go on")
+    await copy.idle()
+    assert "Going on in boom2." in bubbles(copy)[-1].value
+    chat.fork_into.value = "boom2"
+    chat.fork_button.click()  # the copy has a conversation now: refused, said so
+    await chat.idle()
+    assert "Not forked" in bubbles(chat)[-1].value
