@@ -59,6 +59,10 @@ def pipeline():
 
         return not_an_installed_module
 
+    @task
+    def syntax_exec():
+        exec(compile("total = (1,\\n", "generated_step.py", "exec"))  # MARK syntax_exec
+
     @task(execution_timeout=timedelta(seconds=3))
     def too_slow():
         time.sleep(120)  # MARK too_slow
@@ -75,6 +79,7 @@ def pipeline():
     name_error()
     type_error()
     missing_module()
+    syntax_exec()
     too_slow()
     ok()
 
@@ -88,6 +93,7 @@ EXPECTED = {
     "name_error": (JobState.FAILED, "python_exception", "NameError"),
     "type_error": (JobState.FAILED, "python_exception", "TypeError"),
     "missing_module": (JobState.FAILED, "missing_module", "ModuleNotFoundError"),
+    "syntax_exec": (JobState.FAILED, "syntax_error", "SyntaxError"),
     "too_slow": (JobState.TIMEOUT, "time_limit", "AirflowTaskTimeout"),
 }
 
@@ -129,12 +135,12 @@ async def test_failures_diagnosed_then_fixed_and_cleared(
     rm.start()
     await rm.wait(timeout=150)
 
-    # One DAG run for all seven tasks, one list call per poll.
+    # One DAG run for all eight tasks, one list call per poll.
     runs = {rm.job_manager.attempts[j.name].scheduler_id.split("/")[1] for j in jobs}  # type: ignore[union-attr]
     assert len(runs) == 1 and next(iter(runs)).startswith("adaptive_llm__")
     assert sched.client.calls["POST /dags/{dag}/dagRuns"] == 1
     assert sched.polls > 0 and sched.client.calls["POST /ti/list"] == sched.polls
-    assert sched.client.calls["GET /ti/logs/{try}"] == 6  # each finished try, once
+    assert sched.client.calls["GET /ti/logs/{try}"] == 7  # each finished try, once
 
     ok = rm.job(f"{dag_id}.ok")
     assert ok.state is JobState.COMPLETED, ok.reason
@@ -156,7 +162,10 @@ async def test_failures_diagnosed_then_fixed_and_cleared(
         assert diagnosis is not None, task
         assert (diagnosis.category, diagnosis.error_type) == (category, exc_type), task
         assert diagnosis.location is not None, task
-        assert (diagnosis.location.file, diagnosis.location.line) == (str(path), line), task
+        where = ("generated_step.py", 1) if task == "syntax_exec" else (str(path), line)
+        assert (diagnosis.location.file, diagnosis.location.line) == where, task
+    syntax_log = Path(rm.job_manager.attempts[f"{dag_id}.syntax_exec"].log_path).read_text()
+    assert 'File "generated_step.py", line 1\n    total = (1,\n            ^\n' in syntax_log
     timeout_reason = rm.job_manager.attempts[f"{dag_id}.too_slow"].reason or ""
     assert "execution_timeout" in timeout_reason
 
