@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument(
         "--workdir", default="adaptive-llm-demo", help="demo workspace (default: %(default)s)"
     )
-    demo.add_argument("--scheduler", choices=["local", "slurm"], default="local")
+    demo.add_argument("--scheduler", choices=["local", "slurm", "airflow"], default="local")
     demo.add_argument(
         "--approve-all", action="store_true", help="approve every proposed fix (offline recipes)"
     )
@@ -70,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.paths.extend(extra)
     try:
+        if args.command == "demo" and args.scheduler == "airflow":
+            from .demo_airflow import run_airflow_demo
+
+            return run_airflow_demo(workdir=Path(args.workdir), approve_all=args.approve_all)
         if args.command == "demo":
             from .demo import run_demo
 

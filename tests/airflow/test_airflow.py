@@ -281,3 +281,28 @@ async def test_refusals_are_one_line(airflow: Airflow, make_rm: MakeRM, workdir:
     assert "is not an Airflow task" in plain and "airflow_job(dag_id, task_id)" in plain
     with pytest.raises(ValueError, match="invalid Airflow task id"):
         airflow_job("dag", "bad/id")
+
+
+def test_demo_fixes_and_clears_one_task(
+    airflow: Airflow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from adaptive_llm.cli import main
+    from adaptive_llm.cli.demo_airflow import DAG_FILE
+
+    for key, value in {
+        "URL": airflow.url,
+        "USERNAME": airflow.username,
+        "PASSWORD": airflow.password,
+        "DAGS": str(airflow.dags),
+    }.items():
+        monkeypatch.setenv(f"ADAPTIVE_LLM_AIRFLOW_{key}", value)
+    argv = ["demo", "--scheduler", "airflow", "--headless", "--approve-all"]
+    try:
+        code = main([*argv, "--workdir", str(tmp_path / "demo")])
+    finally:
+        (airflow.dags / DAG_FILE).unlink(missing_ok=True)
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    assert "adaptive_llm_demo.count_rows: attempt 2 COMPLETED" in out
+    assert "Every task behaved as expected." in out
+    assert airflow.password not in out
