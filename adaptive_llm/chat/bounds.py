@@ -102,8 +102,10 @@ MISSING_RESULT = "Error: no result was recorded for this call; nothing is known 
 def normalise_messages(messages: Sequence[BaseMessage], *, strict: bool) -> list[BaseMessage]:
     """What every provider accepts: each tool call answered by exactly one tool message right
     after its assistant message (a missing answer gets an error result, a stray or repeated
-    one is left out); calls that were not valid JSON are left out; with ``strict``, a
-    tool-calling assistant message never has empty content (LangChain would send ``null``)."""
+    one is left out); calls that were not valid JSON, and content blocks of calls the message
+    does not hold, are left out, and so is an assistant message left with nothing to say;
+    with ``strict``, a tool-calling assistant message never has empty content (LangChain
+    would send ``null``)."""
     out: list[BaseMessage] = []
     i = 0
     while i < len(messages):
@@ -111,10 +113,11 @@ def normalise_messages(messages: Sequence[BaseMessage], *, strict: bool) -> list
         i += 1
         if isinstance(message, ToolMessage):
             continue  # not right after its call: stray
-        if isinstance(message, AIMessage) and message.invalid_tool_calls:
-            # A call cut off by the output limit (not valid JSON): never answered, and sent
-            # again it makes a strict server refuse every later request; leave it out.
-            message = message.model_copy(update={"invalid_tool_calls": []})
+        if isinstance(message, AIMessage):
+            cleaned = _only_its_calls(message)
+            if cleaned is None:
+                continue  # nothing was said: an empty assistant message is refused
+            message = cleaned
         if not (isinstance(message, AIMessage) and message.tool_calls):
             out.append(message)
             continue
@@ -138,6 +141,48 @@ def normalise_messages(messages: Sequence[BaseMessage], *, strict: bool) -> list
                 )
             )
     return out
+
+
+#: Content blocks that make a tool call (Anthropic's ``tool_use``; LangChain's standard ones).
+_CALL_BLOCKS = frozenset({"tool_use", "tool_call", "tool_call_chunk", "invalid_tool_call"})
+
+
+def _only_its_calls(message: AIMessage) -> AIMessage | None:
+    """``message`` making only the calls of its ``tool_calls``, or None when it says nothing.
+
+    Left out: calls that were not valid JSON (cut off by the output limit: never answered,
+    and sent again they make a strict server refuse every later request), and a provider's
+    content blocks of calls that ``tool_calls`` does not hold. langchain-anthropic keeps a
+    streamed call in the content too (a ``tool_use`` block; for a cut call, its partial JSON)
+    and sends each such block as a call: one with no answer after it makes the Anthropic API
+    refuse the request (every later one too), and so does an empty text block. A block whose
+    id repeats (the approvals rename repeated call ids in ``tool_calls``) is kept once: the
+    client adds a block for each call its content lacks."""
+    update: dict[str, Any] = {}
+    if message.invalid_tool_calls:
+        update["invalid_tool_calls"] = []
+    content = message.content
+    if isinstance(content, list):
+        calls = {str(call.get("id")) for call in message.tool_calls}
+        kept: list[Any] = []
+        for block in content:
+            if isinstance(block, dict):
+                kind = block.get("type")
+                if kind in _CALL_BLOCKS:
+                    key = str(block.get("id"))
+                    if kind == "invalid_tool_call" or key not in calls:
+                        continue  # not a call it makes (the client would send it as one)
+                    calls.discard(key)  # a repeated id: its first block only
+                elif kind == "text" and not str(block.get("text") or "").strip():
+                    continue
+            kept.append(block)
+        if len(kept) != len(content):
+            update["content"] = kept
+    if update:
+        message = message.model_copy(update=update)
+    if not message.tool_calls and message.content in ("", []):
+        return None
+    return message
 
 
 def fit_messages(messages: Sequence[BaseMessage], budget: int) -> list[BaseMessage]:
