@@ -187,7 +187,7 @@ async def test_failures_diagnosed_then_fixed_and_cleared(
 
 
 async def test_api_server_stopped_mid_run(
-    airflow: Airflow, dag_file: DagFile, make_rm: MakeRM
+    airflow: Airflow, dag_file: DagFile, make_rm: MakeRM, workdir: Path
 ) -> None:
     pid_file = Path(str(state_file()).removesuffix(".env") + ".api-server.pid")
     if not pid_file.exists():
@@ -216,13 +216,40 @@ def pipeline():
 pipeline()
 """
     )
+    later_id, _ = dag_file(
+        """
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="{dag_id}", schedule=None, catchup=False)
+def pipeline():
+    @task
+    def later():
+        print("submitted while the API server was down")
+
+    later()
+
+
+pipeline()
+"""
+    )
     sched = scheduler(airflow, dags=[dag_id])
     await sched.wait_for_dag(dag_id, timeout=90)
+    await sched.wait_for_dag(later_id, timeout=90)
     jobs = await sched.jobs(dag_id)
     rm = make_rm(jobs, scheduler=sched, poll_interval=0.3)
     rm.start()
     long_job = f"{dag_id}.long"
-    await until(lambda: rm.job(long_job).state is JobState.RUNNING, 90, "the long task runs")
+    # Once quick has finished: a try that ends while the API server is down cannot report its
+    # state to Airflow (AirflowRuntimeError: API_SERVER_ERROR) and fails; one that runs on does.
+    await until(
+        lambda: (
+            rm.job(long_job).state is JobState.RUNNING
+            and rm.job(f"{dag_id}.quick").state is JobState.COMPLETED
+        ),
+        90,
+        "quick done and the long task running",
+    )
     scheduler_id = rm.job_manager.attempts[long_job].scheduler_id
 
     pid = int(pid_file.read_text())
@@ -233,6 +260,17 @@ pipeline()
         assert "did not answer" in (rm.outage or "")
         assert rm.job(long_job).state is JobState.UNKNOWN
         assert {v.name for v in rm.jobs()} == {j.name for j in jobs}
+        # A job submitted now is kept: its run is triggered when Airflow answers again.
+        later = make_rm(
+            [airflow_job(later_id, "later", cwd=airflow.dags)],
+            scheduler=scheduler(airflow, dags=[later_id]),
+            poll_interval=0.3,
+            workdir=workdir / "later",
+        )
+        later.start()
+        later_job = f"{later_id}.later"
+        await until(lambda: later.job(later_job).state is JobState.UNKNOWN, 30, "UNKNOWN")
+        assert later.job_manager.attempts[later_job].scheduler_id is not None
     finally:
         restart = await asyncio.to_thread(
             subprocess.run,
@@ -246,9 +284,17 @@ pipeline()
     assert rm.outage is None
     attempt = rm.job_manager.attempts[long_job]
     assert attempt.number == 1 and attempt.scheduler_id == scheduler_id  # the same try
-    assert attempt.state is JobState.COMPLETED, attempt.reason
-    assert "long done" in Path(attempt.log_path).read_text()
+    # Whether the try survives depends on how long its heartbeats failed (Airflow may end it):
+    # the job ends as Airflow says it ended, with its log.
+    run_id = scheduler_id.split("/")[1]  # type: ignore[union-attr]
+    ti = await sched.client.task_instance(dag_id, run_id, "long")
+    expected = {"success": JobState.COMPLETED, "failed": JobState.FAILED}[ti["state"]]
+    assert attempt.state is expected, attempt.reason
+    assert "Worker startup parse complete" in Path(attempt.log_path).read_text()
     assert rm.job(f"{dag_id}.quick").state is JobState.COMPLETED
+    await later.wait(timeout=120)
+    done = later.job_manager.attempts[later_job]
+    assert done.number == 1 and done.state is JobState.COMPLETED, done.reason
 
 
 async def test_refusals_are_one_line(airflow: Airflow, make_rm: MakeRM, workdir: Path) -> None:

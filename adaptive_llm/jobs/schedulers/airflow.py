@@ -9,7 +9,9 @@ The contract:
   code and the chat's workspace holds it. ``await scheduler.jobs(dag_id)`` makes one per task.
 - **Submit, first attempt: trigger a DAG run.** The first job of a DAG submitted through this
   scheduler triggers a run (``conf`` from ``conf={dag_id: {...}}``); the other jobs of that DAG
-  join it, so N tasks are one run, not N runs. The run id is ``adaptive_llm__<time>_<random>``.
+  join it, so N tasks are one run, not N runs. The run id is ``adaptive_llm__<time>_<random>``,
+  chosen here: while Airflow is down a job is still submitted (its id names the run) and the
+  run is triggered by the first poll Airflow answers (a 409 means it was, and is fine).
 - **Resubmit: clear the task instance** in the run of the job's previous attempt (only that
   task: neither upstream nor downstream; resubmit a downstream job to clear it too). The new
   attempt follows the try that comes after the previous one's. ``await
@@ -36,6 +38,7 @@ The contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -51,6 +54,7 @@ from ..model import Attempt, Job, JobState
 from .airflow_api import (
     AirflowAuthError,
     AirflowClient,
+    AirflowConflict,
     AirflowDown,
     AirflowNotFound,
     format_events,
@@ -190,6 +194,7 @@ class AirflowScheduler(Scheduler):
         self.retry_max = retry_max
         self.polls = 0
         self._runs: dict[str, str] = {}  # DAG id -> the run this scheduler triggered
+        self._triggered: set[tuple[str, str]] = set()  # (DAG id, run id) known to Airflow
         self._tasks: dict[str, list[str]] = {}  # DAG id -> its task ids (checked DAGs)
         self._lock = asyncio.Lock()
         self._backoff = 0.0
@@ -228,8 +233,9 @@ class AirflowScheduler(Scheduler):
         deadline = time.monotonic() + timeout
         while True:
             try:
-                await self.client.dag(dag_id)
-                return
+                if not (await self.client.dag(dag_id)).get("is_stale"):
+                    return  # stale: its file was gone when last looked at
+                raise AirflowNotFound(f"DAG {dag_id!r} is stale")
             except AirflowNotFound:
                 if time.monotonic() > deadline:
                     raise TimeoutError(
@@ -262,8 +268,11 @@ class AirflowScheduler(Scheduler):
             )
         try:
             async with self._lock:  # the jobs of one DAG join one run
-                await self._check_dag(dag_id)
-                if task_id not in self._tasks[dag_id]:
+                try:
+                    await self._check_dag(dag_id)
+                except AirflowDown as exc:  # checked when the run is triggered, in a poll
+                    log.warning("%s; job %s is submitted when Airflow answers", exc, job.name)
+                if dag_id in self._tasks and task_id not in self._tasks[dag_id]:
                     known = ", ".join(self._tasks[dag_id][:20])
                     raise SubmitError(
                         f"job {job.name!r}: DAG {dag_id!r} has no task {task_id!r} (tasks: {known})"
@@ -324,19 +333,36 @@ class AirflowScheduler(Scheduler):
         except AirflowNotFound:
             known = ", ".join(await self.client.dag_ids()) or "none"
             raise SubmitError(f"unknown DAG id {dag_id!r} at {self.url} (DAGs: {known})") from None
+        if dag.get("is_stale"):
+            raise SubmitError(
+                f"DAG {dag_id!r} is stale in Airflow (its file was not found when last parsed)"
+            )
         if dag.get("is_paused"):
             raise SubmitError(f"DAG {dag_id!r} is paused in Airflow: unpause it first")
         self._tasks[dag_id] = await self.client.task_ids(dag_id)
 
     async def _run_of(self, dag_id: str) -> str:
+        """The DAG's run for this scheduler's first attempts. Its id is chosen here, so an
+        attempt has its id even while Airflow is down: the run is then triggered by a poll."""
         run_id = self._runs.get(dag_id)
         if run_id is None:
             stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
             run_id = f"adaptive_llm__{stamp}_{secrets.token_hex(3)}"
+            self._runs[dag_id] = run_id
+            with contextlib.suppress(AirflowDown):
+                await self._trigger(dag_id, run_id)
+        return run_id
+
+    async def _trigger(self, dag_id: str, run_id: str) -> None:
+        """Trigger the run unless it was (a 409: an earlier process or call triggered it)."""
+        if (dag_id, run_id) in self._triggered:
+            return
+        try:
             await self.client.trigger(dag_id, run_id, self.conf.get(dag_id, {}))
             log.info("triggered DAG %s: run %s", dag_id, run_id)
-            self._runs[dag_id] = run_id
-        return run_id
+        except AirflowConflict:
+            pass
+        self._triggered.add((dag_id, run_id))
 
     async def _clear(self, previous: TaskRef) -> TaskRef:
         """Clear the task in its run; the new attempt starts at the try after the last one."""
@@ -373,6 +399,21 @@ class AirflowScheduler(Scheduler):
         }
         for sid, ref in valid.items():
             ti = by_key.get((ref.dag_id, ref.run_id, ref.task_id))
+            if ti is None and (ref.dag_id, ref.run_id) not in self._triggered:
+                # Submitted while Airflow was down (or by a process that died before): trigger
+                # it now; a run that exists already is a 409, taken as done.
+                try:
+                    await self._check_dag(ref.dag_id)
+                    if ref.task_id not in self._tasks[ref.dag_id]:
+                        raise SubmitError(f"DAG {ref.dag_id!r} has no task {ref.task_id!r}")
+                    await self._trigger(ref.dag_id, ref.run_id)
+                except (AirflowNotFound, SubmitError) as exc:
+                    result[sid] = AttemptReport(
+                        JobState.FAILED,
+                        reason=f"could not trigger DAG {ref.dag_id!r}: {exc}",
+                        ended_at=time.time(),
+                    )
+                continue
             if ti is None:
                 continue  # the run's task instances are not created yet
             report = self._report(ref, ti)

@@ -35,6 +35,10 @@ class AirflowNotFound(SchedulerError):
     """Airflow answered 404: no such DAG, DAG run, task or try."""
 
 
+class AirflowConflict(SchedulerError):
+    """Airflow answered 409: it exists already (a DAG run id triggered before)."""
+
+
 class AirflowClient:
     """Airflow's REST API v2 at ``url`` with a bearer token: ``token`` as given, or fetched
     from ``POST /auth/token`` with ``username``/``password`` (again once when it is refused,
@@ -252,6 +256,8 @@ def _raise_for(response: httpx.Response, url: str, name: str) -> None:
         return
     if code == 404:
         raise AirflowNotFound(_detail(response))
+    if code == 409:
+        raise AirflowConflict(_detail(response))
     if code >= 500:
         raise SchedulerError(f"Airflow at {url} failed {name}: {code} {_detail(response)}")
     raise SchedulerError(f"Airflow at {url} refused {name}: {code} {_detail(response)}")
