@@ -352,3 +352,37 @@ def test_demo_fixes_and_clears_one_task(
     assert "adaptive_llm_demo.count_rows: attempt 2 COMPLETED" in out
     assert "Every task behaved as expected." in out
     assert airflow.password not in out
+
+
+async def test_cancel_marks_the_running_try_skipped(
+    airflow: Airflow, dag_file: DagFile, make_rm: MakeRM
+) -> None:
+    dag_id, _ = dag_file(
+        """
+import time
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="{dag_id}", schedule=None, catchup=False)
+def pipeline():
+    @task
+    def sleepy():
+        time.sleep(120)
+
+    sleepy()
+
+
+pipeline()
+"""
+    )
+    sched = scheduler(airflow, dags=[dag_id])
+    await sched.wait_for_dag(dag_id, timeout=90)
+    rm = make_rm(await sched.jobs(dag_id), scheduler=sched, poll_interval=0.3)
+    rm.start()
+    name = f"{dag_id}.sleepy"
+    await until(lambda: rm.job(name).state is JobState.RUNNING, 90, "sleepy runs")
+    await rm.cancel_job(name)
+    await rm.wait(timeout=30)
+    attempt = rm.job_manager.attempts[name]
+    assert attempt.state is JobState.CANCELLED and attempt.reason == "skipped by Airflow"
+    assert await rm.diagnosis(name) is None
