@@ -146,9 +146,27 @@ def timeout_error(model: Any, seconds: float, what: str = "model call") -> Model
 
 
 def with_endpoint(text: str, exc: BaseException, model: Any) -> str:
-    """``text`` naming the model's endpoint when ``exc`` is a connection error and the text
-    does not name it already (the one place both the diagnosis and the chat explain it)."""
+    """``text`` naming the model's endpoint when ``exc`` is a connection error or a 404 (no
+    such path or model at that URL) and the text does not name it already (the one place
+    both the diagnosis and the chat explain it). A 404 from a base URL of the wrong shape gets
+    a hint: the Anthropic client adds ``/v1/messages`` to the server's root, the OpenAI
+    client ``/chat/completions`` to a base URL that usually ends in ``/v1``."""
     where = endpoint_of(model)
+    if not where or where in text:
+        return text
     name = type(exc).__name__
-    failed = "Connection" in name or isinstance(exc, OSError) or "connect" in text.lower()
-    return f"{text} (endpoint {where})" if where and failed and where not in text else text
+    if "Connection" in name or isinstance(exc, OSError) or "connect" in text.lower():
+        return f"{text} (endpoint {where})"
+    if getattr(exc, "status_code", None) == 404 or "NotFound" in name:
+        kind = str(getattr(model, "_llm_type", ""))
+        base = where.rstrip("/")
+        hint = ""
+        if "anthropic" in kind and base.endswith("/v1"):
+            hint = (
+                "; for the Anthropic protocol give the server's root, without /v1: the client"
+                f" adds /v1/messages, so base_url {base.removesuffix('/v1')!r}"
+            )
+        elif "openai" in kind and not base.endswith("/v1"):
+            hint = "; an OpenAI-compatible server's base_url usually ends in /v1"
+        return f"{text} (endpoint {where}: no such path or model there{hint})"
+    return text

@@ -57,3 +57,25 @@ def test_an_openai_model_without_a_limit_gets_one() -> None:
     assert chat.max_tokens is None
 
     assert limit_output(chat, 64).max_tokens == 64
+
+
+class NotFoundError(Exception):
+    status_code = 404
+
+
+def test_a_404_names_the_endpoint_and_the_url_to_give() -> None:
+    from adaptive_llm.llm.limits import with_endpoint
+
+    wrong = anthropic.ChatAnthropic(model="smollm2", base_url=f"{LOCAL}/v1", api_key="x")
+    text = with_endpoint("Error code: 404 - File Not Found", NotFoundError(), wrong)
+    assert f"endpoint {LOCAL}/v1" in text and f"base_url '{LOCAL}'" in text, text
+
+    chat = openai.ChatOpenAI(model="smollm2", base_url=LOCAL, api_key="x")
+    text = with_endpoint("Error code: 404", NotFoundError(), chat)
+    assert f"endpoint {LOCAL}" in text and "usually ends in /v1" in text, text
+
+    right = anthropic.ChatAnthropic(model="smollm2", base_url=LOCAL, api_key="x")
+    text = with_endpoint("Error code: 404 - model not found", NotFoundError(), right)
+    assert text.endswith(f"(endpoint {LOCAL}: no such path or model there)"), text
+    # Other errors are left as they are.
+    assert with_endpoint("bad request", ValueError(), right) == "bad request"
