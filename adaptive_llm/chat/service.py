@@ -108,6 +108,8 @@ class ChatService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._caps: dict[str, ResourceCaps] = {}
         self._agent_lock = asyncio.Lock()
+        #: The graph state a thread's last run ended with, until its turn's end reads it.
+        self._after: dict[str, Any] = {}
 
     # -- setup --------------------------------------------------------------------------------
 
@@ -300,12 +302,20 @@ class ChatService:
         ):
             for event in events_of(part):
                 yield event
-        await self._mark_answered(context)
+        state = await agent.aget_state(_config(context.thread))
+        self._after[context.thread] = state  # read once: _finish uses it too
+        self._mark_answered(context, state)
 
-    async def _mark_answered(self, context: ChatContext) -> None:
+    async def _state(self, context: ChatContext) -> Any:
+        """The thread's graph state: the one the turn's run ended with, else read now."""
+        state = self._after.pop(context.thread, None)
+        if state is None:
+            state = await (await self.agent()).aget_state(_config(context.thread))
+        return state
+
+    def _mark_answered(self, context: ChatContext, state: Any) -> None:
         """Record that the conversation holds the answers of every settled reply (checked on
         the graph's state, after its checkpoint): a crash before it is finished at start."""
-        state = await (await self.agent()).aget_state(_config(context.thread))
         waiting = None
         for pending in state.interrupts:
             if isinstance(pending.value, dict):
@@ -317,7 +327,8 @@ class ChatService:
     ) -> AsyncIterator[ChatEvent]:
         """What this turn settled of a reply still waiting on other changes (its ToolMessages
         come once all are settled), the approvals now waiting, and the turn's final text."""
-        items = await self._open_items(context)
+        state = await self._state(context)
+        items = self._items_of(state)
         if items is not None:
             was = {i.key: i.status for i in before or []}
             for item in items:
@@ -338,8 +349,7 @@ class ChatService:
             yield ChatEvent("approval", text=approval.summary, approval=approval)
         final = ""
         if items is None:
-            state = await (await self.agent()).aget_state(_config(context.thread))
-            for message in reversed(state.values.get("messages", [])):
+            for message in reversed((state.values or {}).get("messages", [])):
                 if isinstance(message, AIMessage):
                     final = message.text
                     break
@@ -347,7 +357,10 @@ class ChatService:
 
     async def _open_items(self, context: ChatContext) -> list[Item] | None:
         """The changes of the reply the thread waits on, or None when it waits on none."""
-        state = await (await self.agent()).aget_state(_config(context.thread))
+        self._after.pop(context.thread, None)  # a state left by an earlier run is stale
+        return self._items_of(await (await self.agent()).aget_state(_config(context.thread)))
+
+    def _items_of(self, state: Any) -> list[Item] | None:
         for pending in state.interrupts:
             value = pending.value
             if isinstance(value, dict) and value.get("type") == "approval":
@@ -361,9 +374,11 @@ class ChatService:
         async with self._locks.setdefault(context.thread, asyncio.Lock()):
             items = await self._open_items(context)
             if items is None or not (ready(items) or not _pending(items)):
-                await self._mark_answered(context)
+                self._mark_answered(context, await self._state(context))
                 return []
-            return [event async for event in self._run(Command(resume={}), context)]
+            events = [event async for event in self._run(Command(resume={}), context)]
+            self._after.pop(context.thread, None)
+            return events
 
     async def chat(
         self, job: str | None, text: str, shown: Collection[str] | None = None
