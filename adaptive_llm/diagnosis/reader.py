@@ -3,7 +3,7 @@
 Only regions of the file are ever held in memory (the scan itself is ``scan.py``: chunked,
 at most once over the file, split between two processes for huge files). Lines are cleaned
 (ANSI codes, control characters and CI timestamps removed, a CR-overwritten line reduced to
-what a terminal shows), then **redacted** (``redact.py``: each region as a whole, so a secret
+what a terminal shows), then **redacted** (``redact``: each region as a whole, so a secret
 is seen whole, across lines for private keys), and only then overlong lines are shortened.
 Every line a ``LogText`` holds is redacted: nothing downstream (signals, excerpt, summary,
 location) can cut a secret in half before it is recognised. Lines keep their 1-based line
