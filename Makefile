@@ -72,6 +72,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/read_file.py
 	$(BIN)/python bench/commands.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/redaction.py
+	$(BIN)/python bench/chat_overhead.py
 
 clean:
 	rm -rf $(VENV) adaptive-llm-demo .pytest_cache .mypy_cache .ruff_cache
