@@ -41,12 +41,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,99 +56,26 @@ from .airflow_api import (
     AirflowNotFound,
     format_events,
 )
+from .airflow_model import (
+    DAGS_ENV,
+    ID_RE,
+    PASSWORD_ENV,
+    REASONS,
+    STATES,
+    TOKEN_ENV,
+    URL_ENV,
+    USERNAME_ENV,
+    TaskRef,
+    airflow_job,
+    task_of,
+    timed_out,
+    timestamp,
+)
 from .base import AttemptReport, Scheduler, SchedulerError, SubmitError, SubmitRequest
 
+__all__ = ["DAGS_ENV", "URL_ENV", "AirflowScheduler", "TaskRef", "airflow_job", "task_of"]
+
 log = logging.getLogger(__name__)
-
-#: The first word of an Airflow job's command.
-COMMAND = "airflow-task"
-#: The variables ``from_env`` reads (``.ci/airflow-up`` prints them).
-URL_ENV = "ADAPTIVE_LLM_AIRFLOW_URL"
-USERNAME_ENV = "ADAPTIVE_LLM_AIRFLOW_USERNAME"
-PASSWORD_ENV = "ADAPTIVE_LLM_AIRFLOW_PASSWORD"
-TOKEN_ENV = "ADAPTIVE_LLM_AIRFLOW_TOKEN"
-DAGS_ENV = "ADAPTIVE_LLM_AIRFLOW_DAGS"
-
-_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,250}")
-_TIMEOUT_TYPES = ("AirflowTaskTimeout",)
-
-_STATES: dict[str | None, JobState] = {
-    None: JobState.PENDING,
-    "scheduled": JobState.PENDING,
-    "queued": JobState.PENDING,
-    "up_for_retry": JobState.PENDING,
-    "awaiting_input": JobState.RUNNING,
-    "running": JobState.RUNNING,
-    "deferred": JobState.RUNNING,
-    "up_for_reschedule": JobState.RUNNING,
-    "restarting": JobState.RUNNING,
-    "success": JobState.COMPLETED,
-    "failed": JobState.FAILED,
-    "upstream_failed": JobState.CANCELLED,
-    "skipped": JobState.CANCELLED,
-    "removed": JobState.LOST,
-}
-_REASONS = {
-    "upstream_failed": "never ran: an upstream task failed (Airflow: upstream_failed)",
-    "skipped": "skipped by Airflow",
-    "removed": "the task is no longer in the DAG (Airflow: removed)",
-    "up_for_retry": "try {try_number} failed; Airflow retries it (up to {max_tries} retries)",
-}
-
-
-def airflow_job(
-    dag_id: str,
-    task_id: str,
-    *,
-    name: str | None = None,
-    cwd: str | os.PathLike[str] | None = None,
-    max_attempts: int = 1,
-) -> Job:
-    """A job that is the task ``task_id`` of the DAG ``dag_id`` (named ``dag_id.task_id``)."""
-    for what, value in (("DAG id", dag_id), ("task id", task_id)):
-        if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-            raise ValueError(f"invalid Airflow {what} {value!r}: letters, digits, '.', '_', '-'")
-    return Job(
-        name or f"{dag_id}.{task_id}"[:128],
-        (COMMAND, dag_id, task_id),
-        cwd=cwd,
-        max_attempts=max_attempts,
-    )
-
-
-def task_of(job: Job) -> tuple[str, str]:
-    """(dag_id, task_id) of an Airflow job; ``SubmitError`` for any other job."""
-    command = job.command
-    if isinstance(command, str) or len(command) != 3 or command[0] != COMMAND:
-        raise SubmitError(
-            f"job {job.name!r} is not an Airflow task (its command is {job.command_text!r}):"
-            " make it with airflow_job(dag_id, task_id)"
-        )
-    return command[1], command[2]
-
-
-@dataclass(frozen=True)
-class TaskRef:
-    """What an attempt's scheduler id names: a task of a DAG run, from a try on."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    first_try: int
-
-    def __str__(self) -> str:
-        return f"{self.dag_id}/{self.run_id}/{self.task_id}#{self.first_try}"
-
-    @classmethod
-    def parse(cls, text: str | None) -> TaskRef | None:
-        if not text or "/" not in text or "#" not in text:
-            return None
-        dag_id, _, rest = text.partition("/")
-        rest, _, first = rest.rpartition("#")
-        run_id, _, task_id = rest.rpartition("/")
-        if not (dag_id and run_id and task_id and first.isdigit()):
-            return None
-        return cls(dag_id, run_id, task_id, int(first))
 
 
 class AirflowScheduler(Scheduler):
@@ -186,7 +110,7 @@ class AirflowScheduler(Scheduler):
         if isinstance(dags, str):
             dags = [dags]
         for dag_id in dags:
-            if not isinstance(dag_id, str) or not _ID_RE.fullmatch(dag_id):
+            if not isinstance(dag_id, str) or not ID_RE.fullmatch(dag_id):
                 raise ValueError(f"invalid Airflow DAG id {dag_id!r}")
         self.dags = tuple(dags)
         self.conf = {k: dict(v) for k, v in (conf or {}).items()}
@@ -368,7 +292,7 @@ class AirflowScheduler(Scheduler):
         """Clear the task in its run; the new attempt starts at the try after the last one."""
         ti = await self.client.task_instance(previous.dag_id, previous.run_id, previous.task_id)
         tries = int(ti.get("try_number") or 0)
-        if _STATES.get(ti.get("state"), JobState.PENDING).is_final:
+        if STATES.get(ti.get("state"), JobState.PENDING).is_final:
             await self.client.clear(
                 previous.dag_id, previous.run_id, [previous.task_id], dry_run=False
             )
@@ -427,20 +351,20 @@ class AirflowScheduler(Scheduler):
         tries = int(ti.get("try_number") or 0)
         if state not in ("upstream_failed", "skipped") and tries < ref.first_try:
             return AttemptReport(JobState.PENDING, reason="cleared; waiting for its next try")
-        job_state = _STATES.get(state)
+        job_state = STATES.get(state)
         if job_state is None:
             return AttemptReport(JobState.RUNNING, reason=f"Airflow state {state!r}")
-        reason = _REASONS.get(str(state))
+        reason = REASONS.get(str(state))
         if reason:
             reason = reason.format(try_number=tries, max_tries=ti.get("max_tries"))
         return AttemptReport(
             job_state,
             exit_code=0 if state == "success" else None,
             reason=reason,
-            started_at=_timestamp(ti.get("start_date"))
+            started_at=timestamp(ti.get("start_date"))
             if job_state is not JobState.PENDING
             else None,
-            ended_at=_timestamp(ti.get("end_date")) if job_state.is_final else None,
+            ended_at=timestamp(ti.get("end_date")) if job_state.is_final else None,
         )
 
     async def _with_log(
@@ -451,7 +375,7 @@ class AirflowScheduler(Scheduler):
         header = f"# Airflow task {ref.dag_id}.{ref.task_id}, run {ref.run_id}"
         chunks: list[str] = []
         problems: list[str] = []
-        timed_out = False
+        killed = False
         for number in range(ref.first_try, last + 1):
             try:
                 events = await self.client.log_events(ref.dag_id, ref.run_id, ref.task_id, number)
@@ -467,7 +391,7 @@ class AirflowScheduler(Scheduler):
                 continue
             chunks.append(f"{header}, try {number}\n{format_events(events)}")
             if number == last:
-                timed_out = _timed_out(events)
+                killed = timed_out(events)
         if not chunks:
             chunks.append(f"{header}: it never ran ({report.reason or ti.get('state')})\n")
         try:
@@ -477,7 +401,7 @@ class AirflowScheduler(Scheduler):
             problems.append(f"cannot write the log to {path}: {exc}")
         state = report.state
         reason = report.reason
-        if state is JobState.FAILED and timed_out:
+        if state is JobState.FAILED and killed:
             state = JobState.TIMEOUT
             reason = "killed by its execution_timeout (AirflowTaskTimeout)"
         if problems:
@@ -489,20 +413,3 @@ class AirflowScheduler(Scheduler):
             started_at=report.started_at,
             ended_at=report.ended_at or time.time(),
         )
-
-
-def _timed_out(events: Sequence[Mapping[str, Any]]) -> bool:
-    for event in events:
-        for stack in event.get("error_detail") or []:
-            if isinstance(stack, Mapping) and stack.get("exc_type") in _TIMEOUT_TYPES:
-                return True
-    return False
-
-
-def _timestamp(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
