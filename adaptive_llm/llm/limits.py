@@ -106,10 +106,11 @@ def _class_defaults(model: Any) -> set[int]:
     ceiling = _profile_output(model)
     if ceiling is not None:
         defaults.add(ceiling)
-    module = sys.modules.get(type(model).__module__)
-    fallback = getattr(module, "_FALLBACK_MAX_OUTPUT_TOKENS", None)
-    if isinstance(fallback, int) and not isinstance(fallback, bool):
-        defaults.add(fallback)
+    for cls in type(model).__mro__:  # a subclass of the provider's class, too
+        module = sys.modules.get(cls.__module__)
+        fallback = getattr(module, "_FALLBACK_MAX_OUTPUT_TOKENS", None)
+        if isinstance(fallback, int) and not isinstance(fallback, bool):
+            defaults.add(fallback)
     return defaults
 
 

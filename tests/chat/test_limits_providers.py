@@ -79,3 +79,13 @@ def test_a_404_names_the_endpoint_and_the_url_to_give() -> None:
     assert text.endswith(f"(endpoint {LOCAL}: no such path or model there)"), text
     # Other errors are left as they are.
     assert with_endpoint("bad request", ValueError(), right) == "bad request"
+
+
+def test_a_subclass_of_the_provider_class_gets_the_limit_too() -> None:
+    class MyAnthropic(anthropic.ChatAnthropic):
+        pass
+
+    model = MyAnthropic(model="smollm2", base_url=LOCAL, api_key="x")
+    assert model.max_tokens == 4096
+
+    assert limit_output(model, 64).max_tokens == 64
