@@ -31,6 +31,8 @@ if TYPE_CHECKING:
         WorkspaceError,
     )
     from .jobs.model import Attempt, Job, JobState, Resources
+    from .jobs.schedulers.airflow import AirflowScheduler
+    from .jobs.schedulers.airflow_model import airflow_job
     from .jobs.schedulers.base import Scheduler
     from .jobs.schedulers.local import LocalScheduler
     from .jobs.schedulers.slurm import SlurmScheduler
@@ -61,6 +63,8 @@ _EXPORTS = {
     "SubmitError": "errors",
     "LocalScheduler": "jobs.schedulers.local",
     "SlurmScheduler": "jobs.schedulers.slurm",
+    "AirflowScheduler": "jobs.schedulers.airflow",
+    "airflow_job": "jobs.schedulers.airflow_model",
     "StoreError": "errors",
     "JobBusyError": "errors",
     "UnknownJobError": "errors",
