@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from llm_servers import Relay, SpareServer, llm_up_argv
 
 #: The variable ``.ci/run`` sets from the last line ``.ci/llm-up`` prints.
 URL_ENV = "ADAPTIVE_LLM_TEST_LLM_URL"
@@ -98,6 +100,51 @@ def llm_model_name(llm_base_url: str) -> str:
     return require_llm_server()[1]
 
 
+@pytest.fixture(scope="session")
+def llm_root_url(llm_base_url: str) -> str:
+    """The server's root, ``http://127.0.0.1:PORT``: where the Anthropic client goes (it adds
+    ``/v1/messages`` itself)."""
+    return llm_base_url.removesuffix("/v1")
+
+
+@pytest.fixture
+def make_chat_anthropic(llm_root_url: str, llm_model_name: str) -> Callable[..., Any]:
+    """``make_chat_anthropic(**kwargs)``: a langchain-anthropic ``ChatAnthropic`` on the local
+    server's Anthropic Messages API (``/v1/messages``), with the same defaults as
+    ``make_chat_openai`` (a placeholder key, ``max_tokens=16``, temperature 0, 60 s, no
+    retries)."""
+    from langchain_anthropic import ChatAnthropic
+
+    def factory(**kwargs: Any) -> ChatAnthropic:
+        options: dict[str, Any] = {
+            "model": llm_model_name,
+            "base_url": llm_root_url,
+            "api_key": "none",
+            "max_tokens": 16,
+            "temperature": 0,
+            "timeout": 60,
+            "max_retries": 0,
+        }
+        options.update(kwargs)
+        return ChatAnthropic(**options)
+
+    return factory
+
+
+@pytest.fixture
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's workdir, at the same path in every test of the session (emptied first).
+
+    The chat's system prompt names the workspace's root and the job's log path: with the same
+    path (and the same job) every test sends the same long prompt prefix, which llama-server
+    keeps in its prompt cache. A new path per test would cost each first turn some 30 s of
+    prompt processing on one thread."""
+    path = tmp_path_factory.getbasetemp() / "llm-server-work"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+    return path
+
+
 @pytest.fixture
 def make_chat_openai(llm_base_url: str, llm_model_name: str) -> Callable[..., Any]:
     """``make_chat_openai(**kwargs)``: a langchain-openai ``ChatOpenAI`` on the local server.
@@ -121,6 +168,35 @@ def make_chat_openai(llm_base_url: str, llm_model_name: str) -> Callable[..., An
         return ChatOpenAI(**options)
 
     return factory
+
+
+# -- servers to kill, and servers that never answer ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spare_server(
+    llm_base_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SpareServer]:
+    """A second llama-server started for the module (the shared one is never stopped)."""
+    argv = llm_up_argv(state_file())
+    if argv is None:
+        _skip_or_fail("no cached llama-server and model of .ci/llm-up to start a second one")
+    server = SpareServer(argv, tmp_path_factory.mktemp("spare") / "llama-server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def relay(llm_base_url: str) -> Iterator[Relay]:
+    """A silent stand-in in front of the shared server (``relay.silent = False`` relays)."""
+    stand_in = Relay(llm_base_url)
+    try:
+        yield stand_in
+    finally:
+        stand_in.close()
 
 
 def pytest_configure(config: pytest.Config) -> None:
