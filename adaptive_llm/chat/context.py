@@ -95,6 +95,9 @@ def job_context(run: RunView, name: str, caps: ResourceCaps | None = None) -> di
     if diagnosis is not None:
         data = diagnosis.to_dict()
         data.pop("path", None)
+        # How long the engine took means nothing to the model, and a value that changes with
+        # each computation would defeat the providers' prompt caches from there on.
+        data.pop("elapsed_ms", None)
         context["diagnosis"] = data
     if caps is not None:
         context["max_time_limit"] = caps.time_limit

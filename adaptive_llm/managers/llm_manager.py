@@ -312,11 +312,16 @@ class LLMManager(BaseManager):
         # Catch up on failures that an earlier process saw but did not diagnose.
         scheduled = 0
         for job_name, attempt in list(self.job_manager.attempts.items()):
-            if attempt.state.is_failure and (job_name, attempt.number) not in self._cache:
+            if not attempt.state.is_failure:
+                continue
+            cached = self._cache.get((job_name, attempt.number))
+            if cached is None:
                 self._schedule(self.job_manager.jobs[job_name], attempt)
-                scheduled += 1
-                if scheduled % SCHEDULE_BATCH == 0:
-                    await asyncio.sleep(0)  # a burst of failures must not stall the loop
+            elif self.uses_model:  # its LLM diagnosis failed or never ended: ask again
+                self._schedule_llm(self.job_manager.jobs[job_name], attempt, cached)
+            scheduled += 1
+            if scheduled % SCHEDULE_BATCH == 0:
+                await asyncio.sleep(0)  # a burst of failures must not stall the loop
         while True:
             event: FailureEvent = await self._events.get()
             if (event.job.name, event.attempt.number) not in self._cache:
@@ -352,7 +357,9 @@ class LLMManager(BaseManager):
                 self._cache.setdefault((job, number), Diagnosis.from_dict(data))
             except (KeyError, TypeError, ValueError):
                 log.warning("ignoring unreadable stored diagnosis of %s attempt %d", job, number)
-        self._llm_done.update(self.store.diagnoses.llm_signatures())
+        # A diagnosis that failed (a server down, a timeout) is tried again by a new run; in
+        # this one, the failure stands (and says why) so a dead server is not asked again.
+        self._llm_done.update(self.store.diagnoses.llm_signatures(answered=True))
 
     def _attempt(self, name: str, number: int | None) -> Attempt | None:
         latest = self.job_manager.attempts.get(name)

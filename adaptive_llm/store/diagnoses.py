@@ -49,9 +49,12 @@ class DiagnosisRepository:
         rows = self._db.rows("SELECT * FROM llm_diagnoses WHERE signature=?", (signature,))
         return dict(rows[0]) if rows else None
 
-    def llm_signatures(self) -> set[str]:
-        """Signatures that have a stored LLM diagnosis (or the reason it failed)."""
-        return {str(r["signature"]) for r in self._db.rows("SELECT signature FROM llm_diagnoses")}
+    def llm_signatures(self, *, answered: bool = False) -> set[str]:
+        """Signatures that have a stored LLM diagnosis or the reason it failed (``answered``:
+        only those with a diagnosis)."""
+        where = " WHERE text IS NOT NULL AND error IS NULL" if answered else ""
+        rows = self._db.rows("SELECT signature FROM llm_diagnoses" + where)
+        return {str(r["signature"]) for r in rows}
 
     def save_llm(
         self, signature: str, model: str, job: str, number: int, text: str | None, error: str | None

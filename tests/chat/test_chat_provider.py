@@ -276,3 +276,36 @@ def test_retry_after_takes_the_first_of_repeated_headers() -> None:
         headers = {"Retry-After": "2, 3"}
 
     assert retry_after(Limited()) == 2.0
+
+
+async def test_a_failed_llm_diagnosis_is_tried_again_by_the_next_run(
+    make_rm: Callable[..., RunManager], workdir: Path
+) -> None:
+    """A server down when the job failed: the failure stands in that run, and the next run
+    (after a restart) asks again; once answered, no later run asks."""
+    once = RetryPolicy(attempts=1, initial_delay=0.05)
+    with FakeOpenAI(api_key=KEY) as server:
+        server.default = Reply(500)
+        first = make_rm([FAILING], llm=model_kwargs(server))
+        first.llm_manager.retry = once
+        first.start()
+        await first.wait(timeout=60, llm=True)
+        assert (first.llm_manager.llm_diagnosis_text("j") or "").startswith(
+            "(LLM diagnosis unavailable"
+        )
+        await first.close()
+
+        server.default = Reply(text="Diagnosed once the server was back.")
+        second = make_rm([FAILING], llm=model_kwargs(server))
+        second.llm_manager.retry = once
+        second.start()
+        await second.wait(timeout=60, llm=True)
+        assert second.llm_manager.llm_calls == 1
+        assert second.llm_manager.llm_diagnosis_text("j") == "Diagnosed once the server was back."
+        await second.close()
+
+        third = make_rm([FAILING], llm=model_kwargs(server))
+        third.start()
+        await third.wait(timeout=60, llm=True)
+        assert third.llm_manager.llm_calls == 0
+        assert len(server.routed("diagnosis")) == 2

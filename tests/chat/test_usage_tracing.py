@@ -168,8 +168,8 @@ async def test_reported_and_estimated_calls_add_up_and_are_priced(start_chat: St
     out = estimated_output("Not counted: estimated.")
     assert usage.calls == 2 and usage.output_tokens == 200 + out
     assert usage.estimated_output_tokens == out and usage.estimated_input_tokens > 0
-    assert usage.cost_usd == pytest.approx(
-        (usage.input_tokens * 0.40 + usage.output_tokens * 1.60) / 1e6
+    assert usage.cost_usd == pytest.approx(  # the cost is rounded to a millionth of a dollar
+        (usage.input_tokens * 0.40 + usage.output_tokens * 1.60) / 1e6, abs=5e-7
     )
     diagnosis = lm.diagnosis_usage()
     assert (diagnosis.input_tokens, diagnosis.output_tokens, diagnosis.calls) == (1000, 100, 1)
