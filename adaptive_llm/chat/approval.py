@@ -183,7 +183,7 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
         key = request_key(context.thread, str(ai.id))
         items = env.records.items(key)
         if not items:
-            items = await self._plan(env, key, gated)
+            items = await self._plan(env, key, gated, cut_off=_cut_off(ai))
         while True:
             items = await self._apply_ready(env, items)
             if all(i.status.settled for i in items):
@@ -195,8 +195,12 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
         update += [_answer(item) for item in items]
         return {"messages": update}
 
-    async def _plan(self, env: ActionEnv, key: str, calls: Sequence[ToolCall]) -> list[Item]:
-        """Plan every gated call in listed order and record them all, before asking."""
+    async def _plan(
+        self, env: ActionEnv, key: str, calls: Sequence[ToolCall], *, cut_off: str | None = None
+    ) -> list[Item]:
+        """Plan every gated call in listed order and record them all, before asking. In a
+        reply cut off at the output limit (``cut_off``: how the provider said so) every call
+        is refused: a server may close a cut call's JSON, and the change would look whole."""
         overlay = Overlay()
         settings = env.records.settings(env.context.thread)
         items: list[Item] = []
@@ -216,6 +220,14 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
                 builds_on=(),
                 status=ItemStatus.REFUSED,
             )
+            if cut_off is not None:
+                exc = ActionError(
+                    f"your reply was cut off at the output limit ({cut_off}), so this call may"
+                    " be incomplete; it was not run. Propose it again in a shorter reply (one"
+                    " change at a time, or edit_file with a smaller old_text/new_text)"
+                )
+                items.append(replace(base, result=f"Error: {exc}", shown=_refused(base, exc)))
+                continue
             if action is None:
                 known = ", ".join(sorted({*self.actions, *(self.free or ())}))
                 exc = ActionError(f"there is no tool named {call['name']!r} (the tools: {known})")
@@ -310,6 +322,21 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
             env.records.set_status(item.key, status, result)
             by_position[item.position] = replace(item, status=status, result=result)
         return [by_position[i.position] for i in items]
+
+
+def _cut_off(message: AIMessage) -> str | None:
+    """How the provider said the reply stopped at the output limit, or None if it did not
+    (OpenAI-style ``finish_reason: length``, Anthropic's ``stop_reason: max_tokens``,
+    Ollama's ``done_reason: length``)."""
+    meta = message.response_metadata or {}
+    for field, value in (
+        ("finish_reason", "length"),
+        ("stop_reason", "max_tokens"),
+        ("done_reason", "length"),
+    ):
+        if meta.get(field) == value:
+            return f"{field}: {value}"
+    return None
 
 
 def _shown(item: Item) -> dict[str, Any]:

@@ -121,7 +121,11 @@ class ScriptedChatModel(BaseChatModel):
                 ],
             )
         yield AIMessageChunk(
-            content="", id=message.id, usage_metadata=message.usage_metadata, chunk_position="last"
+            content="",
+            id=message.id,
+            usage_metadata=message.usage_metadata,
+            response_metadata=dict(message.response_metadata),  # e.g. a finish_reason
+            chunk_position="last",
         )
 
     def _stream(
