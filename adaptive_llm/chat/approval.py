@@ -198,9 +198,11 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
     async def _plan(
         self, env: ActionEnv, key: str, calls: Sequence[ToolCall], *, cut_off: str | None = None
     ) -> list[Item]:
-        """Plan every gated call in listed order and record them all, before asking. In a
-        reply cut off at the output limit (``cut_off``: how the provider said so) every call
-        is refused: a server may close a cut call's JSON, and the change would look whole."""
+        """Plan every gated call in listed order and record them all, before asking. A reply
+        cut off at the output limit (``cut_off``: how the provider said so) may hold a call a
+        server closed the JSON of, looking whole: its changes always ask (also in YOLO mode),
+        with a warning in their summary. (The cut may as well have come after a whole call:
+        llama-server stops a small model rambling after its call with the same reason.)"""
         overlay = Overlay()
         settings = env.records.settings(env.context.thread)
         items: list[Item] = []
@@ -220,14 +222,6 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
                 builds_on=(),
                 status=ItemStatus.REFUSED,
             )
-            if cut_off is not None:
-                exc = ActionError(
-                    f"your reply was cut off at the output limit ({cut_off}), so this call may"
-                    " be incomplete; it was not run. Propose it again in a shorter reply (one"
-                    " change at a time, or edit_file with a smaller old_text/new_text)"
-                )
-                items.append(replace(base, result=f"Error: {exc}", shown=_refused(base, exc)))
-                continue
             if action is None:
                 known = ", ".join(sorted({*self.actions, *(self.free or ())}))
                 exc = ActionError(f"there is no tool named {call['name']!r} (the tools: {known})")
@@ -254,11 +248,17 @@ class ApprovalMiddleware(AgentMiddleware[Any, ChatContext]):
                     or plan.touches & set(earlier.shown.get("touches") or ())
                 )
             )
-            auto = bool(settings[action.auto_flag])
+            auto = bool(settings[action.auto_flag]) and cut_off is None
+            shown = plan.shown(action.name, action.shown_args(args))
+            if cut_off is not None:
+                shown["summary"] = (
+                    f"{shown['summary']}; WARNING: the reply was cut off at the output limit"
+                    f" ({cut_off}): this change may be incomplete, check it in full"
+                )
             items.append(
                 replace(
                     base,
-                    shown=plan.shown(action.name, action.shown_args(args)),
+                    shown=shown,
                     plan=plan.data,
                     after=after,
                     builds_on=plan.builds_on,
