@@ -52,16 +52,10 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
             layout=widgets.Layout(width="auto"),
         )
         self.yolo.add_class("adaptive-llm-yolo")
-        self.undo_button = widgets.Button(
-            description="Undo", icon="undo", tooltip="Undo the last applied edit"
+        self.undo_button = _header_button("Undo", "undo", "Undo the last applied edit", "undo")
+        self.clear_button = _header_button(
+            "Clear", "eraser", "Start this chat afresh (asks to confirm)", "clear"
         )
-        self.undo_button.layout.width = "auto"
-        self.undo_button.add_class("adaptive-llm-undo")
-        self.clear_button = widgets.Button(
-            description="Clear", icon="eraser", tooltip="Start this chat afresh (asks to confirm)"
-        )
-        self.clear_button.layout.width = "auto"
-        self.clear_button.add_class("adaptive-llm-clear")
         self._confirm_clear = False
         others = [j for j in sorted(self.lm.job_manager.jobs) if j != name]
         self.fork_into = widgets.Dropdown(
@@ -73,11 +67,9 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
             layout=widgets.Layout(width="9em"),
         )
         self.fork_into.add_class("adaptive-llm-fork-into")
-        self.fork_button = widgets.Button(
-            description="Fork", icon="code-branch", tooltip="Copy this chat into the chosen one"
+        self.fork_button = _header_button(
+            "Fork", "code-branch", "Copy this chat into the chosen one", "fork"
         )
-        self.fork_button.layout.width = "auto"
-        self.fork_button.add_class("adaptive-llm-fork")
         header = widgets.HBox(
             [
                 self.title,
@@ -403,6 +395,14 @@ class ChatWidget(widgets.VBox):  # type: ignore[misc]
 
 
 _DONE = {"done": "applied", "failed": "not applied", "rejected": "rejected", "refused": "refused"}
+
+
+def _header_button(description: str, icon: str, tooltip: str, css: str) -> widgets.Button:
+    """A button of the chat's header (as wide as its text, with its CSS class)."""
+    button = widgets.Button(description=description, icon=icon, tooltip=tooltip)
+    button.layout.width = "auto"
+    button.add_class(f"adaptive-llm-{css}")
+    return button
 
 
 def _inline(markdown_text: str) -> str:
