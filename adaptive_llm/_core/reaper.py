@@ -202,6 +202,17 @@ def signal_tree(root: int, sig: int, group: int | None = None) -> None:
     _signal((pid for pid, pgid in descendants(root) if pgid != group), sig)
 
 
+def _settle(root: int, group: int, within: float = 0.25) -> None:
+    """Wait (at most ``within`` seconds) for the members of process group ``group`` below
+    ``root`` to finish dying from the SIGTERM sent to the group: a shell's ``sleep`` that
+    takes a moment longer than the shell is the command itself, not a process it left."""
+    until = time.monotonic() + within
+    while any(pgid == group for _, pgid in descendants(root)):
+        if time.monotonic() >= until:
+            return
+        time.sleep(0.005)
+
+
 def kill_tree(root: int, *, timeout: float = 3.0) -> tuple[set[int], list[int]]:
     """SIGKILL every descendant of ``root`` (not ``root``): (pids killed, pids that survived).
 
@@ -644,6 +655,8 @@ def supervise(
                     reap(keep=child.pid)
                 next_poll = now + tick
 
+        if term_sent:  # the group's members got the SIGTERM too: they are the command
+            _settle(me, child.pid)
         # The command ended: whatever it left behind goes too (and is reaped).
         if subreaper:
             # Counted first (the group's members are descendants too), then the group.
