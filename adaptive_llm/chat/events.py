@@ -78,6 +78,23 @@ class ChatReply:
         """The first pending change (``approvals`` lists all of them)."""
         return self.approvals[0] if self.approvals else None
 
+    @classmethod
+    def of_events(cls, events: list[ChatEvent]) -> ChatReply:
+        """The reply a turn's events make (what ``lm.chat`` returns for ``lm.chat_stream``'s
+        events): the final text, else the tokens, else the last error."""
+        approvals = [e.approval for e in events if e.approval is not None]
+        errors = [e.text for e in events if e.type == "error"]
+        done = [e.text for e in events if e.type == "done"]
+        text = done[-1] if done else ""
+        if not text:
+            text = "".join(e.text for e in events if e.type == "token")
+        return cls(
+            text=text or (errors[-1] if errors else ""),
+            approvals=approvals,
+            events=events,
+            error=errors[-1] if errors else None,
+        )
+
 
 @dataclass(frozen=True)
 class ChatMessage:

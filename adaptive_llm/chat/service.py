@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import warnings
 from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from langchain.agents import create_agent
@@ -60,10 +62,23 @@ warnings.filterwarnings(
     category=UserWarning,
 )
 
+#: Seconds the scheduler may take to give a job's limits and facts at a turn's start.
+FACTS_TIMEOUT = 10.0
+#: Seconds the limits and facts read for a turn's prompt serve the next turns.
+FACTS_TTL = 30.0
+
 RECOVERED = (
     "Changes you decided on before the kernel stopped were finished first (above); your"
     " message was not sent. Look at the chat, then write again."
 )
+
+
+@dataclass(frozen=True)
+class _After:
+    """How a run ended, from its stream: the interrupts it waits on, its last model reply."""
+
+    interrupts: tuple[Any, ...]
+    final: AIMessage | None
 
 
 class ChatService:
@@ -107,9 +122,15 @@ class ChatService:
         self._connection: Any = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._caps: dict[str, ResourceCaps] = {}
+        self._facts: dict[str, dict[str, Any]] = {}
+        self._facts_at: dict[str, float] = {}
         self._agent_lock = asyncio.Lock()
-        #: The graph state a thread's last run ended with, until its turn's end reads it.
-        self._after: dict[str, Any] = {}
+        #: How a thread's last run ended (from its stream), until its turn's end reads it.
+        self._after: dict[str, _After] = {}
+        #: The interrupts each thread waits on, as its last run in this process ended them (a
+        #: turn's start needs no state read then); dropped whenever the thread is changed
+        #: otherwise (clear, fork, a failed run).
+        self._waiting: dict[str, tuple[Any, ...]] = {}
 
     # -- setup --------------------------------------------------------------------------------
 
@@ -169,27 +190,48 @@ class ChatService:
         return Workspace(root_of(self.run, context.job))
 
     def job_context(self, name: str) -> dict[str, Any]:
-        return job_context(self.run, name, self._caps.get(name))
+        return job_context(self.run, name, self._caps.get(name), self._facts.get(name))
 
     async def _env(self, context: ChatContext) -> ActionEnv:
         caps = await self._refresh_caps(context.job) if context.job else None
         return ActionEnv(self.run, context, self.records, caps)
 
     async def _refresh_caps(self, job: str) -> ResourceCaps | None:
-        """The scheduler's limits for this job, for recipes; a scheduler error is not fatal."""
+        """The scheduler's limits for this job, for recipes, and what else it knows of the job
+        (an Airflow task's DAG), each bounded in time; a scheduler error is not fatal (the
+        last facts known are kept)."""
         try:
-            self._caps[job] = await self.run.resource_caps(job)
+            self._caps[job] = await asyncio.wait_for(self.run.resource_caps(job), FACTS_TIMEOUT)
         except Exception as exc:
-            log.warning("could not read the scheduler's limits: %s", exc)
+            log.warning("could not read the scheduler's limits: %s", exc or type(exc).__name__)
+        try:
+            facts = await asyncio.wait_for(self.run.scheduler_facts(job), FACTS_TIMEOUT)
+            self._facts[job] = dict(facts)
+        except Exception as exc:
+            log.warning("could not read the scheduler's facts on %s: %s", job, exc or "timeout")
+        self._facts_at[job] = time.monotonic()
         return self._caps.get(job)
+
+    async def _know(self, job: str | None) -> None:
+        """The job's limits and facts for the turn's prompt, read again after ``FACTS_TTL``."""
+        if job is not None and time.monotonic() - self._facts_at.get(job, -FACTS_TTL) >= FACTS_TTL:
+            await self._refresh_caps(job)
 
     # -- the chat API -------------------------------------------------------------------------
 
     async def stream(
-        self, job: str | None, text: str, shown: Collection[str] | None = None
+        self,
+        job: str | None,
+        text: str,
+        shown: Collection[str] | None = None,
+        *,
+        tokens: bool = True,
     ) -> AsyncIterator[ChatEvent]:
         """One turn. While changes wait, ``text`` is the user's answer to them; ``shown``
-        (the keys of the changes on the user's screen) limits the answer to those."""
+        (the keys of the changes on the user's screen) limits the answer to those.
+        ``tokens=False``: one token event per model reply, with its whole text; the model is
+        then called without streaming (one JSON answer per call, as LangChain does when
+        nothing listens to the tokens)."""
         if job is not None:
             self.run.job(job)  # UnknownJobError before anything else
         thread = thread_of(job)
@@ -199,22 +241,23 @@ class ChatService:
         async with self._locks.setdefault(thread, asyncio.Lock()):
             self._bounds.start(thread)
             try:
-                async for event in self._turn(ChatContext(thread, job), text, shown):
+                async for event in self._turn(ChatContext(thread, job), text, shown, tokens):
                     yield event
             except Exception as exc:  # shown in the chat; the loop and the thread stay usable
                 log.exception("chat turn on %s failed", thread)
                 yield ChatEvent("error", text=_explain_error(exc, self.model))
 
     async def _turn(
-        self, context: ChatContext, text: str, shown: Collection[str] | None
+        self, context: ChatContext, text: str, shown: Collection[str] | None, tokens: bool
     ) -> AsyncIterator[ChatEvent]:
         if not text.strip():
             yield ChatEvent("error", text="Type a message (or approve / reject).")
             return
-        items = await self._open_items(context)
+        await self._know(context.job)
+        items = await self._open_items(context, known=True)
         if items is not None and (ready(items) or not _pending(items)):
             # Decided before a crash: apply those first; the message was meant for them.
-            async for event in self._run(Command(resume={}), context):
+            async for event in self._run(Command(resume={}), context, tokens):
                 yield event
             yield ChatEvent("error", text=RECOVERED)
             async for event in self._finish(context):
@@ -230,7 +273,7 @@ class ChatService:
                     yield event
                 return
             payload = Command(resume={})
-        async for event in self._run(payload, context):
+        async for event in self._run(payload, context, tokens):
             yield event
         async for event in self._finish(context, items):
             yield event
@@ -266,9 +309,13 @@ class ChatService:
             )
         return None
 
-    async def _run(self, payload: Any, context: ChatContext) -> AsyncIterator[ChatEvent]:
+    async def _run(
+        self, payload: Any, context: ChatContext, tokens: bool = True
+    ) -> AsyncIterator[ChatEvent]:
         """Run the agent for one turn: the user's callbacks (and Langfuse's, when configured)
-        see the whole turn, the usage recorder counts each call of the agent's model."""
+        see the whole turn, the usage recorder counts each call of the agent's model. Without
+        ``tokens`` only the graph's updates are streamed, so LangChain calls the model without
+        streaming (no chunk per token to parse: most of a short turn's cost)."""
         agent = await self.agent()
         local = is_local_model(self.model)
 
@@ -297,20 +344,43 @@ class ChatService:
             ours=[] if offline else [UsageRecorder(usage, node="model")],
         )
         config["configurable"] = {"thread_id": context.thread}
+        self._waiting.pop(context.thread, None)
+        interrupts: list[Any] = []
+        final: AIMessage | None = None
         async for part in agent.astream(
-            payload, config, context=context, stream_mode=["messages", "updates"], version="v2"
+            payload,
+            config,
+            context=context,
+            stream_mode=["messages", "updates"] if tokens else ["updates"],
+            version="v2",
         ):
-            for event in events_of(part):
+            if part["type"] == "updates":  # how the run ends: its interrupts, its last reply
+                for node, update in (part["data"] or {}).items():
+                    if node == "__interrupt__":
+                        interrupts.extend(update)
+                    elif node == "model" and isinstance(update, dict):
+                        for message in update.get("messages", []):
+                            if isinstance(message, AIMessage):
+                                final = message
+            for event in events_of(part, whole=not tokens):
                 yield event
-        state = await agent.aget_state(_config(context.thread))
-        self._after[context.thread] = state  # read once: _finish uses it too
-        self._mark_answered(context, state)
+        # The stream ends after the run's last checkpoint is saved: what it said is the state
+        # (no read of the whole stored conversation, which a long chat makes slow).
+        after = _After(tuple(interrupts), final)
+        self._after[context.thread] = after
+        self._waiting[context.thread] = after.interrupts
+        self._mark_answered(context, after)
 
     async def _state(self, context: ChatContext) -> Any:
-        """The thread's graph state: the one the turn's run ended with, else read now."""
+        """How the turn's run ended (``_After``), else the thread's graph state, read now."""
         state = self._after.pop(context.thread, None)
         if state is None:
-            state = await (await self.agent()).aget_state(_config(context.thread))
+            return await self._read_state(context.thread)
+        return state
+
+    async def _read_state(self, thread: str) -> Any:
+        state = await (await self.agent()).aget_state(_config(thread))
+        self._waiting[thread] = tuple(state.interrupts)
         return state
 
     def _mark_answered(self, context: ChatContext, state: Any) -> None:
@@ -349,16 +419,25 @@ class ChatService:
             yield ChatEvent("approval", text=approval.summary, approval=approval)
         final = ""
         if items is None:
-            for message in reversed((state.values or {}).get("messages", [])):
-                if isinstance(message, AIMessage):
-                    final = message.text
-                    break
+            if isinstance(state, _After) and state.final is None:  # no reply in this run
+                state = await self._read_state(context.thread)
+            if isinstance(state, _After):
+                final = state.final.text if state.final is not None else ""
+            else:
+                for message in reversed((state.values or {}).get("messages", [])):
+                    if isinstance(message, AIMessage):
+                        final = message.text
+                        break
         yield ChatEvent("done", text=final, data={"pending": len(approvals)})
 
-    async def _open_items(self, context: ChatContext) -> list[Item] | None:
-        """The changes of the reply the thread waits on, or None when it waits on none."""
+    async def _open_items(self, context: ChatContext, *, known: bool = False) -> list[Item] | None:
+        """The changes of the reply the thread waits on, or None when it waits on none
+        (``known``: as this process's last run of the thread left it, when it did)."""
         self._after.pop(context.thread, None)  # a state left by an earlier run is stale
-        return self._items_of(await (await self.agent()).aget_state(_config(context.thread)))
+        waiting = self._waiting.get(context.thread) if known else None
+        if waiting is not None:
+            return self._items_of(_After(waiting, None))
+        return self._items_of(await self._read_state(context.thread))
 
     def _items_of(self, state: Any) -> list[Item] | None:
         for pending in state.interrupts:
@@ -383,19 +462,8 @@ class ChatService:
     async def chat(
         self, job: str | None, text: str, shown: Collection[str] | None = None
     ) -> ChatReply:
-        events = [event async for event in self.stream(job, text, shown)]
-        approvals = [e.approval for e in events if e.approval is not None]
-        errors = [e.text for e in events if e.type == "error"]
-        done = [e.text for e in events if e.type == "done"]
-        reply_text = done[-1] if done else ""
-        if not reply_text:
-            reply_text = "".join(e.text for e in events if e.type == "token")
-        return ChatReply(
-            text=reply_text or (errors[-1] if errors else ""),
-            approvals=approvals,
-            events=events,
-            error=errors[-1] if errors else None,
-        )
+        events = [event async for event in self.stream(job, text, shown, tokens=False)]
+        return ChatReply.of_events(events)
 
     async def pending(self, job: str | None, *, waiting: bool = False) -> list[Approval]:
         """Every change waiting for the user (``waiting``: also those approved that wait for
@@ -461,6 +529,7 @@ class ChatService:
             agent = await self.agent()
             state = await agent.aget_state(_config(context.thread))
             count = len((state.values or {}).get("messages", []))
+            self._waiting.pop(context.thread, None)
             await self._saver.adelete_thread(context.thread)
             self.records.mark_answered(context.thread)
         note = f"; {rejected} waiting change(s) rejected" if rejected else ""
@@ -489,6 +558,7 @@ class ChatService:
             messages = settled_messages((state.values or {}).get("messages", []))
             if not messages:
                 return f"Nothing to fork: {_chat_name(job)} has no settled messages yet."
+            self._waiting.pop(target, None)
             await agent.aupdate_state(_config(target), {"messages": messages}, as_node="__start__")
         left = " (the reply waiting for your decision stays behind)" if state.next else ""
         return (

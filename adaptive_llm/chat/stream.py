@@ -14,9 +14,10 @@ from .events import ChatEvent
 __all__ = ["events_of"]
 
 
-def events_of(part: dict[str, Any]) -> list[ChatEvent]:
+def events_of(part: dict[str, Any], *, whole: bool = False) -> list[ChatEvent]:
     """The chat events in one part of LangGraph's v2 stream (``messages`` and ``updates``
-    modes)."""
+    modes). ``whole``: the stream has no ``messages`` mode, so each of the model's replies
+    comes as one token event with its whole text, from its update."""
     events: list[ChatEvent] = []
     if part["type"] == "messages":
         chunk, meta = part["data"]
@@ -32,6 +33,8 @@ def events_of(part: dict[str, Any]) -> list[ChatEvent]:
             continue
         for message in update.get("messages", []):
             if isinstance(message, AIMessage) and node == "model":
+                if whole and message.text:
+                    events.append(ChatEvent("token", text=message.text))
                 for call in message.tool_calls:
                     events.append(ChatEvent("tool_call", text=call["name"], data=dict(call)))
             elif isinstance(message, ToolMessage):

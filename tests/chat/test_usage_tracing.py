@@ -93,11 +93,14 @@ async def test_a_server_that_streams_no_usage_is_estimated_marked_and_kept_acros
     rm.start()
     await rm.wait(timeout=30, llm=True)
     lm = rm.llm_manager
-    reply = await lm.chat("j", "why did it fail?")
-    assert reply.error is None and reply.text == "It raises on purpose."
+    # The widget's way: streamed (``lm.chat`` does not stream; see the test below).
+    events = [e async for e in lm.chat_stream("j", "why did it fail?")]
+    assert not [e for e in events if e.type == "error"]
+    assert [e.text for e in events if e.type == "done"] == ["It raises on purpose."]
 
     turns = server.routed("chat")
-    assert len(turns) == 2 and all("stream_options" not in t.body for t in turns)
+    assert len(turns) == 2 and all(t.body.get("stream") for t in turns)
+    assert all("stream_options" not in t.body for t in turns)
     usage = lm.usage("j")
     assert usage.calls == 2 and usage.estimated
     assert usage.input_tokens == usage.estimated_input_tokens
@@ -131,6 +134,41 @@ async def test_a_server_that_streams_no_usage_is_estimated_marked_and_kept_acros
     assert again.llm_manager.diagnosis_usage("j") == diagnosis
     assert len(server.routed("diagnosis")) == 2  # the stored diagnosis, not a new call
     assert again.llm_manager.chat_settings("j")["input_tokens"] == usage.input_tokens
+
+
+async def test_lm_chat_calls_the_model_without_streaming_and_counts_the_servers_usage(
+    make_rm: Callable[..., RunManager], server: FakeOpenAI, workdir: Path
+) -> None:
+    """``lm.chat`` keeps only the final text: each call is one JSON answer (nothing listens to
+    tokens), which carries the server's usage, so nothing is estimated; the reply's text and
+    its tool calls are the same as streamed."""
+    (workdir / "train.py").write_text(TRAIN)
+    read = ("read_file", {"path": "train.py"})
+    server.diagnosis_replies.append(Reply(text="train.py raises RuntimeError on line 3."))
+    server.chat_replies += [
+        Reply(text="Let me look.", tool_calls=[read]),
+        Reply(text="It raises on purpose."),
+    ]
+    rm = make_rm([FAILING], llm=model_kwargs(server), llm_retry=QUICK)
+    rm.start()
+    await rm.wait(timeout=30, llm=True)
+    lm = rm.llm_manager
+    reply = await lm.chat("j", "why did it fail?")
+    assert reply.error is None and reply.text == "It raises on purpose."  # the final answer
+    tokens = [e.text for e in reply.events if e.type == "token"]
+    assert tokens == ["Let me look.", "It raises on purpose."]  # one per reply, whole
+    assert [e.text for e in reply.events if e.type == "tool_call"] == ["read_file"]
+    results = [e for e in reply.events if e.type == "tool_result"]
+    assert len(results) == 1 and "RuntimeError" in results[0].text
+
+    turns = server.routed("chat")
+    assert len(turns) == 2 and not any(t.body.get("stream") for t in turns)
+    usage = lm.usage("j")
+    assert usage.calls == 2 and not usage.estimated
+    assert usage.input_tokens == sum(len(json.dumps(t.body["messages"])) // 4 for t in turns)
+    # The server's count: a quarter of the text, 10 per tool call.
+    assert usage.output_tokens == len("Let me look.") // 4 + 10 + len("It raises on purpose.") // 4
+    await rm.close()
 
 
 class PricedModel(ScriptedChatModel):

@@ -28,7 +28,7 @@ from langchain_openai import ChatOpenAI
 from llm_servers import Relay, SpareServer
 
 from adaptive_llm import Job, LocalScheduler, ModelLimits, RunManager
-from adaptive_llm.chat.events import ChatEvent
+from adaptive_llm.chat.events import ChatEvent, ChatReply
 
 pytestmark = pytest.mark.llm_server
 
@@ -244,6 +244,15 @@ def run(
     return factory
 
 
+async def say(rm: RunManager, text: str, way: str) -> ChatReply:
+    """One turn, the API's way (``call``: ``lm.chat``, the model called without streaming) or
+    the widget's (``stream``: ``lm.chat_stream``, the model streamed token by token)."""
+    lm = rm.llm_manager
+    if way == "call":
+        return await lm.chat(JOB.name, text)
+    return ChatReply.of_events([e async for e in lm.chat_stream(JOB.name, text)])
+
+
 def of_type(events: list[ChatEvent], kind: str) -> list[ChatEvent]:
     return [e for e in events if e.type == kind]
 
@@ -327,15 +336,16 @@ async def test_a_second_turn_carries_the_first(
 async def test_usage_the_server_reports_is_not_estimated(
     run: Callable[..., Any], protocol: str, llm_base_url: str
 ) -> None:
-    """OpenAI's protocol reports usage in a stream only when asked (``stream_usage``, not
-    asked by default for a custom base URL): then both counts are the server's. Over
-    Anthropic's, llama-server's ``message_delta`` carries the output tokens only (the real
-    API repeats the input there), so langchain-anthropic reports 0 input tokens, and the
-    product estimates them, marked as estimated."""
+    """Streamed (the widget's turn): OpenAI's protocol reports usage only when asked
+    (``stream_usage``, not asked by default for a custom base URL): then both counts are the
+    server's. Over Anthropic's, llama-server's ``message_delta`` carries the output tokens
+    only (the real API repeats the input there), so langchain-anthropic reports 0 input
+    tokens, and the product estimates them, marked as estimated. Not streamed (``lm.chat``):
+    the answer's usage is whole over both protocols, nothing estimated."""
     extra = {"stream_usage": True} if protocol == "openai" else {}
     rm = await run(spec(protocol, llm_base_url, **extra), protocol=protocol)
 
-    reply = await rm.llm_manager.chat(JOB.name, "Why did my job fail?")
+    reply = await say(rm, "Why did my job fail?", "stream")
 
     assert reply.error is None, reply
     usage = check_usage(rm)
@@ -344,6 +354,17 @@ async def test_usage_the_server_reports_is_not_estimated(
         assert usage.estimated_input_tokens == 0, usage
     else:
         assert usage.estimated_input_tokens == usage.input_tokens > 0, usage
+
+    again = await say(rm, "And how do I fix it?", "call")
+
+    assert again.error is None, again
+    total = check_usage(rm, calls_at_least=2)
+    assert total.calls == usage.calls + 1, (usage, total)
+    assert total.input_tokens > 2 * usage.input_tokens  # it sent the first turn too
+    assert (total.estimated_input_tokens, total.estimated_output_tokens) == (
+        usage.estimated_input_tokens,
+        usage.estimated_output_tokens,
+    ), (usage, total)
 
 
 # -- the LLM diagnosis ------------------------------------------------------------------------
@@ -469,20 +490,22 @@ async def test_a_server_that_never_answers_times_out_cleanly(
 OLD = "first line\nsecond line\n"
 
 
-@pytest.mark.parametrize("decision", ["approve", "reject"])
+@pytest.mark.parametrize(("decision", "way"), [("approve", "call"), ("reject", "stream")])
 async def test_a_forced_edit_waits_for_the_decision(
     run: Callable[..., Any],
     protocol: str,
     decision: str,
+    way: str,
     llm_base_url: str,
     workdir: Path,
 ) -> None:
+    """The call arrives whole (``lm.chat``) or streamed in pieces (the widget's way)."""
     notes = workdir / "notes.txt"
     notes.write_text(OLD)
     rm = await run(forcing_model(protocol, llm_base_url), protocol=protocol)
     lm = rm.llm_manager
 
-    reply = await lm.chat(JOB.name, "Put a note in notes.txt.")
+    reply = await say(rm, "Put a note in notes.txt.", way)
 
     assert reply.error is None, reply
     calls = [e.data for e in of_type(reply.events, "tool_call")]
@@ -501,7 +524,7 @@ async def test_a_forced_edit_waits_for_the_decision(
     assert first.diff.startswith("--- a/notes.txt\n+++ b/notes.txt\n"), first.diff
     assert sides_of(first.diff) == (OLD, content[first.tool_call_id]), first.diff
 
-    answer = await lm.chat(JOB.name, decision)
+    answer = await say(rm, decision, way)
 
     assert answer.error is None, answer
     assert await lm.pending(JOB.name) == []
@@ -520,8 +543,9 @@ async def test_a_forced_edit_waits_for_the_decision(
     assert len(tool_answers) == len(calls), history
 
 
+@pytest.mark.parametrize("way", ["call", "stream"])
 async def test_a_call_cut_off_by_the_output_limit_does_not_break_the_chat(
-    run: Callable[..., Any], protocol: str, llm_base_url: str, workdir: Path
+    run: Callable[..., Any], protocol: str, way: str, llm_base_url: str, workdir: Path
 ) -> None:
     """The forced call's content must be longer than the output limit allows: the call is cut
     off. llama-server then closes the JSON itself and sends a valid call with the content cut
@@ -538,7 +562,7 @@ async def test_a_call_cut_off_by_the_output_limit_does_not_break_the_chat(
     lm = rm.llm_manager
     notes = workdir / "notes.txt"
 
-    cut = await lm.chat(JOB.name, "Put a long note in notes.txt.")
+    cut = await say(rm, "Put a long note in notes.txt.", way)
 
     assert cut.error is None, cut
     assert not notes.exists()
@@ -546,11 +570,11 @@ async def test_a_call_cut_off_by_the_output_limit_does_not_break_the_chat(
         assert approval.diff is not None
         assert len(sides_of(approval.diff)[1]) < 200, approval.diff  # the cut content, shown
     if cut.approvals:
-        rejected = await lm.chat(JOB.name, "reject")
+        rejected = await say(rm, "reject", way)
         assert rejected.error is None, rejected
     assert await lm.pending(JOB.name) == []
 
-    again = await lm.chat(JOB.name, "Try once more.")
+    again = await say(rm, "Try once more.", way)
 
     assert again.error is None, again
     assert not notes.exists()
