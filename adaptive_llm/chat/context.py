@@ -8,6 +8,7 @@ job context without loading the chat stack.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +50,15 @@ class RunView(Protocol):
 
     async def resource_caps(self, name: str) -> ResourceCaps: ...
 
+    async def resubmit_preview(self, name: str) -> list[str] | None:
+        """What a resubmission would change in the scheduler besides a new attempt (Airflow:
+        the task instances it clears, from a dry run), or None."""
+        ...
+
+    async def scheduler_facts(self, name: str) -> dict[str, Any]:
+        """What the scheduler knows about the job (Airflow: its DAG file and source)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ChatContext:
@@ -70,8 +80,14 @@ def root_of(run: RunView, job: str | None) -> Path:
     return run.job(job).resolved_cwd(run.workdir)
 
 
-def job_context(run: RunView, name: str, caps: ResourceCaps | None = None) -> dict[str, Any]:
-    """The facts about a job that a model (or the offline assistant) is given."""
+def job_context(
+    run: RunView,
+    name: str,
+    caps: ResourceCaps | None = None,
+    facts: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The facts about a job that a model (or the offline assistant) is given (``facts``: the
+    scheduler's, e.g. an Airflow task's DAG; their text is redacted)."""
     job = run.job(name)
     attempt = run.latest_attempt(name)
     diagnosis = run.cached_diagnosis(name)
@@ -102,7 +118,20 @@ def job_context(run: RunView, name: str, caps: ResourceCaps | None = None) -> di
     if caps is not None:
         context["max_time_limit"] = caps.time_limit
         context["max_memory"] = caps.memory
+    for key, value in (facts or {}).items():
+        context.setdefault(key, _redacted(value))
     llm_text = run.llm_diagnosis_text(name)
     if llm_text:
         context["llm_diagnosis"] = llm_text
     return context
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` with every string redacted (a DAG's source may hold a password)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value

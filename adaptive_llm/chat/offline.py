@@ -3,7 +3,9 @@ known fix recipes through the same tools, approval gate and history as a real mo
 
 - time limit → raise the job's time limit (double it), and resubmit;
 - out of memory → raise its memory limit (double it), and resubmit;
-- missing module → run the install command (a command: always asked), and resubmit.
+- missing module → run the install command (a command: always asked), and resubmit;
+- an Airflow task killed by its ``execution_timeout`` → double it in the DAG file (an edit of
+  the line that sets it), and resubmit (Airflow clears the task).
 
 The fix and the resubmission are proposed in one reply, so the user sees (and can approve or
 reject) each of them at once; the resubmission waits for the fix to be decided.
@@ -141,6 +143,8 @@ def _recipe(context: dict[str, Any]) -> tuple[str, AIMessage | None] | None:
             "time",
             format_slurm_time(new),
         )
+    if category == "time_limit" and (context.get("airflow") or {}).get("execution_timeout"):
+        return _airflow_timeout(context["airflow"])
     if category == "out_of_memory" and resources.get("memory"):
         current_memory = int(resources["memory"])
         new_memory = current_memory * 2
@@ -169,6 +173,38 @@ def _recipe(context: dict[str, Any]) -> tuple[str, AIMessage | None] | None:
                 AIMessage(content="", tool_calls=calls),
             )
     return None
+
+
+def _airflow_timeout(airflow: dict[str, Any]) -> tuple[str, AIMessage | None]:
+    """Double the task's ``execution_timeout`` where the DAG file sets it, then clear it."""
+    timeout = airflow["execution_timeout"]
+    where = f"line {timeout.get('line')} of `{airflow.get('dag_file') or 'the DAG file'}`"
+    scope = (
+        " (in the DAG's `default_args`: every task without its own timeout gets it too)"
+        if timeout.get("scope") == "default_args"
+        else ""
+    )
+    text = (
+        f"Airflow killed the task at its `execution_timeout={timeout.get('text')}`, set on"
+        f" {where}{scope}."
+    )
+    edit = timeout.get("edit")
+    if not edit:
+        return (
+            text + " The DAG file is not in this workspace (Airflow's dags folder is not local"
+            " here), so raise it where the DAG is deployed, then resubmit the job.",
+            None,
+        )
+    calls = tool_call(
+        "edit_file",
+        {"path": edit["path"], "old_text": edit["old_text"], "new_text": edit["new_text"]},
+    ).tool_calls
+    calls += tool_call("resubmit_job").tool_calls
+    return (
+        text + f" I propose doubling it to `{edit['new']}` and resubmitting (Airflow clears"
+        " the task; its next try runs the edited file).",
+        AIMessage(content="", tool_calls=calls),
+    )
 
 
 def _at_cap(what: str, value: str) -> tuple[str, None]:

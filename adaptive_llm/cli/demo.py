@@ -243,7 +243,7 @@ async def _run(
         if with_model:
             await _show_llm_diagnoses(rm)
         if approve_all and not problems:
-            found = await _fix_in_chat(rm, "simulate", offline=not with_model)
+            found = await fix_in_chat(rm, "simulate", offline=not with_model)
             if with_model:  # a model may propose other fixes, or none: not the demo's failure
                 for problem in found:
                     print(f"note: {problem}")
@@ -280,7 +280,7 @@ async def _show_llm_diagnoses(rm: RunManager, timeout: float = 180) -> None:
                 print(f"    {_printable(line)}")
 
 
-async def _fix_in_chat(rm: RunManager, name: str, *, offline: bool = True) -> list[str]:
+async def fix_in_chat(rm: RunManager, name: str, *, offline: bool = True) -> list[str]:
     """Open the chat on a failed job and approve every proposed fix, as a user typing
     ``approve`` would; then wait for the new attempt."""
     lm = rm.llm_manager
@@ -294,7 +294,8 @@ async def _fix_in_chat(rm: RunManager, name: str, *, offline: bool = True) -> li
         for approval in reply.approvals:
             head = f"change {approval.number} of {approval.of}" if approval.of > 1 else "approval"
             print(f"\n[{head}] {_printable(approval.summary)}")
-            for line in (approval.diff or approval.command or "").splitlines():
+            shown = (approval.diff or "").splitlines() + (approval.command or "").splitlines()
+            for line in shown:  # a resubmission on Airflow: the clear's dry run, then the task
                 print(f"    {_printable(line)}")
         print("you: approve")
         reply = await lm.chat(name, "approve", shown=[a.key for a in reply.approvals])

@@ -3,14 +3,15 @@ Airflow 3 (``eval "$(.ci/airflow-up)"`` starts one and sets the variables read h
 
 The DAG file is written into Airflow's local dags folder (``$ADAPTIVE_LLM_AIRFLOW_DAGS``); its
 tasks run as one DAG run; each failed try's log is fetched through the API and diagnosed
-offline. With ``--approve-all`` the NameError is fixed in the DAG file, the clear is shown as a
-dry run, and the task is cleared: its second try succeeds.
+offline. With ``--approve-all`` the chat (the offline assistant, through the same approval gate
+as in the notebook) fixes the task killed by its ``execution_timeout``: it proposes doubling the
+timeout in the DAG file (the diff) and resubmitting (Airflow's dry run of the clear), both are
+approved, the task is cleared, and its second try succeeds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import sys
 from pathlib import Path
 
@@ -18,11 +19,12 @@ from ..errors import AdaptiveLLMError
 from ..jobs.model import JobState
 from ..jobs.schedulers.airflow import DAGS_ENV, URL_ENV, AirflowScheduler
 from ..managers.run_manager import RunManager
-from .demo import command_name, create_workspace, describe
+from .demo import command_name, create_workspace, describe, fix_in_chat
 
 DAG_ID = "adaptive_llm_demo"
 DAG_FILE = f"{DAG_ID}.py"
-BROKEN, FIXED = "return len(rowz)", "return len(rows)"
+#: The task the chat fixes with ``--approve-all``: it runs 4 s, its timeout is 3 s.
+FIXED_TASK = "slow_report"
 
 DAG_SOURCE = f'''\
 """The adaptive-llm demo DAG (written by `adaptive-llm demo --scheduler airflow`)."""
@@ -47,7 +49,7 @@ def adaptive_llm_demo():
     @task
     def count_rows():
         rows = ["a", "b", "c"]
-        {BROKEN}
+        return len(rowz)
 
     @task
     def parse_header():
@@ -69,7 +71,7 @@ def adaptive_llm_demo():
 
     @task(execution_timeout=timedelta(seconds=3))
     def slow_report():
-        time.sleep(120)
+        time.sleep(4)
 
     extract()
     count_rows()
@@ -123,6 +125,7 @@ def run_airflow_demo(*, workdir: Path, approve_all: bool = False) -> int:
 
 
 async def _run(workdir: Path, scheduler: AirflowScheduler, *, approve_all: bool) -> bool:
+    from ..managers.causes import causes_text, failures_by_cause
     from .table import format_table
 
     assert scheduler.dags_folder is not None
@@ -141,6 +144,7 @@ async def _run(workdir: Path, scheduler: AirflowScheduler, *, approve_all: bool)
     try:
         await rm.wait(timeout=300)
         print(format_table(rm.status(), base=workdir))
+        print(f"\n{causes_text(failures_by_cause(rm.jobs()), base=workdir)}")
         for task, (state, category) in EXPECTED.items():
             name = f"{DAG_ID}.{task}"
             view = rm.job(name)
@@ -154,7 +158,7 @@ async def _run(workdir: Path, scheduler: AirflowScheduler, *, approve_all: bool)
                     f"{name}: expected {state.value}/{category}, got {view.state.value}/{got}"
                 )
         if approve_all and not problems:
-            problems += await _fix_and_clear(rm, scheduler, path)
+            problems += await fix_in_chat(rm, f"{DAG_ID}.{FIXED_TASK}")
     finally:
         await rm.close()
     print()
@@ -167,33 +171,3 @@ async def _run(workdir: Path, scheduler: AirflowScheduler, *, approve_all: bool)
         print(f"  fix and clear one task:  {cli} demo --scheduler airflow --approve-all")
     print(f"  jobs and diagnoses:      {cli} status --workdir {workdir}")
     return True
-
-
-async def _fix_and_clear(rm: RunManager, scheduler: AirflowScheduler, path: Path) -> list[str]:
-    """Fix the NameError in the DAG file and clear its task (both shown, as approvals would
-    show them); its second try must succeed."""
-    name = f"{DAG_ID}.count_rows"
-    attempt = rm.job_manager.attempts[name]
-    old = await asyncio.to_thread(path.read_text, encoding="utf-8")
-    new = old.replace(BROKEN, FIXED)
-    print(f"\n--- fix {name} (--approve-all approves both changes) ---")
-    print(f"[change 1 of 2] edit {path}")
-    for line in difflib.unified_diff(
-        old.splitlines(), new.splitlines(), str(path), str(path), n=1, lineterm=""
-    ):
-        print(f"    {line}")
-    print("[change 2 of 2] clear the task instance in Airflow (dry run):")
-    for item in await scheduler.clear_preview(attempt):
-        print(f"    would clear {item}")
-    print("you: approve")
-    await asyncio.to_thread(path.write_text, new, encoding="utf-8")
-    await rm.resubmit(name)
-    await rm.wait(timeout=180)
-    view = rm.job(name)
-    print(f"\n{name}: attempt {view.attempt} {view.state.value}")
-    if view.state is not JobState.COMPLETED or view.attempt != 2:
-        return [
-            f"{name}: expected COMPLETED on attempt 2, got {view.state.value}"
-            f" on attempt {view.attempt}"
-        ]
-    return []

@@ -445,7 +445,8 @@ class LLMManager(BaseManager):
                         estimated_output_tokens=call.output_tokens if call.output_estimated else 0,
                     )
 
-                facts = job_context(ManagerRunView(self.job_manager, self), job.name)
+                view = ManagerRunView(self.job_manager, self)
+                facts = job_context(view, job.name, facts=await _scheduler_facts(view, job.name))
                 facts.pop("llm_diagnosis", None)
                 self.llm_calls += 1
                 text = await diagnose_with_model(
@@ -492,3 +493,13 @@ class LLMManager(BaseManager):
             memory=job.resources.memory,
             max_tokens=self.max_tokens,
         )
+
+
+async def _scheduler_facts(view: ManagerRunView, name: str) -> dict[str, Any]:
+    """The scheduler's facts on a job for its LLM diagnosis (an Airflow task's DAG), bounded;
+    none when the scheduler does not answer (the diagnosis goes on without them)."""
+    try:
+        return await asyncio.wait_for(view.scheduler_facts(name), 10.0)
+    except Exception as exc:
+        log.warning("no scheduler facts for the LLM diagnosis of %s: %s", name, exc or "timeout")
+        return {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..diagnosis import Diagnosis
 from ..jobs.model import Attempt, Job
@@ -55,3 +55,13 @@ class ManagerRunView:
 
     async def resource_caps(self, name: str) -> ResourceCaps:
         return await self._jm.scheduler.resource_caps(self._jm.job(name))
+
+    async def resubmit_preview(self, name: str) -> list[str] | None:
+        attempt = self._jm.attempts.get(name)
+        if attempt is None:
+            return None
+        return await self._jm.scheduler.resubmit_preview(attempt)
+
+    async def scheduler_facts(self, name: str) -> dict[str, Any]:
+        job = self._jm.job(name)
+        return await self._jm.scheduler.job_facts(job, job.resolved_cwd(self._jm.workdir))

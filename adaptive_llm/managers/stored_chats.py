@@ -12,7 +12,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..diagnosis import Diagnosis
 from ..errors import StoreError, UnknownJobError
@@ -83,6 +83,12 @@ class StoredRunView:
 
     async def resource_caps(self, name: str) -> ResourceCaps:
         return ResourceCaps()
+
+    async def resubmit_preview(self, name: str) -> list[str] | None:
+        return None
+
+    async def scheduler_facts(self, name: str) -> dict[str, Any]:
+        return {}
 
 
 @contextlib.asynccontextmanager

@@ -4,6 +4,7 @@ the change touches is on screen."""
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import hashlib
 import json
@@ -22,6 +23,8 @@ from .base import Action, ActionArgs, ActionEnv, ActionError, Overlay, Plan
 __all__ = ["ResubmitJob", "SetJobResources", "resources_text"]
 
 _PARTITION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: Seconds the scheduler may take to say what a resubmission would do (a dry run).
+PREVIEW_TIMEOUT = 15.0
 
 
 def _time_limit(value: str | int) -> str | int:
@@ -191,24 +194,65 @@ class ResubmitJob(Action):
         job = overlay.job if overlay.job is not None else env.run.job(name)
         attempt = env.run.latest_attempt(name)
         number = attempt.number + 1 if attempt else 1
+        preview = await _preview(env, name)
         return Plan(
             summary=f"Resubmit job {name} as attempt {number} ({resources_text(job.resources)})",
             kind="resubmit",
             path=f"job:{name}",
+            diff=_preview_text(preview),
             command=job.command_text,
-            data=json.dumps({"number": number}).encode(),
+            data=json.dumps({"number": number, "preview": preview}).encode(),
             touches=frozenset({f"job:{name}"}),
             barrier=True,
         )
 
     async def apply(self, env: ActionEnv, item: Item) -> str:
         name = env.job_name(self.name)
-        number = int(json.loads(item.plan or b"{}").get("number", 1))
+        plan = json.loads(item.plan or b"{}")
+        number = int(plan.get("number", 1))
         latest = env.run.latest_attempt(name)
         if latest is not None and latest.number >= number:  # submitted before a crash
             return f"Resubmitted job {name} as attempt {latest.number}."
+        shown = plan.get("preview")
+        if shown is not None:  # what the scheduler does must still be what was approved
+            now = await _preview(env, name)
+            if now != shown:
+                raise ActionError(
+                    f"Not resubmitted: the scheduler would now do something else than you"
+                    f" approved ({'; '.join(now or ['only start an attempt'])}); ask for the"
+                    " resubmission again to see it."
+                )
         try:
             attempt = await env.run.resubmit(name)
         except (RuntimeError, ValueError, LookupError) as exc:
             raise ActionError(str(exc)) from None
         return f"Resubmitted job {name} as attempt {attempt.number}."
+
+
+async def _preview(env: ActionEnv, name: str) -> list[str] | None:
+    """What resubmitting ``name`` does in the scheduler besides a new attempt, from its dry
+    run (Airflow: the task instances it clears); refused when the scheduler cannot say."""
+    try:
+        preview = await asyncio.wait_for(env.run.resubmit_preview(name), PREVIEW_TIMEOUT)
+    except TimeoutError:
+        raise ActionError(
+            f"Cannot resubmit job {name} now: the scheduler did not say within"
+            f" {PREVIEW_TIMEOUT:g} s what the resubmission would do (its dry run); try again"
+            " when it answers."
+        ) from None
+    except Exception as exc:  # the scheduler's error, in one line
+        raise ActionError(
+            f"Cannot resubmit job {name} now: the scheduler cannot show what the resubmission"
+            f" would do ({exc}); try again when it answers."
+        ) from None
+    return list(preview) if preview is not None else None
+
+
+def _preview_text(preview: list[str] | None) -> str | None:
+    if preview is None:
+        return None
+    if not preview:
+        return "The scheduler's dry run: this resubmission changes nothing else."
+    return "The scheduler's dry run: this resubmission will\n" + "".join(
+        f"  • {line}\n" for line in preview
+    )

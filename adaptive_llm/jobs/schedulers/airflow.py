@@ -56,6 +56,7 @@ from .airflow_api import (
     AirflowNotFound,
     format_events,
 )
+from .airflow_dag import dag_facts
 from .airflow_model import (
     DAGS_ENV,
     ID_RE,
@@ -179,6 +180,51 @@ class AirflowScheduler(Scheduler):
             return []
         cleared = await self.client.clear(ref.dag_id, ref.run_id, [ref.task_id], dry_run=True)
         return [f"{t.get('dag_id')}.{t.get('task_id')}@{t.get('dag_run_id')}" for t in cleared]
+
+    async def resubmit_preview(self, attempt: Attempt) -> list[str] | None:
+        """The task instances a resubmission clears (Airflow's dry run), each with its state
+        now; ``SchedulerError`` when Airflow does not answer (nothing is shown as cleared that
+        was not asked)."""
+        ref = TaskRef.parse(attempt.scheduler_id)
+        if ref is None:
+            return None
+        try:
+            cleared = await self.client.clear(ref.dag_id, ref.run_id, [ref.task_id], dry_run=True)
+        except AirflowNotFound as exc:
+            raise SchedulerError(f"Airflow cannot clear {ref}: {exc}") from None
+        return [
+            f"clear {t.get('dag_id')}.{t.get('task_id')}"
+            + (f"[{t['map_index']}]" if t.get("map_index", -1) not in (-1, None) else "")
+            + f" in run {t.get('dag_run_id')} (now {t.get('state') or 'no state'}; Airflow runs"
+            " it again)"
+            for t in cleared
+        ]
+
+    async def job_facts(self, job: Job, root: Path | None = None) -> dict[str, Any]:
+        """The task's DAG: its id, file (the path in ``root``, the chat's workspace, when the
+        dags folder is local), the source around the task and its ``execution_timeout``."""
+        dag_id, task_id = task_of(job)
+        try:
+            dag = await self.client.dag(dag_id)
+        except AirflowNotFound:
+            return {"airflow": {"dag_id": dag_id, "task_id": task_id, "error": "unknown DAG"}}
+        fileloc = str(dag.get("fileloc") or "")
+        found = await asyncio.to_thread(_local_source, fileloc, self.dags_folder, root)
+        source, dag_file = found if found is not None else (None, None)
+        origin = "the local DAG file" if source is not None else "Airflow's API"
+        if source is None:
+            source = await self.client.dag_source(dag_id)
+        details = {"fileloc": fileloc or None, "is_paused": dag.get("is_paused")}
+        facts = dag_facts(
+            dag_id,
+            task_id,
+            source,
+            dag_file=dag_file,
+            source_from=origin,
+            ui=f"{self.url}/dags/{dag_id}",
+            details=details,
+        )
+        return {"airflow": facts}
 
     # -- interface ----------------------------------------------------------------------------
 
@@ -413,3 +459,28 @@ class AirflowScheduler(Scheduler):
             started_at=report.started_at,
             ended_at=report.ended_at or time.time(),
         )
+
+
+#: The most of a local DAG file read for the job's facts.
+_SOURCE_BYTES = 2 << 20
+
+
+def _local_source(
+    fileloc: str, dags_folder: Path | None, root: Path | None
+) -> tuple[str, str | None] | None:
+    """The DAG file on this machine (Airflow's ``fileloc`` inside the local dags folder): its
+    text, and its path relative to ``root`` (None when outside it); None when not local."""
+    if not fileloc or dags_folder is None:
+        return None
+    path = Path(fileloc)
+    try:
+        path.resolve().relative_to(dags_folder.resolve())
+        with path.open("rb") as handle:
+            text = handle.read(_SOURCE_BYTES).decode("utf-8")
+    except (ValueError, OSError, UnicodeDecodeError):
+        return None
+    try:
+        relative = path.resolve().relative_to(root.resolve()).as_posix() if root else None
+    except ValueError:
+        relative = None
+    return text, relative

@@ -6,6 +6,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ...errors import SchedulerError as SchedulerError
 from ...errors import SubmitError as SubmitError
@@ -76,6 +77,19 @@ class Scheduler(abc.ABC):
         Fix recipes use it so that "double the time limit" never asks for more than allowed.
         """
         return ResourceCaps()
+
+    async def resubmit_preview(self, attempt: Attempt) -> list[str] | None:
+        """What resubmitting after ``attempt`` would change in the scheduler besides starting a
+        new attempt, one line each (Airflow: the task instances a clear resets, from a dry
+        run); None when it only starts one. The chat shows it in the resubmission's approval
+        and checks it again before applying."""
+        return None
+
+    async def job_facts(self, job: Job, root: Path | None = None) -> dict[str, Any]:
+        """What the scheduler knows about ``job`` that the chat and the LLM diagnosis should
+        see (Airflow: the DAG, its file and source, the task's ``execution_timeout``); paths
+        relative to ``root``, the job's working directory (the chat's workspace)."""
+        return {}
 
     async def adopt(self, attempt: Attempt) -> str | None:
         """An id for an attempt recorded without one (the process died while submitting it).
