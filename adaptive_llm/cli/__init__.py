@@ -162,7 +162,11 @@ def _status(workdir: Path, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"jobs": rows}, indent=2))
     else:
+        from ..managers.causes import causes_text, failures_by_cause
         from .table import format_table
 
         print(format_table(rows, base=layout.workdir))
+        causes = causes_text(failures_by_cause(views), base=layout.workdir)
+        if causes:
+            print(f"\n{causes}")
     return 0

@@ -10,8 +10,10 @@ from typing import Any
 
 from ..diagnosis import Diagnosis
 from ..jobs.model import Attempt, Job, JobState
+from ..jobs.schedulers.airflow_model import COMMAND as AIRFLOW_COMMAND
+from ..jobs.schedulers.airflow_model import TaskRef
 
-__all__ = ["JobView", "Where", "build_views"]
+__all__ = ["JobView", "Where", "build_views", "run_of"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class JobView:
     command: str
     #: Changes proposed in the job's chat that wait for the user's decision.
     pending_approvals: int = 0
+    #: The run the job's latest attempt belongs to when a scheduler runs jobs together
+    #: (Airflow: ``<dag_id> run <run_id>``, the DAG run of its task); else None.
+    run: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -74,6 +79,7 @@ class JobView:
             "log_path": self.log_path,
             "command": self.command,
             "pending_approvals": self.pending_approvals,
+            "run": self.run,
         }
 
 
@@ -115,6 +121,19 @@ def build_views(
                 log_path=attempt.log_path if attempt else None,
                 command=job.command_text,
                 pending_approvals=(approvals or {}).get(job.name, 0),
+                run=run_of(job, attempt),
             )
         )
     return views
+
+
+def run_of(job: Job, attempt: Attempt | None) -> str | None:
+    """The run an attempt belongs to, for a scheduler that runs jobs together (an Airflow
+    task's DAG run: ``<dag_id> run <run_id>``)."""
+    command = job.command
+    if attempt is None or isinstance(command, str) or not command:
+        return None
+    if command[0] != AIRFLOW_COMMAND:
+        return None
+    ref = TaskRef.parse(attempt.scheduler_id)
+    return f"{ref.dag_id} run {ref.run_id}" if ref is not None else None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from ..jobs.model import JobState, format_duration
+from ..managers.causes import Cause, failures_by_cause, never_ran_line, run_heading
 from .chat import ChatWidget, WidgetTasks, chat_widget
 from .render import style_tag
 
@@ -200,7 +201,6 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
         views = self.rm.jobs()
         added = []
         counts: dict[str, int] = defaultdict(int)
-        groups: dict[str, list[JobView]] = defaultdict(list)
         for view in views:
             row = self.rows.get(view.name)
             if row is None:
@@ -208,14 +208,12 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
                 added.append(row.box)
             row.update(view)
             counts[view.state.value] += 1
-            if view.signature is not None:
-                groups[view.signature].append(view)
         if added:
             self.table.children = (*self.table.children, *added)
         self._last = views
         outage = self.rm.outage
         self._set(self.counts, _counts_html(counts, len(views), outage))
-        self._set(self.groups, _groups_html(groups))
+        self._set(self.groups, _groups_html(views))
         self.refreshes += 1
 
     @staticmethod
@@ -260,23 +258,33 @@ def _counts_html(counts: dict[str, int], total: int, scheduler_error: str | None
     return text
 
 
-def _groups_html(groups: dict[str, list[JobView]]) -> str:
-    if not groups:
+def _groups_html(views: list[JobView]) -> str:
+    """Failures by cause; for jobs a scheduler runs together (an Airflow DAG run), a heading
+    per run with its tasks' states, and the tasks that never ran."""
+    sections = failures_by_cause(views)
+    if not sections:
         return ""
-    items = []
-    for members in sorted(groups.values(), key=lambda m: (-len(m), m[0].name)):
-        first = members[0]
-        what = first.error_type or (first.category or "unknown").replace("_", " ")
-        where = f" at {_short(first.location.file)}:{first.location.line}" if first.location else ""
-        names = ", ".join(view.name for view in members[:8])
-        names += ", …" if len(members) > 8 else ""
-        count = len(members)
-        head = f"{count} jobs failed with the same" if count > 1 else "1 job failed with"
-        items.append(
-            f"<li>{head} <b>{html.escape(what)}</b>{html.escape(where)}"
-            f' <span class="adaptive-llm-usage">({html.escape(names)})</span></li>'
-        )
-    return "<b>Failures by cause</b><ul>" + "".join(items) + "</ul>"
+    runs = any(s.run is not None for s in sections)
+    parts = ["<b>Failures by cause</b>"]
+    for section in sections:
+        items = [_cause_html(cause) for cause in section.causes]
+        if section.never_ran:
+            items.append(f"<li>{html.escape(never_ran_line(section))}</li>")
+        if runs:
+            parts.append(f"<div>{html.escape(run_heading(section))}</div>")
+        parts.append("<ul>" + "".join(items) + "</ul>")
+    return "".join(parts)
+
+
+def _cause_html(cause: Cause) -> str:
+    where = f" at {_short(cause.where.file)}:{cause.where.line}" if cause.where else ""
+    names = ", ".join(cause.jobs[:8]) + (", …" if len(cause.jobs) > 8 else "")
+    count = len(cause.jobs)
+    head = f"{count} jobs failed with the same" if count > 1 else "1 job failed with"
+    return (
+        f"<li>{head} <b>{html.escape(cause.what)}</b>{html.escape(where)}"
+        f' <span class="adaptive-llm-usage">({html.escape(names)})</span></li>'
+    )
 
 
 def info(run_manager: RunManager) -> InfoWidget:

@@ -24,6 +24,7 @@ from adaptive_llm import Job, JobState, RunManager
 from adaptive_llm.jobs.model import Attempt
 from adaptive_llm.jobs.schedulers import AirflowScheduler, airflow_job
 from adaptive_llm.jobs.schedulers.airflow_api import AirflowAuthError
+from adaptive_llm.managers.causes import causes_text, failures_by_cause
 
 MakeRM = Callable[..., RunManager]
 DagFile = Callable[[str], tuple[str, Path]]
@@ -148,6 +149,16 @@ async def test_failures_diagnosed_then_fixed_and_cleared(
     down = rm.job_manager.attempts[f"{dag_id}.downstream"]
     assert down.state is JobState.CANCELLED and "upstream task failed" in (down.reason or "")
     assert await rm.diagnosis(f"{dag_id}.downstream") is None
+    # The whole DAG run's failures at a glance: one section, one cause per failing task.
+    (section,) = failures_by_cause(rm.jobs())
+    assert section.run == f"{dag_id} run {next(iter(runs))}"
+    assert section.states == {"COMPLETED": 1, "FAILED": 5, "TIMEOUT": 1, "CANCELLED": 1}
+    assert sorted(c.jobs for c in section.causes) == sorted((f"{dag_id}.{t}",) for t in EXPECTED)
+    assert section.never_ran == (f"{dag_id}.downstream",)
+    text = causes_text([section], base=path.parent)
+    assert f"  DAG {section.run} (8 tasks: " in text
+    assert f"1 job failed with NameError at {path.name}:{line_of(path, 'name_error')}" in text
+    assert f"1 never ran: an upstream task failed ({dag_id}.downstream)" in text
 
     for task, (state, category, exc_type) in EXPECTED.items():
         name = f"{dag_id}.{task}"
@@ -349,7 +360,9 @@ def test_demo_fixes_and_clears_one_task(
         (airflow.dags / DAG_FILE).unlink(missing_ok=True)
     out = capsys.readouterr().out
     assert code == 0, out[-3000:]
-    assert "adaptive_llm_demo.count_rows: attempt 2 COMPLETED" in out
+    assert "adaptive_llm_demo.slow_report: attempt 2 COMPLETED" in out
+    assert "The scheduler's dry run: this resubmission will" in out
+    assert "+    @task(execution_timeout=timedelta(seconds=6))" in out
     assert "Every task behaved as expected." in out
     assert airflow.password not in out
 
