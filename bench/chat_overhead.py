@@ -10,10 +10,16 @@ What runs
     that raises) and ``llm={"model": "openai:bench", "base_url": URL}``. Nothing is mocked.
 
 Per turn, interleaved (one of each per iteration, after ``--warmup`` iterations)
-    * ``product``: ``await lm.chat(job, text)``, the whole public call;
+    * ``product``: ``await lm.chat(job, text)``, the whole public call (it keeps only the
+      final text, so the model is called without streaming: one JSON answer);
+    * ``product_stream``: the widget's way, ``lm.chat_stream(job, text)`` with every event
+      consumed (the model streamed token by token);
     * ``bare_astream`` (the baseline of issue 13): ``ChatOpenAI(...).astream(messages,
-      tools=...)`` on the same server with exactly the request the product's turn sent (its
-      messages and tool schemas, as the server received them; the bodies are compared);
+      tools=...)`` on the same server with exactly the request the product's streamed turn
+      sent (its messages and tool schemas, as the server received them; the bodies are
+      compared);
+    * ``bare_ainvoke`` (the like-for-like baseline of ``lm.chat``): ``ainvoke`` with exactly
+      the request ``lm.chat`` sent (compared too);
     * ``bare_agent`` (where the overhead goes): ``create_agent`` with the same model, tools
       and system prompt, no middleware, LangGraph's ``AsyncSqliteSaver`` on a file of its own
       (WAL, ``synchronous=NORMAL``, as the product), streamed as the product streams it
@@ -45,7 +51,9 @@ Also
       measuring (``/proc/stat`` minus this process and the server); ``--wait-quiet S`` first
       waits up to S seconds for the machine to be under 10 % busy.
 
-Goal (issue 13): overhead (product minus bare astream) <= 15 ms per turn.
+Goal (issue 13): overhead (product minus bare astream) <= 15 ms per turn. Also reported:
+``lm.chat`` minus ``bare_ainvoke`` and ``product_stream`` minus ``bare_astream`` (each the
+same request on the wire).
 
 Run
     .venv/bin/python bench/chat_overhead.py [--turns 50] [--warmup 5] [--history 200]
@@ -210,7 +218,11 @@ def serve() -> None:
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": 20, "total_tokens": prompt},
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": max(1, len(text) // 4),
+                    "total_tokens": prompt + max(1, len(text) // 4),
+                },
             }
             self._send(200, "application/json", json.dumps(answer).encode())
 
@@ -429,6 +441,9 @@ class Baselines:
             text += chunk.text
         return text
 
+    async def ainvoke(self, messages: list[Any], tools: list[dict[str, Any]]) -> str:
+        return (await self.model.ainvoke(messages, tools=tools)).text
+
     async def seed(self, name: str, history: list[Any]) -> dict[str, Any]:
         """A fresh thread of agent ``name`` holding ``history`` (not timed)."""
         config = {"configurable": {"thread_id": f"t-{uuid.uuid4().hex}"}}
@@ -517,13 +532,36 @@ async def run(args: argparse.Namespace, workdir: Path, server: Server) -> dict[s
             checks["replies_wrong"] += 1
             checks.setdefault("first_wrong", reply.error or reply.text)
 
+    async def product_stream_turn() -> None:
+        events = [e async for e in lm.chat_stream("train", QUESTION)]
+        tokens = "".join(e.text for e in events if e.type == "token")
+        done = [e.text for e in events if e.type == "done"]
+        if tokens != REPLY or done != [REPLY] or any(e.type == "error" for e in events):
+            checks["replies_wrong"] += 1
+            checks.setdefault("first_wrong_stream", [e.text for e in events][-3:])
+
+    def compare(got: dict[str, Any], want: dict[str, Any], what: str) -> None:
+        if _comparable(got) != _comparable(want):
+            checks["payload_mismatches"] += 1
+            checks.setdefault("mismatch", [what, sorted(set(got) ^ set(want))])
+
     async def iteration(prepare: Prepare, samples: dict[str, list[float]] | None) -> None:
         await prepare()
         take_new()
         product_ms = await timed(ticker, "product", product_turn)
         new = take_new()
         assert len(new) == 1 and new[0]["route"] == "chat", [r["route"] for r in new]
+        plain = new[0]["body"]
+        assert not plain.get("stream"), "lm.chat streamed"
+        await prepare()
+        stream_ms = await timed(ticker, "product_stream", product_stream_turn)
+        new = take_new()
+        assert len(new) == 1 and new[0]["route"] == "chat", [r["route"] for r in new]
         body = new[0]["body"]
+        assert body.get("stream"), "chat_stream did not stream"
+        if body["messages"] != plain["messages"] or body["tools"] != plain["tools"]:
+            checks["payload_mismatches"] += 1
+            checks.setdefault("mismatch", ["chat vs chat_stream"])
         messages = as_messages(body["messages"])
         bases.last_history = messages[1:-1]
 
@@ -532,10 +570,20 @@ async def run(args: argparse.Namespace, workdir: Path, server: Server) -> dict[s
                 checks["replies_wrong"] += 1
 
         bare_ms = await timed(ticker, "bare_astream", bare)
-        bare_body = take_new()[0]["body"]
-        if _comparable(bare_body) != _comparable(body):
-            checks["payload_mismatches"] += 1
-        figures = {"product": product_ms, "bare_astream": bare_ms}
+        compare(take_new()[0]["body"], body, "bare_astream")
+
+        async def bare_invoke() -> None:
+            if await bases.ainvoke(messages, plain["tools"]) != REPLY:
+                checks["replies_wrong"] += 1
+
+        invoke_ms = await timed(ticker, "bare_ainvoke", bare_invoke)
+        compare(take_new()[0]["body"], plain, "bare_ainvoke")
+        figures = {
+            "product": product_ms,
+            "product_stream": stream_ms,
+            "bare_astream": bare_ms,
+            "bare_ainvoke": invoke_ms,
+        }
         for name in ("bare_agent_sqlite", "bare_agent_memory"):
             config = await bases.seed(name, messages[1:-1])
 
@@ -544,10 +592,7 @@ async def run(args: argparse.Namespace, workdir: Path, server: Server) -> dict[s
                     checks["replies_wrong"] += 1
 
             figures[name] = await timed(ticker, name, turn)
-            agent_body = take_new()[0]["body"]
-            if _comparable(agent_body) != _comparable(body):
-                checks["payload_mismatches"] += 1
-                checks.setdefault("mismatch", sorted(set(agent_body) ^ set(body)))
+            compare(take_new()[0]["body"], body, name)
         if samples is not None:
             for key, value in figures.items():
                 samples.setdefault(key, []).append(value)
@@ -598,17 +643,14 @@ async def run(args: argparse.Namespace, workdir: Path, server: Server) -> dict[s
         }
         by = {key: stats(values) for key, values in samples.items()}
         product, bare = by["product"], by["bare_astream"]
+
         results[case] = {
             **by,
-            "overhead_ms": {
-                "p50": round(product["p50_ms"] - bare["p50_ms"], 2),
-                "mean": round(product["mean_ms"] - bare["mean_ms"], 2),
-                "p50_of_pairs": round(
-                    statistics.median(
-                        p - b
-                        for p, b in zip(samples["product"], samples["bare_astream"], strict=True)
-                    ),
-                    2,
+            "overhead_ms": overhead(by, samples, "product", "bare_astream"),
+            "overhead_like_for_like_ms": {
+                "chat_minus_bare_ainvoke": overhead(by, samples, "product", "bare_ainvoke"),
+                "chat_stream_minus_bare_astream": overhead(
+                    by, samples, "product_stream", "bare_astream"
                 ),
             },
             "ratio_product_over_bare_p50": round(product["p50_ms"] / bare["p50_ms"], 2),
@@ -644,6 +686,20 @@ async def run(args: argparse.Namespace, workdir: Path, server: Server) -> dict[s
         **results,
         "breakdown": timed_parts,
         "profile": profile,
+    }
+
+
+def overhead(
+    by: dict[str, dict[str, Any]], samples: dict[str, list[float]], ours: str, base: str
+) -> dict[str, float]:
+    """``ours`` minus ``base``: of the p50s, of the means, and the median of the pairs."""
+    return {
+        "p50": round(by[ours]["p50_ms"] - by[base]["p50_ms"], 2),
+        "mean": round(by[ours]["mean_ms"] - by[base]["mean_ms"], 2),
+        "p50_of_pairs": round(
+            statistics.median(p - b for p, b in zip(samples[ours], samples[base], strict=True)),
+            2,
+        ),
     }
 
 
@@ -754,7 +810,7 @@ async def breakdown(
     timers.wrap(agent, "aget_state", "graph.aget_state (service: state reads)")
     timers.wrap(agent, "astream", "graph.astream (the graph run)", "agen")
     timers.wrap(service, "_open_items", "service._open_items (aget_state + records)")
-    timers.wrap(service, "_mark_answered", "service._mark_answered (aget_state + record)")
+    timers.wrap(service, "_mark_answered", "service._mark_answered (record)", "sync")
     timers.wrap(service, "_finish", "service._finish (its aget_state(s) + events)", "agen")
     timers.wrap(service, "job_context", "dynamic prompt: service.job_context", "sync")
     timers.wrap(service_module, "system_prompt", "dynamic prompt: system_prompt()", "sync")
@@ -767,6 +823,7 @@ async def breakdown(
     timers.wrap(service.records, "add_usage", "records.add_usage (sqlite, loop thread)", "sync")
     timers.wrap(service.records, "mark_answered", "records.mark_answered (sqlite)", "sync")
     timers.wrap(service.model, "_astream", "model._astream (HTTP + chunk parsing)", "agen")
+    timers.wrap(service.model, "_agenerate", "model._agenerate (HTTP + one JSON answer)")
     hop = "aiosqlite: calls through the checkpointer's thread (each one hop)"
     timers.wrap(service._connection, "_execute", hop)
     wall = 0.0
@@ -1015,6 +1072,8 @@ def main() -> None:
         case: {
             "product_p50_p95_mean_ms": [figures[case]["product"][k] for k in STATS],
             "bare_astream_p50_p95_mean_ms": [figures[case]["bare_astream"][k] for k in STATS],
+            "product_stream_p50_p95_mean_ms": [figures[case]["product_stream"][k] for k in STATS],
+            "bare_ainvoke_p50_p95_mean_ms": [figures[case]["bare_ainvoke"][k] for k in STATS],
             "bare_agent_sqlite_p50_p95_mean_ms": [
                 figures[case]["bare_agent_sqlite"][k] for k in STATS
             ],
@@ -1025,6 +1084,9 @@ def main() -> None:
                 figures[case]["overhead_ms"]["p50"],
                 figures[case]["overhead_ms"]["mean"],
             ],
+            "like_for_like_overhead_p50_ms": {
+                k: v["p50"] for k, v in figures[case]["overhead_like_for_like_ms"].items()
+            },
             "ratio_p50": figures[case]["ratio_product_over_bare_p50"],
             "goal_met": figures[case]["goal_met"],
             "loop_longest_gap_product_ms": figures[case]["loop_longest_gap_ms"].get("product"),
