@@ -23,7 +23,7 @@ def test_demo_approve_all_then_status_json(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     demo = run_cli("demo", "--headless", "--approve-all", "--workdir", str(workdir))
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "Every job behaved as expected." in demo.stdout
+    assert "All 4 jobs ended as the demo intends:" in demo.stdout
     assert "[change 1 of 2] Change the resources of job simulate" in demo.stdout
     assert "simulate: attempt 2 COMPLETED" in demo.stdout
 

@@ -12,12 +12,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..diagnosis.cli import Recorded
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="adaptive-llm",
         description="Run batch jobs; when one fails, find out why and fix it.",
+        epilog="Start with `adaptive-llm demo --headless`; `adaptive-llm COMMAND --help` shows"
+        " a command's options.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -95,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .compare import run as run_compare
 
             return run_compare(args)
-        return run_diagnose(args)
+        return run_diagnose(args, recorded=_recorded)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -103,6 +109,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
         return 1  # as `adaptive-llm diagnose` does
+
+
+def _recorded(path: str) -> Recorded | None:
+    """What the store of a workdir records of the attempt whose log is at ``path`` (a
+    ``<workdir>/.adaptive_llm/logs/<job>/attempt-<n>.log``), as the RunManager diagnosed it
+    with: the attempt's state and reason, the job's cwd, the limits the attempt ran under
+    (its ``.spec.json`` beside the log, else the job's). None for any other path."""
+    import re
+
+    from ..diagnosis.cli import Recorded
+    from ..store import Store, StoreError
+    from ..store.layout import LOGS_NAME, STATE_DIR, Layout
+
+    log = Path(os.path.abspath(path))
+    match = re.fullmatch(r"attempt-([0-9]{1,18})\.log", log.name)
+    if match is None or len(log.parts) < 5 or log.parts[-4:-2] != (STATE_DIR, LOGS_NAME):
+        return None
+    name, number = log.parent.name, int(match.group(1))
+    layout = Layout.of(log.parents[3])
+    if not layout.store.is_file():
+        return None
+    try:
+        store = Store(layout.store, readonly=True)
+        try:
+            job = next((j for j in store.jobs.all() if j.name == name), None)
+            attempt = next((a for a in store.jobs.attempts(name) if a.number == number), None)
+        finally:
+            store.close()
+    except StoreError as exc:
+        print(f"adaptive-llm diagnose: the log alone, not its store: {exc}", file=sys.stderr)
+        return None
+    if job is None or attempt is None:
+        return None
+    time_limit, memory = job.resources.time_limit, job.resources.memory
+    try:  # the limits this attempt ran under (a resubmission may have changed the job's)
+        spec = json.loads(log.with_suffix(".spec.json").read_text(encoding="utf-8"))
+        if "time_limit" in spec and isinstance(spec["time_limit"], int | float | None):
+            time_limit = None if spec["time_limit"] is None else float(spec["time_limit"])
+        if "memory" in spec and isinstance(spec["memory"], int | None):
+            memory = spec["memory"]
+    except (OSError, ValueError, TypeError):
+        pass
+    return Recorded(
+        job=name,
+        attempt=number,
+        store_workdir=str(layout.workdir),
+        state=attempt.state.value,
+        reason=attempt.reason,
+        cwd=str(job.resolved_cwd(layout.workdir)),
+        time_limit=time_limit,
+        memory=memory,
+    )
 
 
 def _status(workdir: Path, *, as_json: bool) -> int:
@@ -163,10 +221,10 @@ def _status(workdir: Path, *, as_json: bool) -> int:
         print(json.dumps({"jobs": rows}, indent=2))
     else:
         from ..managers.causes import causes_text, failures_by_cause
-        from .table import format_table
+        from .table import causes_base, format_table
 
-        print(format_table(rows, base=layout.workdir))
-        causes = causes_text(failures_by_cause(views), base=layout.workdir)
+        print(format_table(rows))  # paths the user can paste where they stand
+        causes = causes_text(failures_by_cause(views), base=causes_base(layout.workdir))
         if causes:
             print(f"\n{causes}")
     return 0

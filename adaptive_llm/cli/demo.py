@@ -7,23 +7,30 @@ code called back through the standard library, a missing module, and a time limi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
+import shlex
 import shutil
 import sys
+import sysconfig
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..diagnosis import Diagnosis
+from ..diagnosis import Diagnosis, Excerpt
 from ..errors import AdaptiveLLMError
 from ..jobs.model import Job, JobState, Resources
 from ..jobs.schedulers.base import Scheduler
 from ..jobs.schedulers.local import LocalScheduler
 from ..managers.run_manager import RunManager
 from ..store.layout import STATE_DIR
+from .table import user_path
 
 MARKER = ".adaptive-llm-demo"
+#: ``adaptive-llm demo``'s ``--workdir`` when none is given (relative to the current directory).
+DEFAULT_WORKDIR = "adaptive-llm-demo"
 
 SCRIPTS: dict[str, str] = {
     "prepare_data.py": """\
@@ -224,15 +231,19 @@ async def _run(
     try:
         await rm.wait(timeout=400 if slurm else 120)
         rows = rm.status()
-        print(format_table(rows, base=workdir))
+        print(format_table(rows))
         problems: list[str] = []
-        for name, expected in EXPECTED.items():
+        succeeded: list[str] = []
+        for name in [row["name"] for row in rows if row["name"] in EXPECTED]:  # table order
+            expected = EXPECTED[name]
             state = rm.job(name).state
             diagnosis = await rm.llm_manager.diagnosis(name)
             if diagnosis is not None:
                 print()
                 print(describe(name, state, diagnosis, workdir))
             category = diagnosis.category if diagnosis else None
+            if state is JobState.COMPLETED:
+                succeeded.append(name)
             if name == "features" and state is JobState.COMPLETED:
                 continue  # scikit-learn happens to be installed here
             if state is not expected.state or category != expected.category:
@@ -242,6 +253,7 @@ async def _run(
                 )
         if with_model:
             await _show_llm_diagnoses(rm)
+        fixed = False
         if approve_all and not problems:
             found = await fix_in_chat(rm, "simulate", offline=not with_model)
             if with_model:  # a model may propose other fixes, or none: not the demo's failure
@@ -249,20 +261,36 @@ async def _run(
                     print(f"note: {problem}")
             else:
                 problems += found
+            fixed = not found
     finally:
         await rm.close()
     print()
     if problems:
         print("Unexpected outcomes:\n  " + "\n  ".join(problems))
         return False
-    print("Every job behaved as expected.")
+    print(outcome_line(succeeded, fixed=fixed))
     cli = command_name()
     if not approve_all:
-        print(f"  fix the time limit:  {cli} demo --headless --approve-all")
-    print(f"  jobs and diagnoses:  {cli} status --workdir {workdir}")
+        again = "" if user_path(workdir) == DEFAULT_WORKDIR else f" --workdir {shell_arg(workdir)}"
+        print(f"  fix the time limit:  {cli} demo --headless --approve-all{again}")
+    print(f"  jobs and diagnoses:  {cli} status --workdir {shell_arg(workdir)}")
     log = workdir / ".adaptive_llm" / "logs" / "train" / "attempt-1.log"
-    print(f"  diagnose any log:    {cli} diagnose {log}")
+    print(f"  diagnose any log:    {cli} diagnose {shell_arg(log)}")
     return True
+
+
+def outcome_line(succeeded: list[str], *, fixed: bool = False) -> str:
+    """What the demo intended, said after its failure blocks: which jobs succeeded, which
+    failed on purpose, and the fix made in the chat."""
+    failed = len(EXPECTED) - len(succeeded)
+    extra = " (features too: scikit-learn is installed here)" if "features" in succeeded else ""
+    line = (
+        f"All {len(EXPECTED)} jobs ended as the demo intends: {len(succeeded)} succeeded{extra},"
+        f" {failed} failed as planned"
+    )
+    if fixed:
+        line += "; then simulate, fixed in the chat (a larger time limit), completed on attempt 2"
+    return line + "."
 
 
 async def _show_llm_diagnoses(rm: RunManager, timeout: float = 180) -> None:
@@ -272,7 +300,7 @@ async def _show_llm_diagnoses(rm: RunManager, timeout: float = 180) -> None:
         await rm.wait(timeout=timeout, llm=True)
     except TimeoutError:
         print(f"(not all arrived within {timeout:g} s; the offline diagnoses above stand)")
-    for name in EXPECTED:
+    for name in sorted(EXPECTED):  # the table's order
         text = rm.llm_manager.llm_diagnosis_text(name)
         if text:
             print(f"\n{name}:")
@@ -314,16 +342,42 @@ async def fix_in_chat(rm: RunManager, name: str, *, offline: bool = True) -> lis
 
 
 def command_name() -> str:
-    """``adaptive-llm`` as the user can type it here: the bare name when it is on PATH (an
-    activated venv), else its path in this Python's environment (``.venv/bin/adaptive-llm``)."""
+    """``adaptive-llm`` as the user can type it where they stand: the bare name when PATH's
+    ``adaptive-llm`` is this installation's (an activated venv); else the path of this
+    installation's script (``.venv/bin/adaptive-llm`` after ``make demo``, relative to the
+    current directory when inside it); else this Python running the module."""
+    script = _own_script()
+    if script is None:
+        return f"{shlex.quote(sys.executable)} -m adaptive_llm.cli"
     found = shutil.which("adaptive-llm")
-    script = Path(sys.executable).parent / "adaptive-llm"
-    if (found and Path(found).resolve() == script.resolve()) or not script.exists():
-        return "adaptive-llm"
-    try:
-        return str(script.relative_to(Path.cwd()))
-    except ValueError:
-        return str(script)
+    if found is not None:
+        with contextlib.suppress(OSError):
+            if os.path.samefile(found, script):
+                return "adaptive-llm"
+    shown = user_path(script)
+    return shlex.quote(shown if os.sep in shown else f".{os.sep}{shown}")
+
+
+def _own_script() -> Path | None:
+    """This installation's ``adaptive-llm`` script: the one running now, or the one beside
+    this Python (a venv), or in its scripts directories; None if it has none."""
+    candidates = [Path(sys.argv[0])] if Path(sys.argv[0]).name == "adaptive-llm" else []
+    candidates.append(Path(sys.executable).parent / "adaptive-llm")
+    for scheme in (None, f"{os.name}_user"):
+        with contextlib.suppress(KeyError):
+            scripts = (
+                sysconfig.get_path("scripts", scheme) if scheme else sysconfig.get_path("scripts")
+            )
+            candidates.append(Path(scripts) / "adaptive-llm")
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return Path(os.path.abspath(candidate))
+    return None
+
+
+def shell_arg(path: Path) -> str:
+    """``path`` as a shell argument the user can paste where they stand."""
+    return shlex.quote(user_path(path))
 
 
 def _printable(text: str) -> str:
@@ -332,19 +386,178 @@ def _printable(text: str) -> str:
 
 
 def describe(name: str, state: JobState, diagnosis: Diagnosis, workdir: Path) -> str:
-    """A few readable lines about a failed job's diagnosis."""
+    """A few readable lines about a failed job's diagnosis; paths as the user can paste them."""
     lines = [f"x {name}: {state.value} [{diagnosis.category}] {diagnosis.summary}"]
     if diagnosis.location is not None:
-        lines.append(f"  open:      {diagnosis.location.file}:{diagnosis.location.line}")
+        where = user_path(diagnosis.location.file)
+        lines.append(f"  open:      {where}:{diagnosis.location.line}")
         if diagnosis.location.source:
             lines.extend("    " + line for line in diagnosis.location.source.splitlines())
     if diagnosis.suggestion:
         lines.append(f"  next step: {diagnosis.suggestion}")
-    log_path = Path(diagnosis.path)
-    shown = log_path.relative_to(workdir) if log_path.is_relative_to(workdir) else log_path
-    spans = ", ".join(f"{a}-{b}" for a, b in diagnosis.excerpt.spans) or "none"
-    lines.append(f"  log:       {shown} (excerpt lines {spans}, ~{diagnosis.tokens} tokens)")
-    excerpt = diagnosis.excerpt.text.splitlines()
-    for line in excerpt[-12:]:
-        lines.append("    | " + line[:160])
+    lines.append(f"  log:       {user_path(diagnosis.path)}")
+    window = excerpt_window(diagnosis, workdir)
+    whole = _spans_text(diagnosis.excerpt.spans)
+    shown = _spans_text(_spans([n for n, _ in window if n is not None]))
+    if shown == whole:
+        lines.append(f"  excerpt:   lines {whole} of the log (~{diagnosis.tokens} tokens)")
+    else:
+        lines.append(
+            f"  excerpt:   lines {shown} of the log shown (the diagnosis holds {whole},"
+            f" ~{diagnosis.tokens} tokens: `{command_name()} diagnose` on the log prints it all)"
+        )
+    width = len(str(max((n for n, _ in window if n is not None), default=0)))
+    for number, line in window:
+        label = "" if number is None else str(number)
+        lines.append(f"    {label:>{width}} | {line[:160]}")
     return "\n".join(lines)
+
+
+#: The most excerpt lines a failure block of the demo shows.
+EXCERPT_LINES = 16
+_ENGINE_MARK = re.compile(
+    r"\[\.\.\. (?:(\d+) lines omitted|the line above repeated (\d+) more times"
+    r"|(\d+) similar lines \(other numbers\)) \.\.\.\]"
+)
+_FRAME = re.compile(r'\s*File "([^"]+)", line (\d+)')
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def excerpt_lines(excerpt: Excerpt) -> list[tuple[int | None, str]]:
+    """The excerpt's lines, each with its line number in the log (None for the engine's
+    marks of omitted or repeated lines); no numbers at all if the text does not follow the
+    spans."""
+    text = excerpt.text.split("\n") if excerpt.text else []
+    numbered: list[tuple[int | None, str]] = []
+    i, prev = 0, 0
+    try:
+        for lo, hi in excerpt.spans:
+            if lo > prev + 1:  # the engine's "[... N lines omitted ...]"
+                mark = _ENGINE_MARK.fullmatch(text[i])
+                if mark is None or mark.group(1) is None:
+                    raise ValueError(text[i])
+                numbered.append((None, text[i]))
+                i += 1
+            n = lo
+            while n <= hi:
+                mark = _ENGINE_MARK.fullmatch(text[i])
+                if mark is not None and mark.group(1) is None:  # a collapsed run
+                    numbered.append((None, text[i]))
+                    n += int(mark.group(2) or mark.group(3))
+                else:
+                    numbered.append((n, text[i]))
+                    n += 1
+                i += 1
+            if n != hi + 1:
+                raise ValueError(hi)
+            prev = hi
+        if any(_ENGINE_MARK.fullmatch(line) is None for line in text[i:]):
+            raise ValueError(text[i:])
+        numbered.extend((None, line) for line in text[i:])
+    except (IndexError, ValueError):
+        return [(None, line) for line in text]
+    return numbered
+
+
+def excerpt_window(
+    diagnosis: Diagnosis, workdir: Path, max_lines: int = EXCERPT_LINES
+) -> list[tuple[int | None, str]]:
+    """At most about ``max_lines`` lines of the excerpt, numbered as in the log: the start of
+    the traceback, every frame in the user's code (the located one first) with its source and
+    caret lines, the last lines; then the lines before the end. Left-out lines are one mark
+    each (``[... lines 11-22 left out ...]``)."""
+    entries = excerpt_lines(diagnosis.excerpt)
+    if len(entries) <= max_lines:
+        return entries
+    keep: set[int] = set()
+
+    def take(indices: range, *, always: bool = False) -> None:
+        new = [i for i in indices if 0 <= i < len(entries) and i not in keep]
+        if always or len(keep) + len(new) <= max_lines:
+            keep.update(new)
+
+    take(range(len(entries) - 3, len(entries)), always=True)  # the final exception
+    frames = [i for i, (_, line) in enumerate(entries) if _users_frame(line, diagnosis, workdir)]
+    located = [i for i in frames if _is_location(entries[i][1], diagnosis)]
+    starts = [i for i, (_, line) in enumerate(entries) if line.startswith(_TRACEBACK)]
+    before = (located or frames or [len(entries)])[-1]
+    start = max((i for i in starts if i < before), default=None)
+    if start is not None:
+        take(range(start, start + 1), always=True)
+    for frame in located[-1:]:
+        take(range(frame, _frame_end(entries, frame)), always=True)
+    for frame in frames:  # outermost first: the call from the user's entry point
+        if start is None or frame > start:
+            take(range(frame, _frame_end(entries, frame)))
+    take(range(0, 1))  # what the job printed before it failed
+    for i in range(len(entries) - 1, -1, -1):  # then the lines before the end
+        if len(keep) >= max_lines:
+            break
+        take(range(i, i + 1))
+    window: list[tuple[int | None, str]] = []
+    shown = sorted(keep)
+    for k, i in enumerate(shown):
+        gap_from = shown[k - 1] + 1 if k else 0
+        if i > gap_from:
+            window.append((None, _left_out(entries, gap_from, i)))
+        window.append(entries[i])
+    if shown[-1] < len(entries) - 1:
+        window.append((None, _left_out(entries, shown[-1] + 1, len(entries))))
+    return window
+
+
+def _users_frame(line: str, diagnosis: Diagnosis, workdir: Path) -> bool:
+    """Whether ``line`` is a traceback frame in the user's code (not a library's)."""
+    match = _FRAME.match(line)
+    if match is None:
+        return False
+    file = Path(match.group(1))
+    if {"site-packages", "dist-packages"} & set(file.parts):
+        return False
+    return not file.is_absolute() or file.is_relative_to(workdir) or _is_location(line, diagnosis)
+
+
+def _is_location(line: str, diagnosis: Diagnosis) -> bool:
+    match = _FRAME.match(line)
+    where = diagnosis.location
+    if match is None or where is None or int(match.group(2)) != where.line:
+        return False
+    file = match.group(1)
+    return file == where.file or Path(where.file).name == Path(file).name
+
+
+def _frame_end(entries: list[tuple[int | None, str]], frame: int) -> int:
+    """The index after a frame's lines: its ``File`` line, the source and the carets."""
+    end = frame + 1
+    while (
+        end < len(entries)
+        and end < frame + 3
+        and entries[end][1].startswith("    ")
+        and _FRAME.match(entries[end][1]) is None
+    ):
+        end += 1
+    return end
+
+
+def _left_out(entries: list[tuple[int | None, str]], lo: int, hi: int) -> str:
+    """The mark for ``entries[lo:hi]``, left out of the window."""
+    numbers = [n for n, _ in entries[lo:hi] if n is not None]
+    if len(numbers) == hi - lo:
+        first, last = numbers[0], numbers[-1]
+        what = f"line {first}" if first == last else f"lines {first}-{last}"
+        return f"[... {what} left out ...]"
+    return f"[... {hi - lo} lines left out ...]"
+
+
+def _spans(numbers: list[int]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for n in sorted(numbers):
+        if spans and spans[-1][1] == n - 1:
+            spans[-1] = (spans[-1][0], n)
+        else:
+            spans.append((n, n))
+    return spans
+
+
+def _spans_text(spans: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans) or "none"

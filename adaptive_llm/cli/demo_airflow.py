@@ -19,7 +19,15 @@ from ..errors import AdaptiveLLMError
 from ..jobs.model import JobState
 from ..jobs.schedulers.airflow import DAGS_ENV, URL_ENV, AirflowScheduler
 from ..managers.run_manager import RunManager
-from .demo import command_name, create_workspace, describe, fix_in_chat
+from .demo import (
+    DEFAULT_WORKDIR,
+    command_name,
+    create_workspace,
+    describe,
+    fix_in_chat,
+    shell_arg,
+)
+from .table import user_path
 
 DAG_ID = "adaptive_llm_demo"
 DAG_FILE = f"{DAG_ID}.py"
@@ -126,12 +134,12 @@ def run_airflow_demo(*, workdir: Path, approve_all: bool = False) -> int:
 
 async def _run(workdir: Path, scheduler: AirflowScheduler, *, approve_all: bool) -> bool:
     from ..managers.causes import causes_text, failures_by_cause
-    from .table import format_table
+    from .table import causes_base, format_table
 
     assert scheduler.dags_folder is not None
     path = scheduler.dags_folder / DAG_FILE
     await asyncio.to_thread(path.write_text, DAG_SOURCE, encoding="utf-8")
-    print(f"wrote {path}; waiting for Airflow to parse it ...")
+    print(f"wrote {user_path(path)}; waiting for Airflow to parse it ...")
     try:
         await scheduler.wait_for_dag(DAG_ID, timeout=120)
         jobs = await scheduler.jobs(DAG_ID)
@@ -143,10 +151,14 @@ async def _run(workdir: Path, scheduler: AirflowScheduler, *, approve_all: bool)
     problems: list[str] = []
     try:
         await rm.wait(timeout=300)
-        print(format_table(rm.status(), base=workdir))
-        print(f"\n{causes_text(failures_by_cause(rm.jobs()), base=workdir)}")
-        for task, (state, category) in EXPECTED.items():
-            name = f"{DAG_ID}.{task}"
+        rows = rm.status()
+        print(format_table(rows))
+        print(f"\n{causes_text(failures_by_cause(rm.jobs()), base=causes_base(workdir))}")
+        for name in [row["name"] for row in rows]:  # the table's order
+            task = name.removeprefix(f"{DAG_ID}.")
+            if task not in EXPECTED:
+                continue
+            state, category = EXPECTED[task]
             view = rm.job(name)
             diagnosis = await rm.llm_manager.diagnosis(name)
             if diagnosis is not None:
@@ -165,9 +177,17 @@ async def _run(workdir: Path, scheduler: AirflowScheduler, *, approve_all: bool)
     if problems:
         print("Unexpected outcomes:\n  " + "\n  ".join(problems))
         return False
-    print("Every task behaved as expected.")
+    succeeded = sum(state is JobState.COMPLETED for state, _ in EXPECTED.values())
+    line = (
+        f"All {len(EXPECTED)} tasks ended as the demo intends: {succeeded} succeeded,"
+        f" {len(EXPECTED) - succeeded} failed as planned"
+    )
+    if approve_all:
+        line += f"; then {FIXED_TASK}, fixed in the chat and cleared, succeeded on its second try"
+    print(line + ".")
     cli = command_name()
     if not approve_all:
-        print(f"  fix and clear one task:  {cli} demo --scheduler airflow --approve-all")
-    print(f"  jobs and diagnoses:      {cli} status --workdir {workdir}")
+        again = "" if user_path(workdir) == DEFAULT_WORKDIR else f" --workdir {shell_arg(workdir)}"
+        print(f"  fix and clear one task:  {cli} demo --scheduler airflow --approve-all{again}")
+    print(f"  jobs and diagnoses:      {cli} status --workdir {shell_arg(workdir)}")
     return True

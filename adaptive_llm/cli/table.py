@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 
+def user_cwd() -> Path | None:
+    """The directory the user's shell stands in, when it is known: the current directory,
+    unless make was told to run elsewhere (``make -C DIR`` puts ``w`` in MAKEFLAGS)."""
+    if "MAKELEVEL" in os.environ:
+        words = os.environ.get("MAKEFLAGS", "").split()
+        flags = words[0] if words and not words[0].startswith("-") and "=" not in words[0] else ""
+        if "w" in flags or "--print-directory" in words:
+            return None
+    try:
+        return Path.cwd()
+    except OSError:  # the current directory was removed
+        return None
+
+
+def user_path(path: str | os.PathLike[str], cwd: Path | None = None) -> str:
+    """``path`` as the user can paste it from where they stand (``cwd``, by default
+    :func:`user_cwd`): relative to it when inside it (``adaptive-llm-demo/.adaptive_llm/
+    logs/...``), else absolute."""
+    absolute = Path(os.path.abspath(os.fspath(path)))
+    here = user_cwd() if cwd is None else cwd
+    if here is not None and absolute != here and absolute.is_relative_to(here):
+        return str(absolute.relative_to(here))
+    return str(absolute)
+
+
+def causes_base(workdir: Path) -> Path:
+    """What "failures by cause" shows its files relative to: the user's directory when the
+    workdir is inside it (as the table does), else the workdir."""
+    here = user_cwd()
+    return here if here is not None and workdir.is_relative_to(here) else workdir
+
+
 def format_table(rows: list[dict[str, Any]], base: Path | None = None) -> str:
     """A plain-text table of job rows (name, state, attempt, exit, category, location);
-    paths inside ``base`` are shown relative to it."""
+    paths are shown relative to ``base`` when inside it, by default as the user can paste
+    them here (:func:`user_path`)."""
 
     def shown(path: object) -> str:
         if path is None:
             return "-"
         text = str(path)
-        if base is not None and Path(text).is_relative_to(base):
+        if base is None:
+            return user_path(text)
+        if Path(text).is_relative_to(base):
             return str(Path(text).relative_to(base))
         return text
 

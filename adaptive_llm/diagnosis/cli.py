@@ -6,6 +6,11 @@ A ``PATH`` is a log file, ``-`` (standard input), or a pipe, FIFO or character d
 file that is diagnosed like any log and removed. Opening never blocks (a FIFO nobody writes
 to is opened without waiting) and what stopped the reading early is said on stderr.
 
+A log inside a RunManager workdir (``<workdir>/.adaptive_llm/logs/<job>/attempt-<n>.log``)
+is diagnosed with what that workdir's store records of the attempt (:class:`Recorded`: its
+state and reason, the job's cwd, its limits), as the RunManager's own diagnosis was; the
+``adaptive-llm`` command looks it up (``recorded`` of :func:`run`), options given win.
+
 Imports only the standard library and ``adaptive_llm.diagnosis`` so the command starts fast.
 """
 
@@ -22,11 +27,11 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from adaptive_llm._core.units import format_size
+from adaptive_llm._core.units import format_size, parse_duration, parse_memory
 from adaptive_llm.diagnosis.engine import DEFAULT_MAX_TOKENS, diagnose
 from adaptive_llm.diagnosis.model import Diagnosis, DiagnosisError, Excerpt
 
@@ -39,6 +44,26 @@ PIPE_READ_LIMIT = 1 << 30
 PIPE_KEEP = 64 << 20
 _CHUNK = 1 << 16
 STDIN_NAME = "<stdin>"
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    """What a run's store records of the attempt that wrote a log."""
+
+    job: str
+    attempt: int
+    #: The workdir whose store it is.
+    store_workdir: str
+    state: str | None = None
+    reason: str | None = None
+    #: The job's working directory (its code).
+    cwd: str | None = None
+    time_limit: float | None = None
+    memory: int | None = None
+
+
+#: Finds what a store records of the log at a path (None: not a run's log, or unknown).
+RecordedLookup = Callable[[str], "Recorded | None"]
 
 
 @dataclasses.dataclass
@@ -75,7 +100,22 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--workdir", metavar="DIR", help="the job's working directory (its code), for locations"
     )
     parser.add_argument(
-        "--state", metavar="STATE", help="scheduler state, e.g. FAILED, TIMEOUT, OUT_OF_MEMORY"
+        "--state",
+        metavar="STATE",
+        help="scheduler state, e.g. FAILED, TIMEOUT, OUT_OF_MEMORY (default, for a log in a"
+        " workdir: the attempt's recorded state)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=_limit(parse_duration),
+        metavar="TIME",
+        help="the job's time limit (seconds or e.g. 05:00, 2h), for the suggestion",
+    )
+    parser.add_argument(
+        "--memory",
+        type=_limit(parse_memory),
+        metavar="SIZE",
+        help="the job's memory limit (bytes or e.g. 4G), for the suggestion",
     )
     parser.add_argument(
         "--timeout",
@@ -85,6 +125,16 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="for - (stdin), pipes and FIFOs: stop reading after SECONDS (default: %(default)s)"
         f" or after {IDLE_SECONDS:g} s without data, and diagnose what was read",
     )
+
+
+def _limit(parse: Callable[[str], float | int | None]) -> Callable[[str], float | int | None]:
+    def parsed(text: str) -> float | int | None:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parsed
 
 
 def _seconds(text: str) -> float:
@@ -97,13 +147,14 @@ def _seconds(text: str) -> float:
     return value
 
 
-def run(args: argparse.Namespace) -> int:
-    """Diagnose ``args.paths``; exit code 1 if any path could not be read, else 0."""
+def run(args: argparse.Namespace, recorded: RecordedLookup | None = None) -> int:
+    """Diagnose ``args.paths``; exit code 1 if any path could not be read, else 0.
+    ``recorded`` finds what a run's store knows of a log file's attempt."""
     if sys.stdout is None:  # started with stdout closed (``>&-``): nowhere to write
         print("adaptive-llm diagnose: standard output is closed", file=sys.stderr or sys.__stderr__)
         return 1
     try:
-        return _run(args)
+        return _run(args, recorded)
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly
         _silence_stdout()
         return 1
@@ -126,7 +177,7 @@ def _silence_stdout() -> None:
         pass
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, recorded: RecordedLookup | None = None) -> int:
     failed = False
     out = sys.stdout
     timeout = getattr(args, "timeout", DEFAULT_TIMEOUT)
@@ -136,7 +187,8 @@ def _run(args: argparse.Namespace) -> int:
             with source(os.fspath(path), timeout) as src:
                 for note in src.notes:
                     print(f"adaptive-llm diagnose: {note}", file=sys.stderr)
-                diag = _diagnose(src, args)
+                known = recorded(src.path) if recorded and src.path == path else None
+                diag = _diagnose(src, args, known)
         except DiagnosisError as exc:
             failed = True
             if args.json:
@@ -148,19 +200,30 @@ def _run(args: argparse.Namespace) -> int:
             data = diag.to_dict()
             if src.notes:
                 data["notes"] = src.notes
+            if known is not None:
+                data["recorded"] = dataclasses.asdict(known)
             out.write(json.dumps(data, ensure_ascii=False) + "\n")
         else:
-            write_report(diag, out, several=len(args.paths) > 1)
+            write_report(diag, out, several=len(args.paths) > 1, recorded=known)
         out.flush()
     return 1 if failed else 0
 
 
-def _diagnose(src: Source, args: argparse.Namespace) -> Diagnosis:
+def _diagnose(src: Source, args: argparse.Namespace, known: Recorded | None = None) -> Diagnosis:
+    """The diagnosis of ``src``: with the options given, else with what is recorded."""
+    time_limit: float | None = getattr(args, "time_limit", None)
+    memory: int | None = getattr(args, "memory", None)
+    if known is not None:
+        time_limit = known.time_limit if time_limit is None else time_limit
+        memory = known.memory if memory is None else memory
     try:
         diag = diagnose(
             src.path,
-            state=args.state,
-            workdir=args.workdir,
+            state=args.state or (known.state if known else None),
+            reason=known.reason if known and args.state in (None, known.state) else None,
+            workdir=args.workdir or (known.cwd if known else None),
+            time_limit=time_limit,
+            memory=memory,
             max_tokens=max(0, args.max_tokens),
         )
     except DiagnosisError as exc:  # name what the user gave, not the spooled copy
@@ -327,12 +390,20 @@ def _spool(fd: int, shown: str, timeout: float, scratch: Path) -> Source:
     return src
 
 
-def write_report(diag: Diagnosis, out: TextIO, *, several: bool = False) -> None:
-    """A readable report of one diagnosis."""
+def write_report(
+    diag: Diagnosis, out: TextIO, *, several: bool = False, recorded: Recorded | None = None
+) -> None:
+    """A readable report of one diagnosis (``recorded``: what the store said of its attempt)."""
     if several:
         out.write(f"==> {diag.path} <==\n")
     out.write(f"{diag.summary}\n")
     out.write(f"  category:   {diag.category}\n")
+    if recorded is not None:
+        state = f", {recorded.state}" if recorded.state else ""
+        out.write(
+            f"  attempt:    {recorded.job} attempt {recorded.attempt}{state}"
+            f" (recorded in {recorded.store_workdir})\n"
+        )
     if diag.location is not None:
         out.write(f"  open:       {diag.location.file}:{diag.location.line}\n")
     if diag.suggestion:
