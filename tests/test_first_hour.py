@@ -99,6 +99,31 @@ def test_printed_paths_can_be_pasted(first_run: tuple[Path, str]) -> None:
     assert ran.returncode == 0 and "KeyError: 'lr'" in ran.stdout, ran.stderr
 
 
+def test_status_where_there_is_no_store_names_the_workdir_beside(
+    first_run: tuple[Path, str],
+) -> None:
+    """`adaptive-llm status` right after `make demo`, without --workdir: it says which."""
+    home, _ = first_run
+    cli = shlex.quote(str(SCRIPT))
+    ran = sh(f"{cli} status", home, shell_env())
+    assert ran.returncode == 2
+    hint = re.search(r"e\.g\. (--workdir \S+)$", ran.stderr.strip())
+    assert hint is not None and hint.group(1) == "--workdir adaptive-llm-demo", ran.stderr
+    assert sh(f"{cli} status {hint.group(1)}", home, shell_env()).returncode == 0
+
+
+def test_a_pip_install_next_step_names_the_jobs_python(first_run: tuple[Path, str]) -> None:
+    home, stdout = first_run
+    if "x features:" not in stdout:
+        pytest.skip("scikit-learn is installed here: the features job succeeded")
+    step = re.search(r"^  next step: (\S+ -m pip install scikit-learn)   \(the job's Python\)$",
+                     stdout, re.M)  # fmt: skip
+    assert step is not None, stdout
+    python = shlex.split(step.group(1))[0]
+    assert Path(home, python).resolve() == Path(sys.executable).resolve()
+    assert sh(f"{shlex.quote(python)} -m pip --version", home, shell_env()).returncode == 0
+
+
 def test_under_make_minus_C_the_printed_commands_work_from_anywhere(tmp_path: Path) -> None:
     """`make -C repo demo` runs the demo in the repository while the user's shell is
     elsewhere (make says so with `w` in MAKEFLAGS): every path printed is absolute."""
@@ -304,6 +329,9 @@ def test_the_printed_fix_runs_as_printed(first_run: tuple[Path, str]) -> None:
     ran = sh(fix, home, shell_env())
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "simulate: attempt 2 COMPLETED" in ran.stdout
+    said = [line for line in ran.stdout.splitlines() if line.startswith("assistant: ")]
+    assert said and not any("**" in line for line in said)  # no raw Markdown in a terminal
+    assert "assistant: simulate ended TIMEOUT" in ran.stdout
     assert "then simulate, fixed in the chat (a larger time limit), completed on attempt 2" in (
         ran.stdout
     )

@@ -163,6 +163,27 @@ def _recorded(path: str) -> Recorded | None:
     )
 
 
+def _workdirs_in(directory: Path, most: int = 1000) -> list[str]:
+    """Workdirs right inside ``directory`` (``adaptive-llm-demo`` after ``make demo``), as
+    the user can pass them from here; a look at its first ``most`` entries only."""
+    from ..store.layout import STATE_DIR, STORE_NAME
+    from .table import user_path
+
+    found: list[str] = []
+    try:
+        with os.scandir(directory) as entries:
+            for n, entry in enumerate(entries):
+                if n >= most:
+                    break
+                if entry.is_dir() and os.path.isfile(
+                    os.path.join(entry.path, STATE_DIR, STORE_NAME)
+                ):
+                    found.append(user_path(entry.path))
+    except OSError:
+        return []
+    return sorted(found)
+
+
 def _status(workdir: Path, *, as_json: bool) -> int:
     from ..diagnosis import Diagnosis
     from ..jobs.model import Attempt
@@ -181,9 +202,11 @@ def _status(workdir: Path, *, as_json: bool) -> int:
         print(f"adaptive-llm: cannot read {layout.state_dir}: {exc.strerror}", file=sys.stderr)
         return 2
     if not found:
+        near = _workdirs_in(layout.workdir)
         print(
             f"adaptive-llm: no jobs recorded in {workdir} (no {STATE_DIR}/{STORE_NAME});"
-            " pass the RunManager's workdir with --workdir",
+            " pass the RunManager's workdir with --workdir"
+            + (f", e.g. --workdir {near[0]}" if near else ""),
             file=sys.stderr,
         )
         return 2

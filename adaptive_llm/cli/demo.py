@@ -240,7 +240,7 @@ async def _run(
             diagnosis = await rm.llm_manager.diagnosis(name)
             if diagnosis is not None:
                 print()
-                print(describe(name, state, diagnosis, workdir))
+                print(describe(name, state, diagnosis, workdir, python=sys.executable))
             category = diagnosis.category if diagnosis else None
             if state is JobState.COMPLETED:
                 succeeded.append(name)
@@ -315,7 +315,7 @@ async def fix_in_chat(rm: RunManager, name: str, *, offline: bool = True) -> lis
     who = "offline assistant" if offline else "model"
     print(f"\n--- chat on {name} ({who}; every change asks for approval) ---")
     reply = await lm.chat(name, "Why did this fail, and can you fix it?")
-    print(f"assistant: {reply.text}")
+    print(f"assistant: {_plain(reply.text)}")
     rounds = 0
     while reply.approvals and rounds < 5:
         rounds += 1
@@ -327,7 +327,7 @@ async def fix_in_chat(rm: RunManager, name: str, *, offline: bool = True) -> lis
                 print(f"    {_printable(line)}")
         print("you: approve")
         reply = await lm.chat(name, "approve", shown=[a.key for a in reply.approvals])
-        print(f"assistant: {reply.text}")
+        print(f"assistant: {_plain(reply.text)}")
     if reply.error:
         return [f"{name}: the chat failed: {reply.error}"]
     await rm.wait(timeout=400)
@@ -380,13 +380,21 @@ def shell_arg(path: Path) -> str:
     return shlex.quote(user_path(path))
 
 
+def _plain(text: str) -> str:
+    """An answer's Markdown emphasis (``**simulate**``) as plain terminal text."""
+    return re.sub(r"\*\*(\S(?:.*?\S)?)\*\*", r"\1", text)
+
+
 def _printable(text: str) -> str:
     """``text`` with control characters escaped: an escape sequence must not hide a line."""
     return "".join(ch if ch.isprintable() or ch == "\t" else repr(ch)[1:-1] for ch in text)
 
 
-def describe(name: str, state: JobState, diagnosis: Diagnosis, workdir: Path) -> str:
-    """A few readable lines about a failed job's diagnosis; paths as the user can paste them."""
+def describe(
+    name: str, state: JobState, diagnosis: Diagnosis, workdir: Path, python: str | None = None
+) -> str:
+    """A few readable lines about a failed job's diagnosis; paths and commands as the user
+    can paste them (``python``: the job's interpreter, which a ``pip install`` is for)."""
     lines = [f"x {name}: {state.value} [{diagnosis.category}] {diagnosis.summary}"]
     if diagnosis.location is not None:
         where = user_path(diagnosis.location.file)
@@ -394,7 +402,7 @@ def describe(name: str, state: JobState, diagnosis: Diagnosis, workdir: Path) ->
         if diagnosis.location.source:
             lines.extend("    " + line for line in diagnosis.location.source.splitlines())
     if diagnosis.suggestion:
-        lines.append(f"  next step: {diagnosis.suggestion}")
+        lines.append(f"  next step: {_for_python(diagnosis.suggestion, python)}")
     lines.append(f"  log:       {user_path(diagnosis.path)}")
     window = excerpt_window(diagnosis, workdir)
     whole = _spans_text(diagnosis.excerpt.spans)
@@ -411,6 +419,14 @@ def describe(name: str, state: JobState, diagnosis: Diagnosis, workdir: Path) ->
         label = "" if number is None else str(number)
         lines.append(f"    {label:>{width}} | {line[:160]}")
     return "\n".join(lines)
+
+
+def _for_python(suggestion: str, python: str | None) -> str:
+    """``pip install X`` as the job's own Python runs it (a bare ``pip`` on PATH may be
+    another Python's, or none: the venv is not activated)."""
+    if python is None or re.fullmatch(r"pip install \S+", suggestion) is None:
+        return suggestion
+    return f"{shlex.quote(user_path(python))} -m {suggestion}   (the job's Python)"
 
 
 #: The most excerpt lines a failure block of the demo shows.
