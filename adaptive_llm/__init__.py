@@ -2,7 +2,8 @@
 
 The public API is small: define ``Job``s, hand them to a ``RunManager`` with a workdir, call
 ``rm.start()`` in a cell, and ``await rm.llm_manager.diagnosis(name)`` for any failed job;
-``info(rm)`` shows the live job table and ``chat_widget(rm.llm_manager, name)`` a chat.
+``info(rm)`` shows the live job table, ``chat_widget(rm.llm_manager, name)`` a chat and
+``log_viewer(rm, name)`` a job's whole log.
 
 Names are imported on first use (PEP 562), so ``import adaptive_llm`` and the
 ``adaptive-llm diagnose`` command stay fast and free of LangChain and ipywidgets.
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from .llm.retry import RetryPolicy
     from .managers.run_manager import RunManager
     from .managers.views import JobView
-    from .widgets import chat_widget, info
+    from .widgets import chat_widget, info, log_viewer
 
 __version__ = "0.1.0"
 
@@ -74,6 +75,7 @@ _EXPORTS = {
     "WorkdirBusyError": "errors",
     "chat_widget": "widgets",
     "info": "widgets",
+    "log_viewer": "widgets",
     "local_tool": "chat.tools",
     "sends_data": "chat.tools",
     "web_search_tool": "chat.tools",

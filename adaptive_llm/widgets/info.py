@@ -4,12 +4,19 @@ One row widget per job, created once and updated in place (only the values that 
 sent to the browser). A tracked task on the kernel's loop waits for the managers' change
 notifications and refreshes at most every ``MIN_INTERVAL`` seconds (and every second while
 jobs run, for their runtimes).
+
+Each row has a Log button (the log viewer, below the table) and a toggle beside its one-line
+diagnosis that shows the whole diagnosis under the row. A menu
+filters the rows by state. The chat or log opened is scrolled into view: ipywidgets has no
+scroll API, so a small script (our constant text and a CSS class, nothing from a job) is
+shown in a zero-height Output widget and calls ``scrollIntoView`` on the widget's DOM node.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -17,9 +24,19 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from ..jobs.model import JobState, format_duration
-from ..managers.causes import Cause, failures_by_cause, never_ran_line, run_heading
 from .chat import ChatWidget, WidgetTasks, chat_widget
+from .log_viewer import LogViewer, log_viewer
 from .render import style_tag
+from .scroll import Scroller
+from .table_html import (
+    STATE_CLASS,
+    counts_html,
+    diagnosis_full,
+    diagnosis_line,
+    groups_html,
+    one_line,
+    titled,
+)
 
 if TYPE_CHECKING:
     from ..managers.run_manager import RunManager
@@ -32,16 +49,17 @@ MIN_INTERVAL = 0.25
 #: Refresh at least this often while a job runs (its runtime ticks).
 TICK = 1.0
 
-_STATE_CLASS = {
-    JobState.COMPLETED: "ok",
-    JobState.RUNNING: "run",
-    JobState.PENDING: "wait",
-    JobState.UNKNOWN: "wait",
-    JobState.CANCELLED: "wait",
-    JobState.TIMEOUT: "warn",
-    JobState.OUT_OF_MEMORY: "warn",
+_WIDTHS = ("120px", "100px", "66px", "60px", "120px", "1 1 160px", "330px")
+#: The state filter's choices: label -> which states it shows (None: all).
+FILTERS: dict[str, frozenset[JobState] | None] = {
+    "all": None,
+    "failed": frozenset(s for s in JobState if s.is_failure),
+    "running": frozenset({JobState.RUNNING}),
+    "waiting": frozenset({JobState.PENDING, JobState.UNKNOWN}),
+    "completed": frozenset({JobState.COMPLETED}),
+    "cancelled": frozenset({JobState.CANCELLED}),
 }
-_WIDTHS = ("140px", "120px", "64px", "70px", "160px", "1 1 200px", "270px")
+_tables = itertools.count(1)
 _HEADINGS = ("job", "state", "attempt", "runtime", "exit", "diagnosis", "")
 
 
@@ -68,16 +86,6 @@ def _runtime(seconds: float | None) -> str:
     return f"{seconds:.1f}s" if seconds < 60 else format_duration(seconds)
 
 
-def _short(path: str) -> str:
-    """A source path as read in a table: its file name (the full path is in the chat)."""
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def _one_line(text: str, limit: int = 140) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 class _Row:
     """The widgets of one job's row; ``update`` sets only what changed."""
 
@@ -85,55 +93,93 @@ class _Row:
         self.name = name
         self.cells = [_cell(width) for width in _WIDTHS[:-1]]
         self.cells[0].value = f"<b>{html.escape(name)}</b>"
+        self.cells[5].add_class("adaptive-llm-diagnosis-cell")
+        self.more = widgets.ToggleButton(
+            value=False,
+            icon="caret-right",
+            tooltip="The whole diagnosis",
+            layout=widgets.Layout(width="24px", height="22px", padding="0", display="none"),
+        )
+        self.more.add_class("adaptive-llm-diagnosis-toggle")
+        self.detail = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.detail.add_class("adaptive-llm-diagnosis-full")
+        self._view: JobView | None = None
         self.chat = widgets.Button(description="Chat", icon="comments", button_style="info")
         self.chat.add_class("adaptive-llm-chat-button")
         self.resubmit = widgets.Button(description="Resubmit", icon="redo")
         self.resubmit.add_class("adaptive-llm-resubmit")
         self.cancel = widgets.Button(description="Cancel", icon="stop")
         self.cancel.add_class("adaptive-llm-cancel")
-        for button in (self.chat, self.resubmit, self.cancel):
+        self.log = widgets.Button(description="Log", icon="file-alt", tooltip="The whole log")
+        self.log.add_class("adaptive-llm-log-button")
+        for button in (self.log, self.chat, self.resubmit, self.cancel):
             button.layout = widgets.Layout(width="auto", height="26px", flex="0 0 auto")
         call = table.tasks.call
+        self.more.observe(lambda _: call(self._show_detail), "value")
         self.chat.on_click(lambda _: call(table.open_chat, name))
+        self.log.on_click(lambda _: call(table.open_log, name))
         self.resubmit.on_click(lambda _: call(table.start, table.rm.resubmit, name))
         self.cancel.on_click(lambda _: call(table.start, table.rm.cancel_job, name))
         actions = widgets.HBox(
-            [self.chat, self.resubmit, self.cancel],
+            [self.log, self.chat, self.resubmit, self.cancel],
             layout=widgets.Layout(flex=f"0 0 {_WIDTHS[-1]}"),
         )
-        self.box = widgets.HBox([*self.cells, actions])
+        diagnosis = widgets.HBox(
+            [self.more, self.cells[5]],
+            layout=widgets.Layout(flex=_WIDTHS[5], min_width="0", align_items="center"),
+        )
+        self.cells[5].layout.flex = "1 1 auto"
+        line = widgets.HBox(  # never scrolls sideways: a narrow notebook cuts the diagnosis
+            [*self.cells[:5], diagnosis, actions],
+            layout=widgets.Layout(align_items="center", overflow="hidden"),
+        )
+        self.box = widgets.VBox([line, self.detail])
         self.box.add_class("adaptive-llm-row")
         self.box.add_class(f"adaptive-llm-job-{name}")
 
     def update(self, view: JobView) -> None:
         state = view.state
-        css = _STATE_CLASS.get(state, "bad" if state.is_failure else "wait")
+        css = STATE_CLASS.get(state, "bad" if state.is_failure else "wait")
         values = [
             f'<span class="adaptive-llm-state adaptive-llm-state-{css}">{state.value}</span>',
             str(view.attempt) if view.attempt else "-",
             _runtime(view.runtime),
-            html.escape(_one_line(_exit_text(view), 60)),
+            titled(one_line(_exit_text(view), 60)),
             "",
         ]
+        self._view = view
         if view.summary is not None:
-            location = view.location
-            where = f" ({_short(location.file)}:{location.line})" if location else ""
-            summary = view.summary + where
-            values[4] = (
-                f'<span title="{html.escape(summary, quote=True)}">'
-                f"{html.escape(_one_line(summary))}</span>"
-            )
+            values[4] = diagnosis_line(view)
         elif state.is_failure:
             values[4] = '<span class="adaptive-llm-state-wait">diagnosing…</span>'
         for cell, value in zip(self.cells[1:], values, strict=True):
             if cell.value != value:
                 cell.value = value
+        more = "inline-flex" if view.summary is not None else "none"
+        if self.more.layout.display != more:
+            self.more.layout.display = more
+        self._show_detail()
         failed = state.is_failure
         show = "inline-flex" if failed else "none"
         if self.chat.layout.display != show:
             self.chat.layout.display = show
+        self.log.disabled = not view.attempt
         self.resubmit.disabled = not state.is_final or not view.attempt
         self.cancel.disabled = state.is_final
+
+    def _show_detail(self) -> None:
+        """The whole diagnosis under the row while the toggle is on (and there is one)."""
+        view = self._view
+        on = bool(self.more.value and view is not None and view.summary is not None)
+        value = diagnosis_full(view) if on and view is not None else ""
+        if self.detail.value != value:
+            self.detail.value = value
+        display = "" if on else "none"
+        if self.detail.layout.display != display:
+            self.detail.layout.display = display
+        icon = "caret-down" if on else "caret-right"
+        if self.more.icon != icon:
+            self.more.icon = icon
 
 
 class InfoWidget(widgets.VBox):  # type: ignore[misc]
@@ -146,6 +192,8 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
         self._last: list[JobView] = []
         self._seen = 0
         self.chats: dict[str, ChatWidget] = {}
+        self.logs: dict[str, LogViewer] = {}
+        self._id = next(_tables)
         self.refreshes = 0
         self.counts = widgets.HTML()
         self.counts.add_class("adaptive-llm-counts")
@@ -153,24 +201,42 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
         self.groups.add_class("adaptive-llm-groups")
         self.notice = widgets.HTML()
         self.notice.add_class("adaptive-llm-notice")
+        self.filter = widgets.Dropdown(
+            options=list(FILTERS),
+            value="all",
+            description="show",
+            layout=widgets.Layout(width="12em"),
+        )
+        self.filter.add_class("adaptive-llm-filter")
+        self.filter.observe(lambda _: self.tasks.call(self.refresh), "value")
         head = widgets.HBox(
-            [_cell(w, f"<b>{h}</b>") for w, h in zip(_WIDTHS, _HEADINGS, strict=True)]
+            [_cell(w, f"<b>{h}</b>") for w, h in zip(_WIDTHS, _HEADINGS, strict=True)],
+            layout=widgets.Layout(overflow="hidden"),
         )
         head.add_class("adaptive-llm-head")
         self.table = widgets.VBox([head])
         self.chat_area = widgets.VBox()
         self.chat_area.add_class("adaptive-llm-chat-area")
+        self.log_area = widgets.VBox()
+        self.log_area.add_class("adaptive-llm-log-area")
+        self.scroller = Scroller(self.tasks)
         super().__init__(
             [
                 widgets.HTML(style_tag()),
-                self.counts,
+                widgets.HBox(
+                    [self.counts, self.filter],
+                    layout=widgets.Layout(justify_content="space-between", align_items="center"),
+                ),
                 self.table,
                 self.groups,
                 self.notice,
+                self.log_area,
                 self.chat_area,
+                self.scroller,
             ]
         )
         self.add_class("adaptive-llm-info")
+        self.add_class(f"adaptive-llm-info-{self._id}")
         self.refresh()
         self._loop_task = self.tasks.start(self._watch(), "info-watch", background=True)
 
@@ -182,16 +248,48 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
         return self.tasks.start(action(name), f"{action.__name__}-{name}")
 
     def open_chat(self, name: str) -> ChatWidget:
-        """Show the chat on ``name`` below the table (the same widget when opened again)."""
+        """Show the chat on ``name`` below the table, scrolled into view with its input
+        focused: one chat per job (opened again, the same widget, not a second one)."""
         chat = self.chats.get(name)
         if chat is None:
             chat = self.chats[name] = chat_widget(self.rm.llm_manager, name)
-        self.chat_area.children = (chat,)
+            chat.add_class(f"adaptive-llm-target-{len(self.chats)}")
+        if self.chat_area.children != (chat,):
+            self.chat_area.children = (chat,)
+        self.scroll_to(chat, ".adaptive-llm-chat-input input")
         return chat
 
+    def open_log(self, name: str) -> LogViewer:
+        """Show the log viewer of ``name`` below the table, scrolled into view (opened again,
+        the same viewer, showing the job's attempts as they are now)."""
+        viewer = self.logs.get(name)
+        if viewer is None:
+            viewer = self.logs[name] = log_viewer(self.rm, name)
+            viewer.add_class(f"adaptive-llm-target-log-{len(self.logs)}")
+            viewer.close_button.on_click(lambda _: self.tasks.call(self.close_log))
+        elif viewer.attempts[-1:] != self.rm.store.jobs.attempts(name)[-1:]:
+            viewer.reload()
+        if self.log_area.children != (viewer,):
+            self.log_area.children = (viewer,)
+        self.scroll_to(viewer)
+        return viewer
+
+    def close_log(self) -> None:
+        """Take the log viewer away (it stays cached for the next Log click)."""
+        for viewer in self.log_area.children:
+            viewer.close()
+        self.log_area.children = ()
+
+    def scroll_to(self, widget: widgets.DOMWidget, focus: str = "") -> None:
+        """Scroll the browser to ``widget`` (shown in this table), focusing ``focus`` in it."""
+        target = next(c for c in widget._dom_classes if c.startswith("adaptive-llm-target-"))
+        self.scroller.scroll_to(f".adaptive-llm-info-{self._id} .{target}", focus)
+
     def close(self) -> None:
-        """Stop the live updates."""
+        """Stop the live updates (and the log viewers' searches)."""
         self._loop_task.cancel()
+        for viewer in self.logs.values():
+            viewer.close()
 
     # -- updates ------------------------------------------------------------------------------
 
@@ -207,13 +305,17 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
                 row = self.rows[view.name] = _Row(self, view.name)
                 added.append(row.box)
             row.update(view)
+            shown = FILTERS.get(self.filter.value)
+            display = "" if shown is None or view.state in shown else "none"
+            if row.box.layout.display != display:
+                row.box.layout.display = display
             counts[view.state.value] += 1
         if added:
             self.table.children = (*self.table.children, *added)
         self._last = views
         outage = self.rm.outage
-        self._set(self.counts, _counts_html(counts, len(views), outage))
-        self._set(self.groups, _groups_html(views))
+        self._set(self.counts, counts_html(counts, len(views), outage))
+        self._set(self.groups, groups_html(views))
         self.refreshes += 1
 
     @staticmethod
@@ -240,51 +342,6 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
 
     def _show_error(self, exc: BaseException) -> None:
         self.notice.value = f"<b>Error:</b> {html.escape(str(exc) or type(exc).__name__)}"
-
-
-def _counts_html(counts: dict[str, int], total: int, scheduler_error: str | None) -> str:
-    parts = []
-    for state in JobState:
-        if counts.get(state.value):
-            css = _STATE_CLASS.get(state, "bad" if state.is_failure else "wait")
-            parts.append(
-                f'<span class="adaptive-llm-state adaptive-llm-state-{css}">'
-                f"{counts[state.value]} {state.value.lower()}</span>"
-            )
-    text = f"<b>{total} jobs</b>: " + " · ".join(parts)
-    if scheduler_error:
-        text += f' <span class="adaptive-llm-notice">(scheduler: {html.escape(scheduler_error)})'
-        text += "</span>"
-    return text
-
-
-def _groups_html(views: list[JobView]) -> str:
-    """Failures by cause; for jobs a scheduler runs together (an Airflow DAG run), a heading
-    per run with its tasks' states, and the tasks that never ran."""
-    sections = failures_by_cause(views)
-    if not sections:
-        return ""
-    runs = any(s.run is not None for s in sections)
-    parts = ["<b>Failures by cause</b>"]
-    for section in sections:
-        items = [_cause_html(cause) for cause in section.causes]
-        if section.never_ran:
-            items.append(f"<li>{html.escape(never_ran_line(section))}</li>")
-        if runs:
-            parts.append(f"<div>{html.escape(run_heading(section))}</div>")
-        parts.append("<ul>" + "".join(items) + "</ul>")
-    return "".join(parts)
-
-
-def _cause_html(cause: Cause) -> str:
-    where = f" at {_short(cause.where.file)}:{cause.where.line}" if cause.where else ""
-    names = ", ".join(cause.jobs[:8]) + (", …" if len(cause.jobs) > 8 else "")
-    count = len(cause.jobs)
-    head = f"{count} jobs failed with the same" if count > 1 else "1 job failed with"
-    return (
-        f"<li>{head} <b>{html.escape(cause.what)}</b>{html.escape(where)}"
-        f' <span class="adaptive-llm-usage">({html.escape(names)})</span></li>'
-    )
 
 
 def info(run_manager: RunManager) -> InfoWidget:

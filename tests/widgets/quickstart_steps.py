@@ -52,9 +52,15 @@ def ask_for_fix(table: Any, row: Any, expect: Any) -> tuple[Any, Any, Any, Any]:
     and its cards: one reply proposes two changes, the doubled time limit (card 1, its full
     diff) and the resubmission (card 2, its command), each card with its own buttons, and
     Approve all / Reject all below them."""
+    scroll_notebook_to_top(table)
     row.locator(".adaptive-llm-chat-button").click()
     chat = table.locator(".adaptive-llm-chat")
     expect(chat.locator(".adaptive-llm-diagnosis")).to_contain_text("time_limit")
+    # Opened out of view (the notebook was at its top): scrolled to, its input focused.
+    expect_in_view(chat, at_top=True)
+    chat.page.wait_for_function(
+        "() => !!document.activeElement?.closest('.adaptive-llm-chat .adaptive-llm-chat-input')"
+    )
     box = chat.locator(".adaptive-llm-chat-input input")
     expect(box).to_be_enabled()
     box.click()
@@ -163,3 +169,87 @@ def expect_resubmitted(chat: Any, row: Any, expect: Any) -> None:
     expect(chat.locator(".adaptive-llm-approval")).to_have_count(0)
     expect(row).to_contain_text("COMPLETED", timeout=30_000)
     expect(row.locator(".adaptive-llm-cell").nth(2)).to_have_text("2")
+
+
+def scroll_notebook_to_top(anything: Any) -> None:
+    """Scroll the notebook (its scrolling panel, or the page) to its top."""
+    anything.page.evaluate(
+        """() => {
+            for (const e of document.querySelectorAll('.jp-WindowedPanel-outer, .jp-Notebook')) {
+                e.scrollTop = 0;
+            }
+            document.scrollingElement.scrollTop = 0;
+        }"""
+    )
+    anything.page.wait_for_timeout(200)
+
+
+def expect_in_view(locator: Any, timeout: float = 10_000, *, at_top: bool = False) -> None:
+    """``locator``'s top is in view: inside its scrolling container and the window, and
+    what the browser shows there (its first line) belongs to it; ``at_top``: scrolled to the
+    top of the notebook's view (what ``scrollIntoView`` does; not where it happened to be)."""
+    locator.first.wait_for(state="visible")
+    locator.first.page.wait_for_function(
+        """([e, atTop]) => {
+            const outer = e.closest('.jp-WindowedPanel-outer') || document.scrollingElement;
+            if (atTop && Math.abs(e.getBoundingClientRect().top
+                    - outer.getBoundingClientRect().top) > 40) return false;
+            const r = e.getBoundingClientRect();
+            let box = e.parentElement;
+            while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) {
+                box = box.parentElement;
+            }
+            const c = box ? box.getBoundingClientRect() : {top: 0, bottom: innerHeight};
+            const y = r.top + Math.min(r.height, 16) / 2, x = r.left + 8;
+            const inside = r.top >= c.top - 2 && y > Math.max(c.top, 0)
+                && y < Math.min(c.bottom, innerHeight);
+            const hit = document.elementFromPoint(x, y);
+            return inside && hit !== null && e.contains(hit);
+        }""",
+        arg=[locator.first.element_handle(), at_top],
+        timeout=timeout,
+    )
+
+
+def expand_diagnosis(table: Any, expect: Any, job: str = "train") -> Any:
+    """Click the toggle beside the job's one-line diagnosis: the whole diagnosis (summary,
+    category, location, suggestion) shows under the row, nothing clipped; the toggle of it."""
+    row = table.locator(f".adaptive-llm-job-{job}")
+    expect(row.locator(".adaptive-llm-diagnosis-cell")).to_contain_text("KeyError")
+    full = row.locator(".adaptive-llm-diagnosis-full")
+    expect(full).to_be_hidden()
+    toggle = row.locator(".adaptive-llm-diagnosis-toggle")
+    toggle.click()
+    expect(full).to_be_visible()
+    expect(full).to_contain_text("Suggestion:")
+    expect(full).to_contain_text("data_utils.py:")
+    clipped = full.evaluate(
+        """full => {
+            const box = full.getBoundingClientRect(), problems = [];
+            for (const e of full.querySelectorAll('div')) {
+                const r = e.getBoundingClientRect();
+                if (e.scrollWidth > e.clientWidth + 2 || r.right > box.right + 2
+                        || r.bottom > box.bottom + 2) problems.push(e.textContent);
+            }
+            const table = full.closest('.adaptive-llm-info').getBoundingClientRect();
+            if (box.right > table.right + 2) problems.push('outside the table');
+            return problems;
+        }"""
+    )
+    assert clipped == [], clipped
+    return toggle
+
+
+def open_log(table: Any, expect: Any, job: str = "train") -> Any:
+    """Click the job's Log button: the viewer opens below the table, in view, on the
+    excerpt: its lines highlighted, the error's line (KeyError) marked and visible."""
+    scroll_notebook_to_top(table)
+    table.locator(f".adaptive-llm-job-{job} .adaptive-llm-log-button").click()
+    viewer = table.locator(".adaptive-llm-log")
+    error = viewer.locator(".adaptive-llm-log-error")
+    expect(error).to_have_count(1)
+    expect(error).to_contain_text("KeyError")
+    expect(viewer.locator(".adaptive-llm-log-excerpt").first).to_be_visible()
+    expect_in_view(viewer, at_top=True)
+    expect_in_view(error)
+    return viewer

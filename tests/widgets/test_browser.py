@@ -20,7 +20,9 @@ from quickstart_steps import (
     approve_first_card,
     ask_for_fix,
     assert_cards_fit,
+    expand_diagnosis,
     expect_resubmitted,
+    open_log,
     run_quickstart,
     store,
 )
@@ -56,6 +58,19 @@ def test_quickstart_fix_time_limit_in_browser(
             expect(row.locator(".adaptive-llm-cell").nth(5)).to_contain_text("Time limit")
             table.scroll_into_view_if_needed()
             table.screenshot(path=str(DOCS / "info.png"))
+
+            # The whole diagnosis under its row; the Log button opens the viewer on the
+            # error's line.
+            toggle = expand_diagnosis(table, expect)
+            table.screenshot(path=str(ARTIFACTS / "browser-diagnosis.png"))
+            toggle.click()
+            viewer = open_log(table, expect)
+            viewer.screenshot(path=str(DOCS / "log-viewer.png"))
+            viewer.locator(".adaptive-llm-log-query").locator("input").fill("config")
+            viewer.locator(".adaptive-llm-log-find").click()
+            expect(viewer.locator(".adaptive-llm-log-hits")).to_contain_text("found")
+            viewer.locator(".adaptive-llm-log-close").click()
+            expect(viewer).to_have_count(0)
 
             chat, box, approval, cards = ask_for_fix(table, row, expect)
             # The README's screenshot: the chat with both cards (a taller page, so the whole
