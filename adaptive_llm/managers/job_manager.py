@@ -17,6 +17,7 @@ from ..errors import UnknownJobError as UnknownJobError
 from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.base import (
     AttemptReport,
+    FoundAttempt,
     Scheduler,
     SchedulerError,
     SubmitError,
@@ -217,6 +218,7 @@ class JobManager(BaseManager):
         while True:
             try:
                 await self.poll_once()
+                await self.discover_once()
             except SchedulerError as exc:
                 if self.scheduler_error is None:
                     log.warning("scheduler did not answer: %s; jobs are kept", exc)
@@ -225,8 +227,9 @@ class JobManager(BaseManager):
                 self.scheduler_error = str(exc)
                 self.changes.notify()
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can lose a cancel (3.11)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
 
     async def _adopt_orphans(self) -> set[str]:
         """Attempts recorded without a scheduler id (a crash while submitting them): adopt
@@ -255,10 +258,7 @@ class JobManager(BaseManager):
         if not active:
             return 0
         statuses = await self.scheduler.poll(active)
-        if self.scheduler_error is not None:
-            self.store.set_meta(OUTAGE_KEY, None)
-            self.scheduler_error = None
-            self.changes.notify()
+        self._answered()
         seen: list[tuple[Attempt, AttemptReport]] = []
         for index, attempt in enumerate(active):
             if index and index % (10 * POLL_BATCH) == 0:
@@ -296,7 +296,61 @@ class JobManager(BaseManager):
             task.add_done_callback(lambda _: self._retrying.difference_update(names))
         return count
 
+    async def discover_once(self) -> list[Attempt]:
+        """Add the jobs the scheduler found without being asked (``Scheduler.discover``, one
+        bounded call); the attempts added."""
+        found = await self.scheduler.discover()
+        if self.scheduler_error is not None and not self.active():
+            self._answered()  # nothing to poll: this call was the scheduler's answer
+        return self.add_found(found) if found else []
+
+    def add_found(self, found: Sequence[FoundAttempt]) -> list[Attempt]:
+        """Add found jobs, each with an attempt that has its scheduler id already, recorded in
+        the store like submitted ones (a new process polls them on). A job found before (its
+        name and command known) is skipped; a name another job holds gets a ``-2`` suffix."""
+        jobs: list[Job] = []
+        attempts: list[Attempt] = []
+        for item in found:
+            job = item.job
+            known = self.jobs.get(job.name)
+            if known is not None:
+                if known.command == job.command:
+                    continue  # found by an earlier poll or process
+                name = self._free_name(job.name)
+                log.warning("found job %r: another job has that name; it is %r", job.name, name)
+                job = replace(job, name=name)
+            self.jobs[job.name] = job
+            jobs.append(job)
+            attempt = self._new_attempt(job, scheduler_id=item.scheduler_id, reason=item.reason)
+            attempts.append(attempt)
+        if not jobs:
+            return []
+        self.store.jobs.upsert(jobs)
+        self.store.jobs.add_attempts(attempts, self.scheduler.name)
+        for attempt in attempts:
+            self.attempts[attempt.job] = attempt
+        log.info(
+            "added %d job(s) the scheduler found: %s", len(jobs), ", ".join(j.name for j in jobs)
+        )
+        self.changes.notify()
+        self._wake.set()
+        return attempts
+
+    def _free_name(self, name: str) -> str:
+        for number in range(2, 10_000):
+            candidate = f"{name[: 127 - len(str(number))]}-{number}"
+            if candidate not in self.jobs:
+                return candidate
+        raise ValueError(f"no free job name like {name!r}")
+
     # -- internals ----------------------------------------------------------------------------
+
+    def _answered(self) -> None:
+        """The scheduler answered: the outage (if any) is over."""
+        if self.scheduler_error is not None:
+            self.store.set_meta(OUTAGE_KEY, None)
+            self.scheduler_error = None
+            self.changes.notify()
 
     def _publish(self, event: FailureEvent) -> None:
         for queue in self._subscribers:

@@ -15,9 +15,18 @@ The contract:
 - **Resubmit: clear the task instance** in the run of the job's previous attempt (only that
   task: neither upstream nor downstream; resubmit a downstream job to clear it too). The new
   attempt follows the try that comes after the previous one's. ``await
-  scheduler.clear_preview(attempt)`` lists what a clear would touch (a dry run).
-- **Scheduler id**: ``<dag_id>/<run_id>/<task_id>#<first try>``; a poll needs nothing else, so
-  a new process re-attaches to the attempts an earlier one started.
+  scheduler.clear_preview(attempt)`` lists what a clear would touch (a dry run). While Airflow
+  does not answer, a resubmission is accepted: its id says "clear pending" and the first poll
+  Airflow answers clears the task (unless it runs, or ended since: then it follows it).
+- **Mapped tasks** (``.expand()``): one job covers every map index: FAILED if any index
+  failed (TIMEOUT if those timed out), RUNNING while any runs, COMPLETED when all succeeded;
+  its log holds each failed index's tries; a resubmission clears only the failed indexes.
+- **Scheduler id**: ``<dag_id>/<run_id>/<task_id>#<first try>`` (``#clear@<time>`` while a
+  deferred clear is pending); a poll needs nothing else, so a new process re-attaches to the
+  attempts an earlier one started.
+- **Watch** (``watch=True``): failed task instances in runs of the watched DAGs that others
+  triggered (scheduled runs, the UI, the API) since ``since`` (default: the scheduler's start)
+  become jobs named ``<dag>.<task>.<run id>``, found by ``discover`` (one list page per poll).
 - **Poll: one** ``POST /api/v2/dags/~/dagRuns/~/taskInstances/list`` (per 100 task instances)
   for every active attempt. States: none/scheduled/queued/up_for_retry -> PENDING (up_for_retry
   with the reason "try N failed; Airflow retries it"), running/deferred/up_for_reschedule/
@@ -44,6 +53,7 @@ import os
 import secrets
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,25 +64,38 @@ from .airflow_api import (
     AirflowConflict,
     AirflowDown,
     AirflowNotFound,
-    format_events,
 )
-from .airflow_dag import dag_facts
+from .airflow_facts import job_facts
 from .airflow_model import (
     DAGS_ENV,
     ID_RE,
     PASSWORD_ENV,
-    REASONS,
-    STATES,
     TOKEN_ENV,
     URL_ENV,
     USERNAME_ENV,
     TaskRef,
     airflow_job,
     task_of,
-    timed_out,
-    timestamp,
 )
-from .base import AttemptReport, Scheduler, SchedulerError, SubmitError, SubmitRequest
+from .airflow_poll import (
+    DeferredClears,
+    by_task,
+    index_of,
+    is_mapped,
+    plan_clear,
+    report,
+    ti_final,
+    write_log,
+)
+from .airflow_watch import Watch, since_time
+from .base import (
+    AttemptReport,
+    FoundAttempt,
+    Scheduler,
+    SchedulerError,
+    SubmitError,
+    SubmitRequest,
+)
 
 __all__ = ["DAGS_ENV", "URL_ENV", "AirflowScheduler", "TaskRef", "airflow_job", "task_of"]
 
@@ -86,7 +109,10 @@ class AirflowScheduler(Scheduler):
     ``password`` (a token is fetched from ``/auth/token``), or ``token``. ``conf``: the
     ``conf`` of each triggered run, by DAG id. ``dags_folder``: the local dags folder, the cwd
     of ``jobs()``. ``timeout`` bounds every API call; ``retry_max`` the back-off while Airflow
-    does not answer. ``client.calls`` counts the API calls, by path.
+    does not answer. ``client.calls`` counts the API calls, by path. ``watch=True``: failed
+    task instances in runs of ``dags`` that others triggered become jobs (``discover``), from
+    ``since`` on (Unix seconds, a datetime or ISO 8601 text; default: now), e.g. last night's
+    scheduled runs with ``since="2026-12-01T18:00Z"``.
     """
 
     name = "airflow"
@@ -103,6 +129,8 @@ class AirflowScheduler(Scheduler):
         dags_folder: str | os.PathLike[str] | None = None,
         timeout: float = 30.0,
         retry_max: float = 30.0,
+        watch: bool = False,
+        since: float | datetime | str | None = None,
     ) -> None:
         self.client = AirflowClient(
             url, username=username, password=password, token=token, timeout=timeout
@@ -114,6 +142,9 @@ class AirflowScheduler(Scheduler):
             if not isinstance(dag_id, str) or not ID_RE.fullmatch(dag_id):
                 raise ValueError(f"invalid Airflow DAG id {dag_id!r}")
         self.dags = tuple(dags)
+        if watch and not self.dags:
+            raise ValueError("watch=True needs dags=[...]: the DAGs whose runs are watched")
+        self.watch = Watch(self.dags, since_time(since)) if watch else None
         self.conf = {k: dict(v) for k, v in (conf or {}).items()}
         self.dags_folder = Path(dags_folder) if dags_folder else None
         self.retry_max = retry_max
@@ -121,6 +152,7 @@ class AirflowScheduler(Scheduler):
         self._runs: dict[str, str] = {}  # DAG id -> the run this scheduler triggered
         self._triggered: set[tuple[str, str]] = set()  # (DAG id, run id) known to Airflow
         self._tasks: dict[str, list[str]] = {}  # DAG id -> its task ids (checked DAGs)
+        self._deferred = DeferredClears()  # resubmissions made while Airflow was down
         self._lock = asyncio.Lock()
         self._backoff = 0.0
         self._retry_at = 0.0
@@ -178,8 +210,13 @@ class AirflowScheduler(Scheduler):
         ref = TaskRef.parse(attempt.scheduler_id)
         if ref is None:
             return []
-        cleared = await self.client.clear(ref.dag_id, ref.run_id, [ref.task_id], dry_run=True)
-        return [f"{t.get('dag_id')}.{t.get('task_id')}@{t.get('dag_run_id')}" for t in cleared]
+        cleared = await self.client.clear(
+            ref.dag_id, ref.run_id, await self._targets(ref), dry_run=True
+        )
+        return [
+            f"{t.get('dag_id')}.{t.get('task_id')}{_index(t)}@{t.get('dag_run_id')}"
+            for t in cleared
+        ]
 
     async def resubmit_preview(self, attempt: Attempt) -> list[str] | None:
         """The task instances a resubmission clears (Airflow's dry run), each with its state
@@ -189,42 +226,20 @@ class AirflowScheduler(Scheduler):
         if ref is None:
             return None
         try:
-            cleared = await self.client.clear(ref.dag_id, ref.run_id, [ref.task_id], dry_run=True)
+            targets = await self._targets(ref)
+            cleared = await self.client.clear(ref.dag_id, ref.run_id, targets, dry_run=True)
         except AirflowNotFound as exc:
             raise SchedulerError(f"Airflow cannot clear {ref}: {exc}") from None
         return [
-            f"clear {t.get('dag_id')}.{t.get('task_id')}"
-            + (f"[{t['map_index']}]" if t.get("map_index", -1) not in (-1, None) else "")
-            + f" in run {t.get('dag_run_id')} (now {t.get('state') or 'no state'}; Airflow runs"
-            " it again)"
+            f"clear {t.get('dag_id')}.{t.get('task_id')}{_index(t)} in run {t.get('dag_run_id')}"
+            f" (now {t.get('state') or 'no state'}; Airflow runs it again)"
             for t in cleared
         ]
 
     async def job_facts(self, job: Job, root: Path | None = None) -> dict[str, Any]:
         """The task's DAG: its id, file (the path in ``root``, the chat's workspace, when the
         dags folder is local), the source around the task and its ``execution_timeout``."""
-        dag_id, task_id = task_of(job)
-        try:
-            dag = await self.client.dag(dag_id)
-        except AirflowNotFound:
-            return {"airflow": {"dag_id": dag_id, "task_id": task_id, "error": "unknown DAG"}}
-        fileloc = str(dag.get("fileloc") or "")
-        found = await asyncio.to_thread(_local_source, fileloc, self.dags_folder, root)
-        source, dag_file = found if found is not None else (None, None)
-        origin = "the local DAG file" if source is not None else "Airflow's API"
-        if source is None:
-            source = await self.client.dag_source(dag_id)
-        details = {"fileloc": fileloc or None, "is_paused": dag.get("is_paused")}
-        facts = dag_facts(
-            dag_id,
-            task_id,
-            source,
-            dag_file=dag_file,
-            source_from=origin,
-            ui=f"{self.url}/dags/{dag_id}",
-            details=details,
-        )
-        return {"airflow": facts}
+        return await job_facts(self.client, job, self.dags_folder, root)
 
     # -- interface ----------------------------------------------------------------------------
 
@@ -254,7 +269,11 @@ class AirflowScheduler(Scheduler):
                     dag_id,
                     task_id,
                 ):
-                    return str(await self._clear(previous))
+                    try:
+                        return str(await self._clear(previous))
+                    except AirflowDown as exc:  # cleared by the first poll Airflow answers
+                        log.warning("%s; job %s is cleared when Airflow answers", exc, job.name)
+                        return str(TaskRef(dag_id, previous.run_id, task_id, 0, int(time.time())))
                 return str(TaskRef(dag_id, await self._run_of(dag_id), task_id, 1))
         except AirflowAuthError as exc:
             raise SubmitError(f"job {job.name!r}: {exc}") from None
@@ -273,19 +292,63 @@ class AirflowScheduler(Scheduler):
         try:
             result = await self._poll(refs, {a.scheduler_id: a for a in attempts})
         except SchedulerError as exc:
-            self._backoff = min(max(self._backoff * 2, 1.0), self.retry_max)
-            self._retry_at = time.monotonic() + self._backoff
-            self._last_error = str(exc)
+            self._failed(exc)
+            deferred = [
+                a.job
+                for a in attempts
+                if (r := refs.get(a.scheduler_id or "")) is not None
+                and r.clear_since is not None
+                and not self._deferred.done(a.scheduler_id or "")
+            ]
+            if deferred:
+                names = ", ".join(deferred[:5]) + (" ..." if len(deferred) > 5 else "")
+                raise SchedulerError(
+                    f"{exc} (resubmitted, cleared when it answers: {names})"
+                ) from None
             raise
         self._backoff = 0.0
         return result
+
+    async def discover(self) -> list[FoundAttempt]:
+        """With ``watch=True``: the watched DAGs' failed task instances in runs others
+        triggered, not found before (one list page per call)."""
+        if self.watch is None:
+            return []
+        now = time.monotonic()
+        if now < self._retry_at:
+            raise SchedulerError(
+                f"{self._last_error} (trying again in {self._retry_at - now:.0f}s)"
+            )
+        try:
+            found = await self.watch.discover(
+                self.client, self.dags_folder, set(self._runs.values())
+            )
+        except SchedulerError as exc:
+            self._failed(exc)
+            raise
+        for item in found:
+            ref = TaskRef.parse(item.scheduler_id)
+            if ref is not None:
+                self._triggered.add((ref.dag_id, ref.run_id))
+        return found
+
+    def _failed(self, exc: SchedulerError) -> None:
+        self._backoff = min(max(self._backoff * 2, 1.0), self.retry_max)
+        self._retry_at = time.monotonic() + self._backoff
+        self._last_error = str(exc)
 
     async def cancel(self, attempt: Attempt) -> None:
         ref = TaskRef.parse(attempt.scheduler_id)
         if ref is None:
             return
+        if ref.clear_since is not None and not self._deferred.done(str(attempt.scheduler_id)):
+            self._deferred.cancelled.add(str(attempt.scheduler_id))  # not cleared: nothing ran
+            return
+        group = await self._instances(ref)
+        indexes = [index_of(t) for t in group if is_mapped(group) and not ti_final(t)]
         try:
-            await self.client.set_state(ref.dag_id, ref.run_id, ref.task_id, "skipped")
+            for index in indexes or [-1]:
+                await self.client.set_state(ref.dag_id, ref.run_id, ref.task_id, "skipped", index)
         except AirflowNotFound:
             return
 
@@ -334,17 +397,24 @@ class AirflowScheduler(Scheduler):
             pass
         self._triggered.add((dag_id, run_id))
 
+    async def _instances(self, ref: TaskRef) -> list[Mapping[str, Any]]:
+        """The task's instances in its run (each map index of a mapped task): one list call."""
+        tis = await self.client.task_instances([ref.dag_id], [ref.run_id], [ref.task_id])
+        return by_task(tis).get(ref.task, [])
+
+    async def _targets(self, ref: TaskRef) -> list[str | tuple[str, int]]:
+        """What a resubmission after ``ref`` clears (a mapped task: its failed indexes)."""
+        plan = plan_clear(ref.task_id, await self._instances(ref))
+        return list(plan.targets) or [ref.task_id]
+
     async def _clear(self, previous: TaskRef) -> TaskRef:
-        """Clear the task in its run; the new attempt starts at the try after the last one."""
-        ti = await self.client.task_instance(previous.dag_id, previous.run_id, previous.task_id)
-        tries = int(ti.get("try_number") or 0)
-        if STATES.get(ti.get("state"), JobState.PENDING).is_final:
-            await self.client.clear(
-                previous.dag_id, previous.run_id, [previous.task_id], dry_run=False
-            )
-            log.info("cleared %s.%s in run %s", previous.dag_id, previous.task_id, previous.run_id)
-            tries += 1
-        return TaskRef(previous.dag_id, previous.run_id, previous.task_id, max(tries, 1))
+        """Clear the task in its run (a mapped task: its failed indexes) unless it runs; the
+        new attempt starts at the try after the last one."""
+        plan = plan_clear(previous.task_id, await self._instances(previous))
+        if plan.targets:
+            await self.client.clear(previous.dag_id, previous.run_id, plan.targets, dry_run=False)
+            log.info("cleared %s in run %s", plan.targets, previous.run_id)
+        return previous.at(plan.first_try)
 
     async def _poll(
         self, refs: Mapping[str, TaskRef | None], attempts: Mapping[str | None, Attempt]
@@ -357,19 +427,22 @@ class AirflowScheduler(Scheduler):
             )
         if not valid:
             return result
-        tis = await self.client.task_instances(
-            [r.dag_id for r in valid.values()],
-            [r.run_id for r in valid.values()],
-            [r.task_id for r in valid.values()],
+        groups = by_task(
+            await self.client.task_instances(
+                [r.dag_id for r in valid.values()],
+                [r.run_id for r in valid.values()],
+                [r.task_id for r in valid.values()],
+            )
         )
-        by_key = {
-            (t.get("dag_id"), t.get("dag_run_id"), t.get("task_id")): t
-            for t in tis
-            if t.get("map_index", -1) in (-1, None)
-        }
         for sid, ref in valid.items():
-            ti = by_key.get((ref.dag_id, ref.run_id, ref.task_id))
-            if ti is None and (ref.dag_id, ref.run_id) not in self._triggered:
+            group = groups.get(ref.task, [])
+            if ref.clear_since is not None:  # a resubmission made while Airflow was down
+                deferred = await self._deferred.resolve(self.client, sid, ref, group)
+                if isinstance(deferred, AttemptReport):
+                    result[sid] = deferred
+                    continue
+                ref = deferred
+            if not group and (ref.dag_id, ref.run_id) not in self._triggered:
                 # Submitted while Airflow was down (or by a process that died before): trigger
                 # it now; a run that exists already is a 409, taken as done.
                 try:
@@ -384,103 +457,15 @@ class AirflowScheduler(Scheduler):
                         ended_at=time.time(),
                     )
                 continue
-            if ti is None:
+            if not group:
                 continue  # the run's task instances are not created yet
-            report = self._report(ref, ti)
-            if report.state.is_final:
-                report = await self._with_log(ref, ti, report, Path(attempts[sid].log_path))
-            result[sid] = report
+            now = report(ref, group)
+            if now.state.is_final:
+                now = await write_log(self.client, ref, group, now, Path(attempts[sid].log_path))
+            result[sid] = now
         return result
 
-    def _report(self, ref: TaskRef, ti: Mapping[str, Any]) -> AttemptReport:
-        state = ti.get("state")
-        tries = int(ti.get("try_number") or 0)
-        if state not in ("upstream_failed", "skipped") and tries < ref.first_try:
-            return AttemptReport(JobState.PENDING, reason="cleared; waiting for its next try")
-        job_state = STATES.get(state)
-        if job_state is None:
-            return AttemptReport(JobState.RUNNING, reason=f"Airflow state {state!r}")
-        reason = REASONS.get(str(state))
-        if reason:
-            reason = reason.format(try_number=tries, max_tries=ti.get("max_tries"))
-        return AttemptReport(
-            job_state,
-            exit_code=0 if state == "success" else None,
-            reason=reason,
-            started_at=timestamp(ti.get("start_date"))
-            if job_state is not JobState.PENDING
-            else None,
-            ended_at=timestamp(ti.get("end_date")) if job_state.is_final else None,
-        )
 
-    async def _with_log(
-        self, ref: TaskRef, ti: Mapping[str, Any], report: AttemptReport, path: Path
-    ) -> AttemptReport:
-        """Write the attempt's tries' logs to ``path``; TIMEOUT when the last one timed out."""
-        last = int(ti.get("try_number") or 0)
-        header = f"# Airflow task {ref.dag_id}.{ref.task_id}, run {ref.run_id}"
-        chunks: list[str] = []
-        problems: list[str] = []
-        killed = False
-        for number in range(ref.first_try, last + 1):
-            try:
-                events = await self.client.log_events(ref.dag_id, ref.run_id, ref.task_id, number)
-            except AirflowNotFound as exc:
-                problems.append(f"Airflow could not serve the log of try {number}: {exc}")
-                chunks.append(f"{header}, try {number}: no log ({exc})\n")
-                continue
-            except (AirflowAuthError, AirflowDown):
-                raise  # poll again later: nothing is recorded before the log is written
-            except SchedulerError as exc:
-                problems.append(f"Airflow could not serve the log of try {number}: {exc}")
-                chunks.append(f"{header}, try {number}: no log ({exc})\n")
-                continue
-            chunks.append(f"{header}, try {number}\n{format_events(events)}")
-            if number == last:
-                killed = timed_out(events)
-        if not chunks:
-            chunks.append(f"{header}: it never ran ({report.reason or ti.get('state')})\n")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            await asyncio.to_thread(path.write_text, "\n".join(chunks), encoding="utf-8")
-        except OSError as exc:
-            problems.append(f"cannot write the log to {path}: {exc}")
-        state = report.state
-        reason = report.reason
-        if state is JobState.FAILED and killed:
-            state = JobState.TIMEOUT
-            reason = "killed by its execution_timeout (AirflowTaskTimeout)"
-        if problems:
-            reason = "; ".join([reason, *problems] if reason else problems)
-        return AttemptReport(
-            state,
-            exit_code=report.exit_code,
-            reason=reason,
-            started_at=report.started_at,
-            ended_at=report.ended_at or time.time(),
-        )
-
-
-#: The most of a local DAG file read for the job's facts.
-_SOURCE_BYTES = 2 << 20
-
-
-def _local_source(
-    fileloc: str, dags_folder: Path | None, root: Path | None
-) -> tuple[str, str | None] | None:
-    """The DAG file on this machine (Airflow's ``fileloc`` inside the local dags folder): its
-    text, and its path relative to ``root`` (None when outside it); None when not local."""
-    if not fileloc or dags_folder is None:
-        return None
-    path = Path(fileloc)
-    try:
-        path.resolve().relative_to(dags_folder.resolve())
-        with path.open("rb") as handle:
-            text = handle.read(_SOURCE_BYTES).decode("utf-8")
-    except (ValueError, OSError, UnicodeDecodeError):
-        return None
-    try:
-        relative = path.resolve().relative_to(root.resolve()).as_posix() if root else None
-    except ValueError:
-        relative = None
-    return text, relative
+def _index(ti: Mapping[str, Any]) -> str:
+    """``[i]`` for a map index of a mapped task, else nothing."""
+    return f"[{index_of(ti)}]" if index_of(ti) >= 0 else ""

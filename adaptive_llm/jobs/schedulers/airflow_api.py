@@ -90,12 +90,12 @@ class AirflowClient:
     ) -> httpx.Response:  # fmt: skip
         self.calls[name] = self.calls.get(name, 0) + 1
         try:
-            return await asyncio.wait_for(
-                self._client().request(
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation that
+            # arrives as the answer does (a JobManager being closed then never stops).
+            async with asyncio.timeout(self.timeout):
+                return await self._client().request(
                     method, path, json=body, params=params, headers=dict(headers or {})
-                ),
-                self.timeout,
-            )
+                )
         except TimeoutError:
             raise AirflowDown(
                 f"Airflow at {self.url} did not answer {name} within {self.timeout:g}s"
@@ -173,7 +173,8 @@ class AirflowClient:
     async def task_instances(
         self, dag_ids: Sequence[str], run_ids: Sequence[str], task_ids: Sequence[str]
     ) -> list[dict[str, Any]]:
-        """Every task instance of those DAGs, runs and tasks: one call per 100 of them."""
+        """Every task instance of those DAGs, runs and tasks (each map index of a mapped
+        task): one call per 100 of them."""
         found: list[dict[str, Any]] = []
         while True:
             body = {
@@ -184,35 +185,47 @@ class AirflowClient:
                 "page_offset": len(found),
                 "order_by": "id",
             }
-            data = await self.request(
-                "POST", "/api/v2/dags/~/dagRuns/~/taskInstances/list", "POST /ti/list", body=body
-            )
-            page = list(data.get("task_instances", []))
+            page, total = await self.task_instance_page(body)
             found.extend(page)
-            if len(page) < PAGE_LIMIT or len(found) >= int(data.get("total_entries", 0)):
+            if len(page) < PAGE_LIMIT or len(found) >= total:
                 return found
 
+    async def task_instance_page(self, body: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
+        """One page of ``taskInstances/list`` (``body`` its filters) and the total count."""
+        data = await self.request(
+            "POST", "/api/v2/dags/~/dagRuns/~/taskInstances/list", "POST /ti/list",
+            body=dict(body),
+        )  # fmt: skip
+        page = list(data.get("task_instances", [])) if isinstance(data, dict) else []
+        total = int(data.get("total_entries", 0)) if isinstance(data, dict) else 0
+        return page, total
+
     async def log_events(
-        self, dag_id: str, run_id: str, task_id: str, try_number: int
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
     ) -> list[dict[str, Any]]:
         """The try's log as Airflow's JSON events (all of them: ``full_content``)."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        data = await self.request(
-            "GET", path, "GET /ti/logs/{try}", params={"full_content": "true", "map_index": -1}
-        )
+        params = {"full_content": "true", "map_index": map_index}
+        data = await self.request("GET", path, "GET /ti/logs/{try}", params=params)
         content = data.get("content") if isinstance(data, dict) else None
         if isinstance(content, str):  # an old log: one text blob
             return [{"event": line} for line in content.splitlines()]
         return [e if isinstance(e, dict) else {"event": str(e)} for e in content or []]
 
     async def clear(
-        self, dag_id: str, run_id: str, task_ids: Sequence[str], *, dry_run: bool
+        self,
+        dag_id: str,
+        run_id: str,
+        task_ids: Sequence[str | tuple[str, int]],
+        *,
+        dry_run: bool,
     ) -> list[dict[str, Any]]:
-        """Clear the tasks in the run (``dry_run``: only list what would be cleared)."""
+        """Clear the tasks in the run (``dry_run``: only list what would be cleared); an entry
+        ``(task_id, map_index)`` clears one map index of a mapped task."""
         body = {
             "dry_run": dry_run,
             "dag_run_id": run_id,
-            "task_ids": list(task_ids),
+            "task_ids": [t if isinstance(t, str) else list(t) for t in task_ids],
             "only_failed": False,
             "include_downstream": False,
             "include_upstream": False,
@@ -224,8 +237,12 @@ class AirflowClient:
         )  # fmt: skip
         return list(data.get("task_instances", [])) if isinstance(data, dict) else []
 
-    async def set_state(self, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+    async def set_state(
+        self, dag_id: str, run_id: str, task_id: str, state: str, map_index: int = -1
+    ) -> None:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        if map_index != -1:
+            path += f"/{map_index}"
         await self.request(
             "PATCH", path, "PATCH /dags/{dag}/dagRuns/{run}/ti/{task}", body={"new_state": state}
         )

@@ -82,15 +82,29 @@ def task_of(job: Job) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class TaskRef:
-    """What an attempt's scheduler id names: a task of a DAG run, from a try on."""
+    """What an attempt's scheduler id names: a task of a DAG run, from a try on.
+
+    A resubmission made while Airflow did not answer has no try yet: ``clear_since`` is the
+    time (Unix seconds) it was asked, and its id ``<dag>/<run>/<task>#clear@<time>``; the first
+    poll Airflow answers clears the task unless it ended after that time (then it follows it)."""
 
     dag_id: str
     run_id: str
     task_id: str
     first_try: int
+    clear_since: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.dag_id}/{self.run_id}/{self.task_id}#{self.first_try}"
+        tail = f"clear@{self.clear_since}" if self.clear_since is not None else self.first_try
+        return f"{self.dag_id}/{self.run_id}/{self.task_id}#{tail}"
+
+    @property
+    def task(self) -> tuple[str, str, str]:
+        return self.dag_id, self.run_id, self.task_id
+
+    def at(self, first_try: int) -> TaskRef:
+        """The same task from ``first_try`` on (no clear pending)."""
+        return TaskRef(self.dag_id, self.run_id, self.task_id, first_try)
 
     @classmethod
     def parse(cls, text: str | None) -> TaskRef | None:
@@ -99,7 +113,12 @@ class TaskRef:
         dag_id, _, rest = text.partition("/")
         rest, _, first = rest.rpartition("#")
         run_id, _, task_id = rest.rpartition("/")
-        if not (dag_id and run_id and task_id and first.isdigit()):
+        if not (dag_id and run_id and task_id):
+            return None
+        since = first.removeprefix("clear@")
+        if since != first and since.isdigit():
+            return cls(dag_id, run_id, task_id, 0, int(since))
+        if not first.isdigit():
             return None
         return cls(dag_id, run_id, task_id, int(first))
 

@@ -38,6 +38,17 @@ class SubmitRequest:
 
 
 @dataclass(frozen=True)
+class FoundAttempt:
+    """A job the scheduler found without being asked to run it (``Scheduler.discover``): its
+    definition and its attempt's scheduler id (polled like a submitted one)."""
+
+    job: Job
+    scheduler_id: str
+    #: Why it is a job (shown until its first poll).
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class ResourceCaps:
     """Upper bounds for a job's resources on this scheduler."""
 
@@ -90,6 +101,12 @@ class Scheduler(abc.ABC):
         see (Airflow: the DAG, its file and source, the task's ``execution_timeout``); paths
         relative to ``root``, the job's working directory (the chat's workspace)."""
         return {}
+
+    async def discover(self) -> Sequence[FoundAttempt]:
+        """Jobs found running or ended that nobody submitted here (Airflow with ``watch=True``:
+        failed task instances in DAG runs others triggered); the JobManager adds them, with
+        their attempt, after each poll. One bounded call (a page) per poll; default: none."""
+        return ()
 
     async def adopt(self, attempt: Attempt) -> str | None:
         """An id for an attempt recorded without one (the process died while submitting it).
