@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -340,3 +341,15 @@ def test_the_printed_fix_runs_as_printed(first_run: tuple[Path, str]) -> None:
     # Attempt 1 ran under 2 s; the job now has 4 s: its diagnosis keeps the limit it had.
     data = diagnose_json("adaptive-llm-demo/.adaptive_llm/logs/simulate/attempt-1.log", cwd=home)
     assert "time limit of 2s" in data["suggestion"]
+
+
+def test_the_slurm_demo_refuses_at_once_when_slurm_does_not_answer(tmp_path: Path) -> None:
+    """SLURM installed but its controller down: a clear refusal, not 400 s of PENDING jobs."""
+    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
+        pytest.skip("no SLURM commands here (the no-sbatch refusal is the other case)")
+    if subprocess.run(["sinfo", "-h"], capture_output=True, timeout=60).returncode == 0:
+        pytest.skip("SLURM answers here: the demo runs on it (tests/test_slurm.py)")
+    ran = sh(f"{SCRIPT} demo --headless --scheduler slurm --workdir demo", tmp_path, shell_env())
+    assert ran.returncode == 2
+    assert "SLURM does not answer here (sinfo: " in ran.stderr and "make slurm-up" in ran.stderr
+    assert not (tmp_path / "demo").exists()

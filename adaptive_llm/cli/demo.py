@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 import sysconfig
 import textwrap
@@ -165,6 +166,13 @@ def run_demo(
             file=sys.stderr,
         )
         return 2
+    if scheduler == "slurm" and (problem := slurm_problem()) is not None:
+        print(
+            f"adaptive-llm demo: SLURM does not answer here ({problem}); start a local one"
+            " with `make slurm-up` (as root), or use --scheduler local",
+            file=sys.stderr,
+        )
+        return 2
     workdir = workdir.expanduser().resolve()
     create_workspace(workdir)
     note = (
@@ -190,6 +198,20 @@ def run_demo(
     if not headless and ok:
         return open_quickstart()
     return 0 if ok else 1
+
+
+def slurm_problem(timeout: float = 20.0) -> str | None:
+    """Why SLURM cannot run the demo's jobs now (``sinfo`` fails: no controller), or None;
+    asked once before the demo waits minutes for jobs that would stay PENDING."""
+    try:
+        done = subprocess.run(
+            ["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=timeout
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"sinfo: {exc}"
+    if done.returncode != 0:
+        return f"sinfo: {(done.stderr or done.stdout).strip() or f'exit code {done.returncode}'}"
+    return None
 
 
 def open_quickstart() -> int:
