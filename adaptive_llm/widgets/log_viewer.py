@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
@@ -126,6 +127,9 @@ class LogViewer(widgets.VBox):  # type: ignore[misc]
         self.excerpt_button.on_click(lambda _: self.tasks.call(self.show_excerpt))
         self.go.on_click(lambda _: self.tasks.call(self.go_to, self.line_box.value))
         self.find.on_click(lambda _: self.tasks.call(self.search))
+        with warnings.catch_warnings():  # Enter searches (as the chat's input sends)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.query.on_submit(lambda _: self.tasks.call(self.search))
         self.query.observe(self._on_query, "value")
         self.hits_prev.on_click(lambda _: self.tasks.call(self._hits_step, -1))
         self.hits_next.on_click(lambda _: self.tasks.call(self._hits_step, 1))

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import re
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -207,7 +208,9 @@ async def test_search_literal_regex_refused_and_paged(make_rm: MakeRm, workdir: 
     viewer.search(r"(a)\1", regex=True)  # backtracking: refused, with a hint
     await viewer.idle()
     assert "backreferences" in viewer.hits_label.value
-    viewer.search("no such text")
+    viewer.regex.value = False
+    viewer.query.value = "no such text"
+    viewer.query._submission_callbacks(viewer.query)  # Enter in the search box
     await viewer.idle()
     assert "0 lines found" in viewer.hits_label.value
 
@@ -364,3 +367,18 @@ def test_a_growing_log_long_lines_and_no_trailing_newline(tmp_path: Path) -> Non
     assert page.lines[-1].text == "line 100003" and log.page(3, 1).lines[0].text == "three more"
     path.write_bytes(b"fresh\n")
     assert [line.text for line in log.page(1, 5).lines] == ["fresh"]
+
+
+def test_search_stops_at_its_deadline_or_when_cancelled(tmp_path: Path) -> None:
+    from adaptive_llm.chat.workspace.search import compile_pattern
+
+    path = tmp_path / "attempt-1.log"
+    path.write_bytes(b"abc\n" * 100_000)
+    pattern, _ = compile_pattern("zzz")
+    log = log_file.LogFile(str(path))
+    assert log.search(pattern).stopped is None and log.search(pattern).scanned == 400_000
+    late = log.search(pattern, seconds=-1)
+    assert late.stopped == "stopped after -1 s" and late.scanned == 0
+    cancel = threading.Event()
+    cancel.set()
+    assert log.search(pattern, cancel=cancel).stopped == "cancelled"
