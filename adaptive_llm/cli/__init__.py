@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .compare import add_parser as add_compare_parser
 
     add_compare_parser(sub)
+    from .log import add_parser as add_log_parser
+
+    add_log_parser(sub)
 
     args, extra = parser.parse_known_args(argv)
     if extra:
@@ -97,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .chat import run as run_chat
 
             return run_chat(args)
+        if args.command == "log":
+            from .log import run as run_log
+
+            return run_log(args)
         if args.command == "compare":
             from .compare import run as run_compare
 

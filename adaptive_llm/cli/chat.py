@@ -1,7 +1,8 @@
-"""``adaptive-llm chat NAME --clear | --fork-into OTHER | --pending``: a job's chat, from a shell.
+"""``adaptive-llm chat NAME [--clear | --fork-into OTHER | --pending]``: a job's chat, from a shell.
 
 Works on the chats recorded in a workdir while no notebook drives it (the notebook's
-RunManager holds the workdir: then it says to use the notebook). Runs no job, calls no model.
+RunManager holds the workdir: then it says to use the notebook). Runs no job. Without an
+action, the chat itself in the terminal (``terminal.py``: the offline assistant).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ GENERAL = "general"
 def add_parser(sub: Any) -> None:
     chat = sub.add_parser(
         "chat",
-        help="clear or fork a job's chat, or list what waits for a decision",
-        description="Work on a job's chat recorded in a workdir (no RunManager may run on it)."
-        " To talk with the chat, open it in the notebook.",
+        help="a job's chat in the terminal; or clear, fork it, list what waits for a decision",
+        description="A job's chat recorded in a workdir (no RunManager may run on it): without"
+        " an action, talk with it in the terminal (the offline assistant; /help lists the"
+        " commands).",
     )
     chat.add_argument("name", metavar="NAME", help=f"the job (or {GENERAL!r}: the general chat)")
     chat.add_argument("--workdir", default=".", help="the RunManager's workdir (default: .)")
-    action = chat.add_mutually_exclusive_group(required=True)
+    action = chat.add_mutually_exclusive_group()
     action.add_argument(
         "--clear",
         action="store_true",
@@ -47,6 +49,10 @@ def _job(name: str) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import AdaptiveLLMError
 
+    if not (args.clear or args.fork_into is not None or args.pending):
+        from .terminal import run as run_terminal
+
+        return run_terminal(args, _job(args.name))
     try:
         return asyncio.run(_run(args))
     except (AdaptiveLLMError, LookupError, OSError) as exc:
