@@ -93,6 +93,7 @@ class Pane:
             *("new-session", "-d", "-x", "120", "-y", "40"),
             *("env", *unset, *values, "sh", "-c", wrapper, "sh", *command),
         )
+        self.socket = Path(self._tmux("display-message", "-p", "#{socket_path}").strip())
 
     def _tmux(self, *args: str) -> str:
         done = subprocess.run(
@@ -145,6 +146,7 @@ class Pane:
         subprocess.run(
             [self.tmux, "-L", self.server, "kill-server"], capture_output=True, check=False
         )
+        self.socket.unlink(missing_ok=True)  # tmux leaves it behind
 
 
 @pytest.fixture
