@@ -212,7 +212,9 @@ class TerminalChat:
             return
         exc = task.exception()
         if exc is not None:
-            self.console.print(f"[red]The turn failed:[/red] {exc}", markup=True)
+            from rich.text import Text
+
+            self.console.print(Text(f"The turn failed: {exc}", "red"))
 
     async def settle(self) -> None:
         """After a cancelled turn: what it left decided but not done is settled now, as after
