@@ -14,6 +14,7 @@ $(BIN)/python:
 
 # Reinstall when pyproject.toml changes.
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	@echo "Installing adaptive_llm with JupyterLab into $(VENV) (a few minutes the first time) ..."
 	$(PIP) install -e ".[jupyter]"
 	touch $@
 

@@ -76,6 +76,16 @@ def test_printed_commands_work_where_the_user_stands(first_run: tuple[Path, str]
         assert "not found" not in ran.stderr
     status = sh(commands["jobs and diagnoses"], home, env).stdout
     assert "train" in status and "FAILED" in status
+    # The way to the bare name, said once: it works as printed.
+    hint = re.search(
+        r"^  \(or run `(\. \S+)` once in your shell; then `adaptive-llm \.\.\.`", stdout, re.M
+    )
+    assert hint is not None, stdout
+    typed = commands["jobs and diagnoses"].replace(
+        commands["jobs and diagnoses"].split()[0], "adaptive-llm", 1
+    )
+    ran = sh(f"{hint.group(1)} && {typed}", home, env)
+    assert ran.returncode == 0 and "train" in ran.stdout, ran.stderr
 
 
 def test_printed_paths_can_be_pasted(first_run: tuple[Path, str]) -> None:

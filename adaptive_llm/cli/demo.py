@@ -298,7 +298,23 @@ async def _run(
     print(f"  jobs and diagnoses:  {cli} status --workdir {shell_arg(workdir)}")
     log = workdir / ".adaptive_llm" / "logs" / "train" / "attempt-1.log"
     print(f"  diagnose any log:    {cli} diagnose {shell_arg(log)}")
+    hint = activate_hint()
+    if hint:
+        print(hint)
     return True
+
+
+def activate_hint() -> str | None:
+    """How to type the bare ``adaptive-llm`` from now on, when it is not on PATH and this
+    installation is a venv (after ``make demo``: ``. .venv/bin/activate``)."""
+    script = _own_script()
+    activate = script.with_name("activate") if script is not None else None
+    if command_name() == "adaptive-llm" or activate is None or not activate.is_file():
+        return None
+    return (
+        f"  (or run `. {shell_arg(activate)}` once in your shell; then `adaptive-llm ...`"
+        " works as typed)"
+    )
 
 
 def outcome_line(succeeded: list[str], *, fixed: bool = False) -> str:

@@ -21,6 +21,7 @@ from ..jobs.schedulers.airflow import DAGS_ENV, URL_ENV, AirflowScheduler
 from ..managers.run_manager import RunManager
 from .demo import (
     DEFAULT_WORKDIR,
+    activate_hint,
     command_name,
     create_workspace,
     describe,
@@ -190,4 +191,7 @@ async def _run(workdir: Path, scheduler: AirflowScheduler, *, approve_all: bool)
         again = "" if user_path(workdir) == DEFAULT_WORKDIR else f" --workdir {shell_arg(workdir)}"
         print(f"  fix and clear one task:  {cli} demo --scheduler airflow --approve-all{again}")
     print(f"  jobs and diagnoses:      {cli} status --workdir {shell_arg(workdir)}")
+    hint = activate_hint()
+    if hint:
+        print(hint)
     return True
