@@ -251,10 +251,10 @@ def _status(workdir: Path, *, as_json: bool) -> int:
         print(json.dumps({"jobs": rows}, indent=2))
     else:
         from ..managers.causes import causes_text, failures_by_cause
-        from .table import causes_base, format_table
+        from .table import format_table, user_path
 
         print(format_table(rows))  # paths the user can paste where they stand
-        causes = causes_text(failures_by_cause(views), base=causes_base(layout.workdir))
+        causes = causes_text(failures_by_cause(views), show=user_path)
         if causes:
             print(f"\n{causes}")
     return 0

@@ -135,7 +135,7 @@ def run_airflow_demo(*, workdir: Path, approve_all: bool = False) -> int:
 
 async def _run(workdir: Path, scheduler: AirflowScheduler, *, approve_all: bool) -> bool:
     from ..managers.causes import causes_text, failures_by_cause
-    from .table import causes_base, format_table
+    from .table import format_table
 
     assert scheduler.dags_folder is not None
     path = scheduler.dags_folder / DAG_FILE
@@ -154,7 +154,7 @@ async def _run(workdir: Path, scheduler: AirflowScheduler, *, approve_all: bool)
         await rm.wait(timeout=300)
         rows = rm.status()
         print(format_table(rows))
-        print(f"\n{causes_text(failures_by_cause(rm.jobs()), base=causes_base(workdir))}")
+        print(f"\n{causes_text(failures_by_cause(rm.jobs()), show=user_path)}")
         for name in [row["name"] for row in rows]:  # the table's order
             task = name.removeprefix(f"{DAG_ID}.")
             if task not in EXPECTED:

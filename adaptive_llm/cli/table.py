@@ -32,13 +32,6 @@ def user_path(path: str | os.PathLike[str], cwd: Path | None = None) -> str:
     return str(absolute)
 
 
-def causes_base(workdir: Path) -> Path:
-    """What "failures by cause" shows its files relative to: the user's directory when the
-    workdir is inside it (as the table does), else the workdir."""
-    here = user_cwd()
-    return here if here is not None and workdir.is_relative_to(here) else workdir
-
-
 def format_table(rows: list[dict[str, Any]], base: Path | None = None) -> str:
     """A plain-text table of job rows (name, state, attempt, exit, category, location);
     paths are shown relative to ``base`` when inside it, by default as the user can paste

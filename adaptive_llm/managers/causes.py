@@ -6,7 +6,7 @@ render :func:`failures_by_cause`."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,8 +102,18 @@ def run_heading(section: RunFailures) -> str:
     return f"DAG {section.run} ({total} tasks: {states})"
 
 
-def cause_line(cause: Cause, base: Path | None = None, *, names: int = 8) -> str:
-    where = f" at {short_path(cause.where.file, base)}:{cause.where.line}" if cause.where else ""
+def cause_line(
+    cause: Cause,
+    base: Path | None = None,
+    *,
+    names: int = 8,
+    show: Callable[[str], str] | None = None,
+) -> str:
+    """``2 jobs failed with the same KeyError at train.py:12 (a, b)``; ``show`` turns a
+    location's absolute file into what is printed (default: :func:`short_path`)."""
+    file = cause.where.file if cause.where else ""
+    shown_file = show(file) if show is not None and Path(file).is_absolute() else None
+    where = f" at {shown_file or short_path(file, base)}:{cause.where.line}" if cause.where else ""
     shown = ", ".join(cause.jobs[:names]) + (", …" if len(cause.jobs) > names else "")
     count = len(cause.jobs)
     head = f"{count} jobs failed with the same" if count > 1 else "1 job failed with"
@@ -116,8 +126,14 @@ def never_ran_line(section: RunFailures, *, names: int = 8) -> str:
     return f"{count} never ran: an upstream task failed ({shown})"
 
 
-def causes_text(sections: list[RunFailures], base: Path | None = None) -> str:
-    """The plain-text block ``adaptive-llm status`` prints after its table ("" if none)."""
+def causes_text(
+    sections: list[RunFailures],
+    base: Path | None = None,
+    *,
+    show: Callable[[str], str] | None = None,
+) -> str:
+    """The plain-text block ``adaptive-llm status`` prints after its table ("" if none);
+    ``show``: how an absolute file is printed (the command line: a path one can paste)."""
     if not sections:
         return ""
     lines = ["Failures by cause:"]
@@ -127,7 +143,7 @@ def causes_text(sections: list[RunFailures], base: Path | None = None) -> str:
         if runs:
             lines.append(f"  {run_heading(section)}")
             indent = "    "
-        lines += [f"{indent}{cause_line(c, base)}" for c in section.causes]
+        lines += [f"{indent}{cause_line(c, base, show=show)}" for c in section.causes]
         if section.never_ran:
             lines.append(f"{indent}{never_ran_line(section)}")
     return "\n".join(lines)
