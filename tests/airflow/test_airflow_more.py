@@ -120,6 +120,7 @@ async def test_resubmit_while_down_is_cleared_when_airflow_answers(
         assert ref is not None and ref.clear_since is not None, second.scheduler_id
         assert (ref.dag_id, ref.task_id) == (dag_id, "parse")
         assert ref.run_id == first.scheduler_id.split("/")[1]  # type: ignore[union-attr]
+        assert first.ended_at is not None and ref.clear_since / 1000 > first.ended_at  # not it
         await until(lambda: rm.outage is not None, 30, "the outage is seen")
         view = rm.job(name)
         assert view.state is JobState.UNKNOWN and view.attempt == 2

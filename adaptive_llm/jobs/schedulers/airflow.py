@@ -17,11 +17,12 @@ The contract:
   attempt follows the try that comes after the previous one's. ``await
   scheduler.clear_preview(attempt)`` lists what a clear would touch (a dry run). While Airflow
   does not answer, a resubmission is accepted: its id says "clear pending" and the first poll
-  Airflow answers clears the task (unless it runs, or ended since: then it follows it).
+  Airflow answers clears the task (unless it runs, or ended after the previous attempt did:
+  cleared since, it follows it).
 - **Mapped tasks** (``.expand()``): one job covers every map index: FAILED if any index
   failed (TIMEOUT if those timed out), RUNNING while any runs, COMPLETED when all succeeded;
   its log holds each failed index's tries; a resubmission clears only the failed indexes.
-- **Scheduler id**: ``<dag_id>/<run_id>/<task_id>#<first try>`` (``#clear@<time>`` while a
+- **Scheduler id**: ``<dag_id>/<run_id>/<task_id>#<first try>`` (``#clear@<ms>`` while a
   deferred clear is pending); a poll needs nothing else, so a new process re-attaches to the
   attempts an earlier one started.
 - **Watch** (``watch=True``): failed task instances in runs of the watched DAGs that others
@@ -49,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import time
@@ -273,7 +275,11 @@ class AirflowScheduler(Scheduler):
                         return str(await self._clear(previous))
                     except AirflowDown as exc:  # cleared by the first poll Airflow answers
                         log.warning("%s; job %s is cleared when Airflow answers", exc, job.name)
-                        return str(TaskRef(dag_id, previous.run_id, task_id, 0, int(time.time())))
+                        # Airflow's end of the previous try (ms, rounded up): a task that
+                        # ends after it was cleared since, by an earlier poll or by hand.
+                        ended = request.previous.ended_at if request.previous else None
+                        since = math.ceil((ended or time.time()) * 1000)
+                        return str(TaskRef(dag_id, previous.run_id, task_id, 0, since))
                 return str(TaskRef(dag_id, await self._run_of(dag_id), task_id, 1))
         except AirflowAuthError as exc:
             raise SubmitError(f"job {job.name!r}: {exc}") from None

@@ -84,9 +84,10 @@ def task_of(job: Job) -> tuple[str, str]:
 class TaskRef:
     """What an attempt's scheduler id names: a task of a DAG run, from a try on.
 
-    A resubmission made while Airflow did not answer has no try yet: ``clear_since`` is the
-    time (Unix seconds) it was asked, and its id ``<dag>/<run>/<task>#clear@<time>``; the first
-    poll Airflow answers clears the task unless it ended after that time (then it follows it)."""
+    A resubmission made while Airflow did not answer has no try yet: its id is
+    ``<dag>/<run>/<task>#clear@<ms>``, ``clear_since`` the end of the previous attempt (Unix
+    milliseconds, by Airflow's clock: its ``end_date``); the first poll Airflow answers clears
+    the task unless it runs or ended after that (cleared since: then it follows it)."""
 
     dag_id: str
     run_id: str

@@ -90,14 +90,15 @@ class ClearPlan:
 
 def plan_clear(task_id: str, group: Sequence[TI], since: float | None = None) -> ClearPlan:
     """Clear the task when its instances are all final (a mapped task: only its failed
-    indexes, every index when none failed), else follow them as they run. ``since``, the
-    time of a resubmission deferred while Airflow was down: an instance that is running or
-    ended since then was cleared already (by an earlier process, or by hand): follow it."""
+    indexes, every index when none failed), else follow them as they run. ``since``, for a
+    resubmission deferred while Airflow was down, the end of the attempt before it (Unix
+    seconds, Airflow's clock): an instance that ended after it was cleared since (by an
+    earlier process, or by hand): follow it."""
     if not group:
         return ClearPlan(1, (task_id,))
     fresh = [t for t in group if not ti_final(t)]
     if since is not None:
-        fresh += [t for t in group if ti_final(t) and (timestamp(t.get("end_date")) or 0) >= since]
+        fresh += [t for t in group if ti_final(t) and (timestamp(t.get("end_date")) or 0) > since]
     if fresh:
         return ClearPlan(max(min(_tries(t) for t in fresh), 1), ())
     if not is_mapped(group):
@@ -233,7 +234,7 @@ async def write_log(
 
 
 class DeferredClears:
-    """Resubmissions accepted while Airflow did not answer (ids ``...#clear@<time>``): the
+    """Resubmissions accepted while Airflow did not answer (ids ``...#clear@<ms>``): the
     first poll Airflow answers clears each task, once; ``resolved`` the tries each follows."""
 
     def __init__(self) -> None:
@@ -257,7 +258,8 @@ class DeferredClears:
             return AttemptReport(JobState.CANCELLED, reason=reason, ended_at=time.time())
         if not group:
             return AttemptReport(JobState.PENDING, reason="its task instance is not listed yet")
-        plan = plan_clear(ref.task_id, group, ref.clear_since)
+        since = ref.clear_since / 1000 if ref.clear_since is not None else None
+        plan = plan_clear(ref.task_id, group, since)
         if plan.targets:
             try:
                 await client.clear(ref.dag_id, ref.run_id, plan.targets, dry_run=False)
