@@ -376,3 +376,30 @@ async def test_log_in_a_terminal_is_paged(recorded: Path, pane: Callable[..., Pa
     await p.wait("> RuntimeError: boom", "> Traceback (most recent call last):")
     p.send("q")
     assert await p.exited() == 0
+
+
+async def test_a_model_given_on_the_command_line_answers(
+    recorded: Path, pane: Callable[..., Pane]
+) -> None:
+    """``--model openai:NAME --base-url URL``: the terminal chat talks to that server (a small
+    OpenAI-compatible one of the tests' own: the wording is not the point), streamed."""
+    sys.path.insert(0, str(Path(__file__).parent / "chat"))
+    from fake_openai import FakeOpenAI, Reply
+
+    with FakeOpenAI() as server:
+        server.chat_replies.append(Reply(text="The model says: raise the time limit."))
+        p = pane(
+            "chat", "train", "--workdir", str(recorded),
+            "--model", "openai:gpt-4.1-mini", "--base-url", server.base_url,
+            env={"OPENAI_API_KEY": server.api_key},
+        )  # fmt: skip
+        await p.wait("you>")
+        await p.say("why?", "The model says: raise the time limit.", "you>")
+        (turn,) = server.routed("chat")
+        assert turn.body.get("stream") is True  # the terminal streams, as the widget does
+        assert turn.body["messages"][-1] == {"role": "user", "content": "why?"}
+        p.send("C-d")
+        assert await p.exited() == 0
+    wrong = pane("chat", "train", "--workdir", str(recorded), "--base-url", "http://x/v1")
+    assert "--base-url needs --model openai:NAME" in await wrong.wait("EXIT=")
+    assert await wrong.exited() == 2

@@ -25,6 +25,19 @@ def add_parser(sub: Any) -> None:
     )
     chat.add_argument("name", metavar="NAME", help=f"the job (or {GENERAL!r}: the general chat)")
     chat.add_argument("--workdir", default=".", help="the RunManager's workdir (default: .)")
+    chat.add_argument(
+        "--model",
+        metavar="MODEL",
+        default=None,
+        help="the terminal chat's model, e.g. openai:gpt-4.1-mini (default: $ADAPTIVE_LLM_MODEL,"
+        " else the offline assistant)",
+    )
+    chat.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=None,
+        help="an OpenAI-compatible server for --model openai:NAME, e.g. http://127.0.0.1:8080/v1",
+    )
     action = chat.add_mutually_exclusive_group()
     action.add_argument(
         "--clear",

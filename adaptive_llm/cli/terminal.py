@@ -64,20 +64,34 @@ def run(args: argparse.Namespace, job: str | None) -> int:
         print(f"adaptive-llm: {problem}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_main(args.workdir, job))
+        llm = model_of(getattr(args, "model", None), getattr(args, "base_url", None))
+        return asyncio.run(_main(args.workdir, job, llm))
     except WorkdirBusyError as exc:
         print(f"adaptive-llm: {exc}. A notebook drives it: use the chat there", file=sys.stderr)
         return 2
-    except (AdaptiveLLMError, LookupError, OSError) as exc:
+    except (AdaptiveLLMError, LookupError, OSError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, LookupError) and exc.args else exc
         print(f"adaptive-llm: {message}", file=sys.stderr)
         return 2
 
 
-async def _main(workdir: str, job: str | None) -> int:
+def model_of(model: str | None, base_url: str | None) -> Any:
+    """The chat's model as the demo takes it: ``--model`` (else ``$ADAPTIVE_LLM_MODEL``, else
+    the offline assistant), with ``--base-url`` for an OpenAI-compatible server."""
+    import os
+
+    name = model or os.environ.get("ADAPTIVE_LLM_MODEL") or "offline"
+    if base_url:
+        if not name.startswith("openai:"):
+            raise ValueError("--base-url needs --model openai:NAME")
+        return {"model": name, "base_url": base_url}
+    return name
+
+
+async def _main(workdir: str, job: str | None, llm: Any = "offline") -> int:
     from ..managers.stored_chats import stored_chats
 
-    async with stored_chats(workdir) as service:
+    async with stored_chats(workdir, llm) as service:
         if job is not None:
             service.run.job(job)  # UnknownJobError: one line, before anything is shown
         with _quiet_logs():

@@ -92,8 +92,11 @@ class StoredRunView:
 
 
 @contextlib.asynccontextmanager
-async def stored_chats(workdir: str | os.PathLike[str]) -> AsyncIterator[ChatService]:
-    """A ``ChatService`` on the chats recorded in ``workdir`` (see the module docstring).
+async def stored_chats(
+    workdir: str | os.PathLike[str], llm: Any = "offline"
+) -> AsyncIterator[ChatService]:
+    """A ``ChatService`` on the chats recorded in ``workdir`` (see the module docstring),
+    answering with ``llm`` (the offline assistant by default; a model spec as the RunManager's).
 
     ``StoreError`` when there is no store there; ``WorkdirBusyError`` while a RunManager (or
     another command) drives it.
@@ -110,7 +113,7 @@ async def stored_chats(workdir: str | os.PathLike[str]) -> AsyncIterator[ChatSer
     try:
         store = Store(layout.store)
         try:
-            service = ChatService(StoredRunView(store, layout.workdir), store, "offline")
+            service = ChatService(StoredRunView(store, layout.workdir), store, llm)
             try:
                 yield service
             finally:
