@@ -249,3 +249,55 @@ async def test_watch_diagnoses_failures_of_runs_triggered_by_others(
         assert later.job(view.name).state is JobState.FAILED
     finally:
         await later.close()
+
+
+LONG_DAG = """
+import time
+
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="{dag_id}", schedule=None, catchup=False)
+def pipeline():
+    @task
+    def long_one():
+        time.sleep(60)
+
+    long_one()
+
+
+pipeline()
+"""
+
+
+async def test_a_deleted_dag_run_is_lost_not_triggered_again(
+    airflow: Airflow, dag_file: DagFile, make_rm: MakeRM, workdir: Path
+) -> None:
+    """The kernel stops while a task runs; someone deletes its DAG run in Airflow. The next
+    process's poll says the attempt is LOST, and does not bring the run back."""
+    dag_id, _ = dag_file(LONG_DAG)
+    first = scheduler(airflow, dags=[dag_id])
+    await first.wait_for_dag(dag_id, timeout=240)
+    rm = make_rm(await first.jobs(dag_id), scheduler=first, poll_interval=0.5)
+    rm.start()
+    name = f"{dag_id}.long_one"
+    await until(lambda: rm.job(name).state is JobState.RUNNING, 120, "the task runs")
+    ref = TaskRef.parse(rm.job_manager.attempts[name].scheduler_id)
+    assert ref is not None
+    await rm.close()  # the kernel stops; the task goes on in Airflow
+    run_path = f"/api/v2/dags/{dag_id}/dagRuns/{ref.run_id}"
+    # Someone stops the run and deletes it (Airflow deletes no running run).
+    await first.client.request("PATCH", run_path, "PATCH /dagRuns/{run}", body={"state": "failed"})
+    await first.client.request("DELETE", run_path, "DELETE /dagRuns/{run}")
+
+    again = scheduler(airflow, dags=[dag_id])
+    rm2 = make_rm(await again.jobs(dag_id), scheduler=again, poll_interval=0.5)
+    rm2.start()
+    await until(lambda: rm2.job(name).state is JobState.LOST, 60, "the attempt is lost")
+    assert "no longer has run" in (rm2.job(name).reason or "")
+    assert again.client.calls.get("POST /dags/{dag}/dagRuns", 0) == 0  # not triggered again
+    runs = await again.client.request(
+        "GET", f"/api/v2/dags/{dag_id}/dagRuns", "GET /dagRuns", params={"limit": 10}
+    )
+    assert runs.get("dag_runs") == [], runs
+    await rm2.close()

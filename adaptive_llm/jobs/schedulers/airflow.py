@@ -103,6 +103,10 @@ __all__ = ["DAGS_ENV", "URL_ENV", "AirflowScheduler", "TaskRef", "airflow_job", 
 
 log = logging.getLogger(__name__)
 
+#: Logs of ended tries fetched at once in a poll, and at most per poll.
+LOG_CONCURRENCY = 8
+LOG_BATCH = 64
+
 
 class AirflowScheduler(Scheduler):
     """Airflow 3 at ``url`` over its REST API v2 (see the module's docstring for the contract).
@@ -118,6 +122,8 @@ class AirflowScheduler(Scheduler):
     """
 
     name = "airflow"
+    #: Ended tries whose logs one poll fetches (and reports); the rest wait for the next poll.
+    log_batch = LOG_BATCH
 
     def __init__(
         self,
@@ -440,6 +446,7 @@ class AirflowScheduler(Scheduler):
                 [r.task_id for r in valid.values()],
             )
         )
+        ended: list[tuple[str, TaskRef, Any, AttemptReport]] = []
         for sid, ref in valid.items():
             group = groups.get(ref.task, [])
             if ref.clear_since is not None:  # a resubmission made while Airflow was down
@@ -448,6 +455,16 @@ class AirflowScheduler(Scheduler):
                     result[sid] = deferred
                     continue
                 ref = deferred
+            if not group and attempts[sid].started_at is not None:
+                # It ran, and Airflow no longer lists it: its DAG run was deleted (never
+                # triggered again: that would bring the deleted run back).
+                result[sid] = AttemptReport(
+                    JobState.LOST,
+                    reason=f"Airflow no longer has run {ref.run_id} of DAG {ref.dag_id}"
+                    " (deleted?)",
+                    ended_at=time.time(),
+                )
+                continue
             if not group and (ref.dag_id, ref.run_id) not in self._triggered:
                 # Submitted while Airflow was down (or by a process that died before): trigger
                 # it now; a run that exists already is a 409, taken as done.
@@ -467,8 +484,24 @@ class AirflowScheduler(Scheduler):
                 continue  # the run's task instances are not created yet
             now = report(ref, group)
             if now.state.is_final:
-                now = await write_log(self.client, ref, group, now, Path(attempts[sid].log_path))
-            result[sid] = now
+                ended.append((sid, ref, group, now))
+            else:
+                result[sid] = now
+        # The logs of the tries that ended, fetched LOG_CONCURRENCY at a time and at most
+        # ``log_batch`` per poll: the others are reported by the next polls (unchanged till then).
+        gate = asyncio.Semaphore(LOG_CONCURRENCY)
+
+        async def logged(sid: str, ref: TaskRef, group: Any, now: AttemptReport) -> None:
+            async with gate:
+                path = Path(attempts[sid].log_path)
+                result[sid] = await write_log(self.client, ref, group, now, path)
+
+        try:
+            async with asyncio.TaskGroup() as tasks:  # an outage ends them all: polled again
+                for item in ended[: self.log_batch]:
+                    tasks.create_task(logged(*item))
+        except ExceptionGroup as group:  # the first error, as the callers expect it
+            raise group.exceptions[0] from None
         return result
 
 
