@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 
-__all__ = ["Notifier", "TaskSet", "require_running_loop", "wait_any"]
+T = TypeVar("T")
+
+__all__ = ["Notifier", "TaskSet", "require_running_loop", "wait_any", "within"]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,14 @@ def require_running_loop(what: str) -> asyncio.AbstractEventLoop:
             f"{what} needs a running event loop: call it in a Jupyter cell, or inside a"
             " coroutine (asyncio.run(main()))"
         ) from None
+
+
+async def within(awaitable: Awaitable[T], seconds: float | None) -> T:
+    """``await awaitable``, ``TimeoutError`` after ``seconds`` (None: no bound), in the calling
+    task. Used instead of ``asyncio.wait_for``: Python 3.11's can lose a cancellation that
+    arrives as the awaited result does (gh-86296), so a ``close()`` waiting on it hung."""
+    async with asyncio.timeout(seconds):
+        return await awaitable
 
 
 class TaskSet:

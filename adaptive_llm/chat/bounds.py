@@ -11,7 +11,6 @@ answer; if the latest turn alone is too big, its largest tool results are cut in
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,6 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from .._core.aio import within
 from ..llm.limits import ModelLimits, context_of, endpoint_of, timeout_error
 from .context import ChatContext
 
@@ -68,7 +68,7 @@ class BoundedCalls(AgentMiddleware[Any, ChatContext]):
         ):
             request = request.override(messages=messages)
         try:
-            return await asyncio.wait_for(handler(request), seconds)
+            return await within(handler(request), seconds)
         except TimeoutError:
             raise timeout_error(self.model, limit, what) from None
 

@@ -23,6 +23,7 @@ from langchain.agents.middleware import ModelRequest, dynamic_prompt
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 
+from .._core.aio import within
 from ..jobs.schedulers.base import ResourceCaps
 from ..llm.limits import ModelLimits, limit_output, with_endpoint
 from ..llm.provider import ModelError, model_label, resolve_model, uses_model
@@ -201,11 +202,11 @@ class ChatService:
         (an Airflow task's DAG), each bounded in time; a scheduler error is not fatal (the
         last facts known are kept)."""
         try:
-            self._caps[job] = await asyncio.wait_for(self.run.resource_caps(job), FACTS_TIMEOUT)
+            self._caps[job] = await within(self.run.resource_caps(job), FACTS_TIMEOUT)
         except Exception as exc:
             log.warning("could not read the scheduler's limits: %s", exc or type(exc).__name__)
         try:
-            facts = await asyncio.wait_for(self.run.scheduler_facts(job), FACTS_TIMEOUT)
+            facts = await within(self.run.scheduler_facts(job), FACTS_TIMEOUT)
             self._facts[job] = dict(facts)
         except Exception as exc:
             log.warning("could not read the scheduler's facts on %s: %s", job, exc or "timeout")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from .._core.aio import within
 from .limits import timeout_error, with_endpoint
 from .provider import ModelError
 
@@ -140,7 +141,7 @@ async def invoke_with_retries(
     run_config = cast("RunnableConfig | None", config)
     for attempt in range(1, policy.attempts + 1):
         try:
-            reply = await asyncio.wait_for(model.ainvoke(messages, run_config), timeout)
+            reply = await within(model.ainvoke(messages, run_config), timeout)
         except Exception as exc:
             text = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, TimeoutError):  # asyncio's has no text: say what timed out

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from .._core.aio import within
 from ..chat.context import job_context
 from ..diagnosis import (
     DEFAULT_MAX_TOKENS,
@@ -499,7 +500,7 @@ async def _scheduler_facts(view: ManagerRunView, name: str) -> dict[str, Any]:
     """The scheduler's facts on a job for its LLM diagnosis (an Airflow task's DAG), bounded;
     none when the scheduler does not answer (the diagnosis goes on without them)."""
     try:
-        return await asyncio.wait_for(view.scheduler_facts(name), 10.0)
+        return await within(view.scheduler_facts(name), 10.0)
     except Exception as exc:
         log.warning("no scheduler facts for the LLM diagnosis of %s: %s", name, exc or "timeout")
         return {}

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from .._core.aio import TaskSet, require_running_loop, wait_any
+from .._core.aio import TaskSet, require_running_loop, wait_any, within
 from ..diagnosis import Diagnosis
 from ..errors import WorkdirBusyError as WorkdirBusyError
 from ..jobs.model import Attempt, Job
@@ -193,7 +193,7 @@ class RunManager:
                 await self.changed(timeout=1.0)
 
         try:
-            await asyncio.wait_for(until_done(), timeout)
+            await within(until_done(), timeout)
         except TimeoutError:
             waiting = [
                 f"{name} ({self.job_manager.state(name).value})"

@@ -20,7 +20,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from ..._core import reaper
-from ..._core.aio import TaskSet
+from ..._core.aio import TaskSet, within
 from ...diagnosis.redact import redact
 from ..records import Item
 from .base import Action, ActionArgs, ActionEnv, ActionError, Overlay, Plan, check_text
@@ -218,14 +218,14 @@ async def run_bounded(
     finished = False
     try:
         try:
-            await asyncio.wait_for(asyncio.shield(proto.exited), bound)
+            await within(asyncio.shield(proto.exited), bound)
         except TimeoutError:
             await _force_end(pid, marker, proto)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(proto.exited), 2.0)
+                await within(asyncio.shield(proto.exited), 2.0)
             proto.error = f"its wrapper did not answer within {bound:g}s and was killed"
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(proto.stdout_closed), _DRAIN)
+            await within(asyncio.shield(proto.stdout_closed), _DRAIN)
         finished = True
     finally:
         if finished or proto.exited.done():
@@ -348,7 +348,7 @@ async def _end_cancelled(
         with contextlib.suppress(ProcessLookupError):
             transport.send_signal(signal.SIGTERM)  # the wrapper ends its tree, then itself
         try:
-            await asyncio.wait_for(asyncio.shield(proto.exited), grace + _DRAIN + _SLACK)
+            await within(asyncio.shield(proto.exited), grace + _DRAIN + _SLACK)
         except TimeoutError:
             await _force_end(pid, marker, proto)
     finally:

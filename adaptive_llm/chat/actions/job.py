@@ -4,7 +4,6 @@ the change touches is on screen."""
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import hashlib
 import json
@@ -14,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from ..._core.aio import within
 from ...jobs.model import Job, Resources, format_duration, format_memory, parse_duration
 from ...jobs.model import parse_memory as _parse_memory
 from ...jobs.resources import MAX_CPUS
@@ -233,7 +233,7 @@ async def _preview(env: ActionEnv, name: str) -> list[str] | None:
     """What resubmitting ``name`` does in the scheduler besides a new attempt, from its dry
     run (Airflow: the task instances it clears); refused when the scheduler cannot say."""
     try:
-        preview = await asyncio.wait_for(env.run.resubmit_preview(name), PREVIEW_TIMEOUT)
+        preview = await within(env.run.resubmit_preview(name), PREVIEW_TIMEOUT)
     except TimeoutError:
         raise ActionError(
             f"Cannot resubmit job {name} now: the scheduler did not say within"

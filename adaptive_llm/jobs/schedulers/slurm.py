@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..._core.aio import within
 from ..model import Attempt, Job, JobState
 from ..sbatch import (
     DEFAULT_MEMORY,
@@ -288,7 +289,7 @@ class SlurmScheduler(Scheduler):
         except OSError as exc:
             raise SchedulerError(f"cannot run {tool}: {exc}") from exc
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), self.command_timeout)
+            out, err = await within(proc.communicate(), self.command_timeout)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
