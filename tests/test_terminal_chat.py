@@ -219,13 +219,12 @@ async def test_history_reply_reject_approve_undo_and_quit(
     assert "[1/3]" in again and "[2/3]" in again and "[3/3]" not in again
     assert (recorded / "train.sh").read_text() == SCRIPT
 
-    # `approve`: everything on screen. The edit is applied on disk; the job change needs a
-    # RunManager (the workdir's store is not a running one), and says so.
+    # `approve`: everything on screen. The job's change and the edit are applied (the chat
+    # runs a RunManager on the workdir's recorded jobs); the rejected resubmission is not.
     done = await p.say("approve", "Applied (user): edit train.sh", "you>")
-    assert "needs a running RunManager" in done
+    assert "job train now runs with time limit 2s" in done
     assert "+#SBATCH --time=00:01:00" not in done  # nothing waits any more
     assert (recorded / "train.sh").read_text() == SCRIPT.replace("--time=0:01", "--time=00:01:00")
-    assert stored_job(recorded, "train").resources.time_limit == 1
     assert attempts(recorded, "train") == 1
 
     # /undo restores the file byte-exact.
@@ -244,6 +243,7 @@ async def test_history_reply_reject_approve_undo_and_quit(
     p.send("C-d")
     await p.wait("Bye.")
     assert await p.exited() == 0
+    assert stored_job(recorded, "train").resources.time_limit == 2  # kept in the store
     listed = await asyncio.to_thread(cli, "chat", "train", "--workdir", str(recorded), "--pending")
     assert listed.returncode == 0 and "Nothing waits" in listed.stdout, listed.stderr
 
@@ -403,3 +403,19 @@ async def test_a_model_given_on_the_command_line_answers(
     wrong = pane("chat", "train", "--workdir", str(recorded), "--base-url", "http://x/v1")
     assert "--base-url needs --model openai:NAME" in await wrong.wait("EXIT=")
     assert await wrong.exited() == 2
+
+
+async def test_a_fix_is_resubmitted_from_the_terminal(
+    recorded: Path, pane: Callable[..., Pane]
+) -> None:
+    """The whole offline fix from a shell: the time limit raised, the batch script edited, the
+    job resubmitted as attempt 2 on the scheduler its first attempt ran on (local here)."""
+    p = pane("chat", "train", "--workdir", str(recorded))
+    await p.wait("you>")
+    await p.say("fix it", "[3/3] Resubmit job train")
+    done = await p.say("approve", "Resubmitted job train as attempt 2", "you>")
+    assert "Not done" not in done
+    p.send("C-d")
+    assert await p.exited() == 0
+    assert attempts(recorded, "train") == 2
+    assert stored_job(recorded, "train").resources.time_limit == 2

@@ -1,7 +1,9 @@
 """``adaptive-llm chat NAME``: a job's chat in a terminal (an SSH session, no notebook).
 
-The same ``ChatService`` and stored chat as the notebook's widget, over the workdir's store
-while no notebook drives it (``stored_chats`` holds the workdir's lock): the history comes
+The same ``ChatService`` and stored chat as the notebook's widget, through a RunManager on the
+workdir's recorded jobs while no notebook drives it (``resumed_run``: its scheduler is the one
+the attempts ran on, so changes of a job and resubmissions happen as in the notebook; running
+jobs are re-attached and keep running when the chat ends): the history comes
 back first (the diagnosis, then the conversation), replies stream as they come, every change
 waiting for a decision is shown in full (number, summary, diff or command), and ``approve`` /
 ``reject`` answer only the changes on screen. Rendered with rich, read with prompt_toolkit.
@@ -89,9 +91,10 @@ def model_of(model: str | None, base_url: str | None) -> Any:
 
 
 async def _main(workdir: str, job: str | None, llm: Any = "offline") -> int:
-    from ..managers.stored_chats import stored_chats
+    from ..managers.resume import resumed_run
 
-    async with stored_chats(workdir, llm) as service:
+    async with resumed_run(workdir, llm) as rm:
+        service = rm.llm_manager.chat_service()
         if job is not None:
             service.run.job(job)  # UnknownJobError: one line, before anything is shown
         with _quiet_logs():

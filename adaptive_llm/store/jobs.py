@@ -147,6 +147,12 @@ class JobRepository:
             rows = self._db.rows("SELECT * FROM attempts WHERE job=? ORDER BY number", (job,))
         return _attempts(rows)
 
+    def schedulers(self) -> set[str]:
+        """The names of the schedulers the recorded attempts ran on (``local``, ``slurm``...)."""
+        return {
+            str(r["scheduler"]) for r in self._db.rows("SELECT DISTINCT scheduler FROM attempts")
+        }
+
     def latest_attempts(self) -> dict[str, Attempt]:
         rows = self._db.rows(
             "SELECT a.* FROM attempts a JOIN (SELECT job, max(number) AS n FROM attempts"
