@@ -460,8 +460,7 @@ class AirflowScheduler(Scheduler):
                 # triggered again: that would bring the deleted run back).
                 result[sid] = AttemptReport(
                     JobState.LOST,
-                    reason=f"Airflow no longer has run {ref.run_id} of DAG {ref.dag_id}"
-                    " (deleted?)",
+                    reason=f"Airflow no longer has run {ref.run_id} of DAG {ref.dag_id} (deleted?)",
                     ended_at=time.time(),
                 )
                 continue
