@@ -2,9 +2,9 @@
 
 JupyterLab is started on a free port in a temporary directory with a copy of the quickstart
 (``jupyter_server`` in tests/conftest.py); Chromium is driven by Playwright (DESIGN.md §5).
-Screenshots go to ``test-artifacts/``; with ``ADAPTIVE_LLM_README_SHOTS=1`` the README's two
-go to ``docs/`` too (a test run never changes the checkout otherwise); a failure saves the
-page as it was.
+Screenshots go to ``test-artifacts/``; with ``ADAPTIVE_LLM_README_SHOTS=1`` the README's (light
+and dark) go to ``docs/`` too (a test run never changes the checkout otherwise); a failure saves
+the page as it was.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def test_quickstart_fix_time_limit_in_browser(
                 " {theme: 'JupyterLab Dark'})"
             )
             page.wait_for_timeout(800)
-            table.screenshot(path=str(ARTIFACTS / "browser-dark.png"))
+            table.screenshot(path=str(DOCS / "info-dark.png"))  # the README's dark one
 
             # A reader who scrolled up stays where they are when a message arrives (Undo
             # appends one): what they read does not move and the new message is out of view;
