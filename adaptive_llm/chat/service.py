@@ -198,25 +198,27 @@ class ChatService:
         return ActionEnv(self.run, context, self.records, caps)
 
     async def _refresh_caps(self, job: str) -> ResourceCaps | None:
-        """The scheduler's limits for this job, for recipes, and what else it knows of the job
-        (an Airflow task's DAG), each bounded in time; a scheduler error is not fatal (the
-        last facts known are kept)."""
+        """The scheduler's limits for this job, for recipes and each change's plan, bounded in
+        time; a scheduler error is not fatal (the last limits known are kept)."""
         try:
             self._caps[job] = await within(self.run.resource_caps(job), FACTS_TIMEOUT)
         except Exception as exc:
             log.warning("could not read the scheduler's limits: %s", exc or type(exc).__name__)
+        return self._caps.get(job)
+
+    async def _know(self, job: str | None) -> None:
+        """The job's limits and what else the scheduler knows of it (an Airflow task's DAG)
+        for the turn's prompt, read again after ``FACTS_TTL`` (not per change: a plan reads
+        only the limits)."""
+        if job is None or time.monotonic() - self._facts_at.get(job, -FACTS_TTL) < FACTS_TTL:
+            return
+        await self._refresh_caps(job)
         try:
             facts = await within(self.run.scheduler_facts(job), FACTS_TIMEOUT)
             self._facts[job] = dict(facts)
         except Exception as exc:
             log.warning("could not read the scheduler's facts on %s: %s", job, exc or "timeout")
         self._facts_at[job] = time.monotonic()
-        return self._caps.get(job)
-
-    async def _know(self, job: str | None) -> None:
-        """The job's limits and facts for the turn's prompt, read again after ``FACTS_TTL``."""
-        if job is not None and time.monotonic() - self._facts_at.get(job, -FACTS_TTL) >= FACTS_TTL:
-            await self._refresh_caps(job)
 
     # -- the chat API -------------------------------------------------------------------------
 
