@@ -114,10 +114,16 @@ def cause_line(
     file = cause.where.file if cause.where else ""
     shown_file = show(file) if show is not None and Path(file).is_absolute() else None
     where = f" at {shown_file or short_path(file, base)}:{cause.where.line}" if cause.where else ""
+    head, shown = cause_parts(cause, names)
+    return f"{head} {cause.what}{where} ({shown})"
+
+
+def cause_parts(cause: Cause, names: int = 8) -> tuple[str, str]:
+    """``("2 jobs failed with the same", "a, b")``: the words before the cause and its jobs
+    (at most ``names``), for the plain-text line and the job table's alike."""
     shown = ", ".join(cause.jobs[:names]) + (", …" if len(cause.jobs) > names else "")
     count = len(cause.jobs)
-    head = f"{count} jobs failed with the same" if count > 1 else "1 job failed with"
-    return f"{head} {cause.what}{where} ({shown})"
+    return (f"{count} jobs failed with the same" if count > 1 else "1 job failed with"), shown
 
 
 def never_ran_line(section: RunFailures, *, names: int = 8) -> str:

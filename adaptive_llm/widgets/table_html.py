@@ -6,7 +6,7 @@ import html
 from typing import TYPE_CHECKING
 
 from ..jobs.model import JobState
-from ..managers.causes import Cause, failures_by_cause, never_ran_line, run_heading
+from ..managers.causes import Cause, cause_parts, failures_by_cause, never_ran_line, run_heading
 
 if TYPE_CHECKING:
     from ..managers.views import JobView
@@ -112,9 +112,7 @@ def groups_html(views: list[JobView]) -> str:
 
 def _cause_html(cause: Cause) -> str:
     where = f" at {_short(cause.where.file)}:{cause.where.line}" if cause.where else ""
-    names = ", ".join(cause.jobs[:8]) + (", …" if len(cause.jobs) > 8 else "")
-    count = len(cause.jobs)
-    head = f"{count} jobs failed with the same" if count > 1 else "1 job failed with"
+    head, names = cause_parts(cause)
     return (
         f"<li>{head} <b>{html.escape(cause.what)}</b>{html.escape(where)}"
         f' <span class="adaptive-llm-usage">({html.escape(names)})</span></li>'
