@@ -1,0 +1,3 @@
+"""The failing programs of ``cases/`` hold their own tests (pytest, unittest...): not ours."""
+
+collect_ignore = ["cases"]
