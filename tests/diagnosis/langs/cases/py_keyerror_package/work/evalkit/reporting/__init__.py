@@ -1,0 +1,3 @@
+from evalkit.reporting.render import summary_line
+
+__all__ = ["summary_line"]

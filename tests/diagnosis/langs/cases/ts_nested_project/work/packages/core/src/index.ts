@@ -1,0 +1,2 @@
+export { parseJsonl, totalTokens } from "./io/readers/jsonl";
+export type { TrainingRecord } from "./model/record";

@@ -1,0 +1,5 @@
+export interface TrainingRecord {
+  prompt: string;
+  completion: string;
+  tokens?: number;
+}
