@@ -14,6 +14,16 @@ What it measures
     baselines ``tail -n 50`` and ``tail -n 200`` (computed in Python on the same file: the last N
     ``\\n``-terminated lines).
 
+    * location (engine only; see ``bench/eval_locations.py``): for logs whose label names a
+      ``file:line`` (parsed from the aligned chunk's lines / the ``E`` lines' text), the share
+      where the engine's location is exact (line equal, file equal by path tail), the right
+      file on another line, another file, or none. The engine runs without a workdir here.
+
+    And, with ``--fixtures`` (the default), the project's own labelled fixtures
+    (``tests/diagnosis/langs/cases``): each ``output.log`` diagnosed with a temporary copy of
+    its ``work/`` as workdir; category and location exactness, ``unknown`` share, time, a
+    confusion table (expected category -> engine category) and every miss.
+
     One token estimate is used for every method: ``ceil(chars / 4)`` over the text that would be
     sent (the engine's excerpt text; the decoded tail text). The engine's own ``d.tokens`` is
     reported next to it.
@@ -29,14 +39,20 @@ Labels
       ``\\n``-line numbers of the original file. ``groundtruth2`` (a second annotator) is
       reported separately as ``cidiff_gt2`` (recall figures only differ in the labels).
 
+    * Location labels: the ``file:line`` references (``eval_locations.label_refs``) in the
+      text of the labelled lines: the log's own lines from the first to the last aligned chunk
+      line (ANSI stripped; the chunk text lost characters), and CiDiff's ``E`` lines.
+
     All line numbers are 1-based over ``\\n``-separated lines of the original file, the engine's
     span convention.
 
 Run
     .venv/bin/python bench/eval_corpora.py [--corpora ../shared/corpora] [--limit N]
-        [--misses /tmp/eval_misses.txt] [--max-tokens 4000] [--jobs 2]
+        [--misses /tmp/eval_misses.txt] [--max-tokens 4000] [--jobs 2] [--no-fixtures]
 
-    One JSON document with the figures is printed on stdout; progress and warnings go to stderr.
+    One JSON document with the figures is printed on stdout (``figures``, ``locations`` and
+    ``fixtures``); progress and warnings go to stderr. Without the corpora only the fixture
+    table is computed.
     Label alignment runs in ``--jobs`` worker processes; the engine is timed sequentially in the
     main process so that per-log times are not disturbed by the other workers.
 """
@@ -62,6 +78,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import eval_locations  # bench/eval_locations.py: references, matcher, fixtures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPORA = REPO_ROOT.parent / "shared" / "corpora"
@@ -391,6 +410,8 @@ class Case:
     labels: dict[str, list[int]] = field(default_factory=dict)
     skipped: str | None = None
     note: str = ""
+    #: ``(file, line)`` references named by the label's text (main label set).
+    refs: list[tuple[str, int]] = field(default_factory=list)
 
 
 def load_logchunks_examples(root: Path) -> list[tuple[str, str]]:
@@ -423,6 +444,8 @@ def prepare_logchunks(item: tuple[str, str]) -> Case:
         return case
     a, b = aligned_line_range(al, line_of)
     case.labels["main"] = list(range(a, b + 1))
+    raw = text.split("\n")
+    case.refs = sorted(eval_locations.label_refs(strip_ansi(raw[n - 1]) for n in range(a, b + 1)))
     if al.matched < len(lines):
         case.note = f"partial alignment {al.matched}/{len(lines)}"
     if al.candidates > 1:
@@ -451,11 +474,20 @@ def prepare_cidiff(folder: str) -> Case:
     if extra:
         case.note = f"{extra} non-CR/LF splitlines breaks: numbering may differ"
     sl_map = splitlines_to_nl_map(data)
+    sl_lines: list[str] | None = None
     for name, fname in (("main", "groundtruth"), ("gt2", "groundtruth2")):
         gt = d / fname
         if not gt.exists():
             continue
         _fmt, errors, _ctx = parse_groundtruth(gt.read_text())
+        if name == "main":
+            sl_lines = sl_lines or re.split(r"\r\n|\r|\n", text)
+            e_text = (
+                strip_ansi(sl_lines[ln - 1])
+                for ln in sorted(ranges_to_lines(errors))
+                if 1 <= ln <= len(sl_lines)
+            )
+            case.refs = sorted(eval_locations.label_refs(e_text))
         nl_lines: set[int] = set()
         for ln in ranges_to_lines(errors):
             if 1 <= ln <= len(sl_map):
@@ -483,6 +515,8 @@ class Result:
     engine_tokens: int | None = None
     category: str | None = None
     error: str | None = None
+    #: the engine's location (file as it reported it, line)
+    location: tuple[str, int] | None = None
 
 
 def run_tail(path: str, n: int) -> Result:
@@ -563,6 +597,7 @@ def run_engine(diagnose: Callable[..., Any], path: str, max_tokens: int) -> Resu
         seconds=dt,
         engine_tokens=int(d.tokens),
         category=str(d.category),
+        location=(str(d.location.file), int(d.location.line)) if d.location else None,
     )
 
 
@@ -673,6 +708,64 @@ def write_misses(fh: Any, rows: list[dict[str, Any]], max_lines: int = 8) -> int
     return n
 
 
+def location_outcomes(rows: list[dict[str, Any]]) -> None:
+    """Judge the engine's location against each log's labelled references (in place)."""
+    for r in rows:
+        res: Result = r["results"]["engine"]
+        if r["refs"]:
+            r["location"], r["location_ref"] = eval_locations.location_outcome(
+                res.location, r["refs"]
+            )
+        else:
+            r["location"], r["location_ref"] = None, None
+
+
+def location_figures(rows: list[dict[str, Any]], corpora: Sequence[str]) -> dict[str, Any]:
+    """Per corpus and pooled: logs with a location label, and the engine's outcome shares."""
+    location_outcomes(rows)
+    out: dict[str, Any] = {}
+    groups = [(c, [r for r in rows if r["corpus"] == c]) for c in corpora]
+    if len(corpora) > 1:
+        groups.append(("overall", rows))
+    for name, rs in groups:
+        fig = eval_locations.aggregate_locations([r["location"] for r in rs if r["location"]])
+        unlabelled = [r for r in rs if not r["refs"]]
+        fig["logs_without_location_label"] = len(unlabelled)
+        fig["engine_location_on_unlabelled_share"] = (
+            round(
+                sum(r["results"]["engine"].location is not None for r in unlabelled)
+                / len(unlabelled),
+                4,
+            )
+            if unlabelled
+            else None
+        )
+        out[name] = fig
+    return out
+
+
+def write_location_misses(fh: Any, rows: list[dict[str, Any]], max_refs: int = 6) -> int:
+    """Logs with a location label whose engine location is not exact."""
+    n = 0
+    for r in rows:
+        if r.get("location") in (None, "exact"):
+            continue
+        n += 1
+        res: Result = r["results"]["engine"]
+        got = f"{res.location[0]}:{res.location[1]}" if res.location else "-"
+        fh.write(f"=== location {r['location']} {r['corpus']} {r['path']}\n")
+        fh.write(f"engine: {got}  category {res.category}\n")
+        if r.get("location_ref"):
+            fh.write(f"nearest label ref: {r['location_ref'][0]}:{r['location_ref'][1]}\n")
+        refs = r["refs"]
+        for f, ln in refs[:max_refs]:
+            fh.write(f"  label ref {f}:{ln}\n")
+        if len(refs) > max_refs:
+            fh.write(f"  ... {len(refs) - max_refs} more label refs\n")
+        fh.write("\n")
+    return n
+
+
 def _fmt_ranges(spans: Sequence[tuple[int, int]]) -> str:
     parts = [f"{a}-{b}" if a != b else f"{a}" for a, b in spans]
     if len(parts) > 12:
@@ -720,15 +813,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--corpus", choices=["logchunks", "cidiff"], action="append")
     ap.add_argument("--markdown", type=Path, default=None, help="also write tables for RESULTS.md")
+    ap.add_argument(
+        "--fixtures",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also diagnose the labelled fixtures of tests/diagnosis/langs/cases (default: on)",
+    )
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    if not args.corpora.is_dir():
-        sys.exit(f"eval_corpora: corpora directory not found: {args.corpora}")
-    diagnose = load_engine(args.engine)
     corpora = args.corpus or ["logchunks", "cidiff"]
+    if not args.corpora.is_dir():
+        if not args.fixtures:
+            sys.exit(f"eval_corpora: corpora directory not found: {args.corpora}")
+        log(f"eval_corpora: corpora directory not found: {args.corpora}; fixture table only")
+        corpora = []
+    diagnose = load_engine(args.engine)
 
     t_start = time.perf_counter()
     cases: list[Case] = []
@@ -773,7 +875,15 @@ def main(argv: list[str] | None = None) -> int:
         results["ceiling"] = run_ceiling(c.path, set(c.labels["main"]), args.max_tokens)
         if results["engine"].error:
             log(f"  engine error on {c.path}: {results['engine'].error}")
-        rows.append({"corpus": c.corpus, "path": c.path, "labels": c.labels, "results": results})
+        rows.append(
+            {
+                "corpus": c.corpus,
+                "path": c.path,
+                "labels": c.labels,
+                "refs": c.refs,
+                "results": results,
+            }
+        )
         if i % 100 == 0:
             log(f"  {i}/{len(usable)} logs diagnosed")
     t_eng = time.perf_counter() - t_eng
@@ -784,11 +894,23 @@ def main(argv: list[str] | None = None) -> int:
     if "cidiff" in corpora:
         figures["cidiff_gt2"] = aggregate([r for r in rows if r["corpus"] == "cidiff"], "gt2")
     figures["overall"] = aggregate(rows)
+    locations = location_figures(rows, corpora)
+
+    fixtures: dict[str, Any] | None = None
+    if args.fixtures:
+        t_fx = time.perf_counter()
+        fixtures = eval_locations.eval_fixtures(diagnose, args.max_tokens)
+        log(f"fixtures: {fixtures.get('cases', 0)} cases in {time.perf_counter() - t_fx:.1f}s")
 
     if args.misses:
         with args.misses.open("w", encoding="utf-8") as fh:
             n = write_misses(fh, rows)
-        log(f"wrote {n} logs with misses to {args.misses}")
+            n_loc = write_location_misses(fh, rows)
+            n_fx = eval_locations.write_fixture_misses(fh, fixtures) if fixtures else 0
+        log(
+            f"wrote {n} logs with misses, {n_loc} location misses and {n_fx} fixture misses"
+            f" to {args.misses}"
+        )
 
     doc = {
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -809,9 +931,17 @@ def main(argv: list[str] | None = None) -> int:
         "alignment": alignment,
         "seconds": {"labels": round(t_align, 1), "methods": round(t_eng, 1)},
         "figures": figures,
+        "locations": locations,
     }
+    if fixtures is not None:
+        doc["fixtures"] = fixtures
     if args.markdown:
-        args.markdown.write_text(render_markdown(doc), encoding="utf-8")
+        md = render_markdown(doc)
+        if locations:
+            md += "\n" + eval_locations.render_locations_markdown(locations)
+        if fixtures is not None:
+            md += "\n" + eval_locations.render_fixtures_markdown(fixtures)
+        args.markdown.write_text(md, encoding="utf-8")
     print(json.dumps(doc, indent=2))
     return 0
 
