@@ -1,0 +1,3 @@
+module example.com/workpool
+
+go 1.19

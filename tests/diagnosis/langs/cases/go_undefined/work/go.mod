@@ -1,0 +1,3 @@
+module example.com/gridsim
+
+go 1.19
