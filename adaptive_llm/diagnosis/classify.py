@@ -42,6 +42,7 @@ EXCEPTION_CATEGORIES: dict[str, str] = {
     "IsADirectoryError": "missing_file",
     "ModuleNotFoundError": "missing_module",
     "MemoryError": "out_of_memory",
+    "FloatingPointError": "numerical_error",
     "PermissionError": "permission_denied",
     "SyntaxError": "syntax_error",
     "IndentationError": "syntax_error",
@@ -59,6 +60,11 @@ EXCEPTION_CATEGORIES: dict[str, str] = {
     "NewConnectionError": "network",
 }
 
+_NUMERIC_TYPES = frozenset(
+    {"ValueError", "RuntimeError", "ArithmeticError", "AssertionError", "ArgumentError"}
+)
+_NAN_WORDS = re.compile(r"\b(?:[Nn]a[Nn]s?|[Ii]nf(?:s|inity)?|non-finite|not finite)\b")
+
 _REASON_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)time ?limit|timed out|timeout"), "time_limit"),
     (re.compile(r"(?i)out of memory|oom|memory limit"), "out_of_memory"),
@@ -66,6 +72,10 @@ _REASON_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)cancel|preempt"), "cancelled"),
     (re.compile(r"(?i)node fail|NODE_FAIL"), "node_failure"),
 )
+
+
+#: A test runner's own failure lines (a summary, a failed test's header) score at least this.
+_TEST_RUNNER_SCORE = 76
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,10 @@ def classify(
                 break
     if category is None:
         category = text_category
+        if category == "python_exception" and any(
+            s.category == "test_failure" and s.score >= _TEST_RUNNER_SCORE for s in signals
+        ):  # an exception inside a test: the test runner's failure is what the job reports
+            category = "test_failure"
     if state_key == "COMPLETED" and primary is None:
         category = "unknown"
     return Verdict(category, error_type, message)
@@ -138,4 +152,8 @@ def exception_category(error_type: str | None, message: str | None) -> str | Non
         return "missing_file"
     if short == "OSError" and "Permission denied" in msg:
         return "permission_denied"
+    if short in _NUMERIC_TYPES and _NAN_WORDS.search(msg):
+        return "numerical_error"  # "Input contains NaN", "returned nan values", "loss is inf"
+    if "Cannot find module '" in msg or short in ("LoadError", "ClassNotFoundException"):
+        return "missing_module"
     return EXCEPTION_CATEGORIES.get(short)

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import sysconfig
-from collections.abc import Iterable
-from functools import lru_cache
 
 from adaptive_llm.diagnosis.model import Location
+from adaptive_llm.diagnosis.paths import Workspace, repo_tail
 from adaptive_llm.diagnosis.reader import LogText
 from adaptive_llm.diagnosis.redact import redact
-from adaptive_llm.diagnosis.signals import Signal
+from adaptive_llm.diagnosis.signals import FRAME_LINE, Signal, by_strength
 
 #: Source lines shown on each side of the culprit line.
 SOURCE_CONTEXT = 5
@@ -30,26 +28,72 @@ REDACT_CONTEXT = 200
 _FRAME = re.compile(r'^\s*(?:\[[^\]]*\]:? ?)?\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 _TRACEBACK = "Traceback (most recent call last)"
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
-_LIBRARY = re.compile(
-    r"[/\\](?:site-packages|dist-packages|lib[/\\]python\d[\d.]*|Lib)[/\\]"
-    # Go's standard library under GOROOT (go, go1.22.0, go-1.21, Homebrew's libexec), Go modules
-    r"|[/\\](?:go[\d.]*|go-[\d.]+|libexec)[/\\]src[/\\](?:runtime|internal|testing|reflect|sync"
-    r"|syscall|net|os)[/\\][^\n]*\.go$|[/\\]pkg[/\\]mod[/\\][^\n]*\.go$"
-    # Rust crates from the registry, and the standard library (rustc/<commit hash>/library)
-    r"|[/\\](?:\.cargo[/\\]registry|rustc[/\\][0-9a-f]{7,})[/\\][^\n]*\.rs$"
+
+#: A file as tools print it: a path with an extension (or a well-known extensionless name).
+_F = (
+    r"(?P<file>(?:[A-Za-z]:)?[\w.$@+~/\\-]*"
+    r"(?:[\w-]\.[A-Za-z][\w+-]{0,9}|Dockerfile|Makefile|Jenkinsfile|Containerfile))"
 )
+_L = r"(?P<line>\d+)"
 
 #: Other tools' ``file:line`` formats, most specific first.
 _FILE_LINE_FORMATS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^\s*--> (?P<file>[^\s:]+):(?P<line>\d+)"),  # rustc
-    re.compile(r"panicked at (?:'.*', )?(?P<file>[^\s:']+\.rs):(?P<line>\d+)"),  # rust panic
-    re.compile(r"^\[ERROR\] (?P<file>\S+\.\w+):\[(?P<line>\d+)"),  # maven compiler
-    re.compile(r"(?P<file>[\w./\\-]+\.\w+)\((?P<line>\d+),\d+\): (?:fatal )?error"),  # msbuild/tsc
-    re.compile(r"^(?P<file>[^\s:()]+\.\w+):(?P<line>\d+)(?::\d+)?:"),  # gcc, go, pytest, eslint
-    re.compile(r"^\s+(?P<file>/\S+\.go):(?P<line>\d+)"),  # go panic stack
-    re.compile(r"\((?P<file>[^()\s]+\.[jt]sx?):(?P<line>\d+):\d+\)"),  # node / jest
-    re.compile(r"\bat [\w$.<>]+\((?P<file>\w+\.(?:java|kt|scala|groovy)):(?P<line>\d+)\)"),
+    re.compile(rf"^\s*--> {_F}:{_L}"),  # rustc
+    re.compile(rf"panicked at (?:'.*', )?{_F}:{_L}"),  # rust panic
+    re.compile(rf"^\[(?:ERROR|WARNING)\] {_F}:\[{_L}"),  # maven compiler
+    re.compile(rf"^e: (?:file://)?{_F}:{_L}"),  # kotlinc
+    re.compile(rf"^\s*{_F}\({_L}(?:,\d+)?\): (?:fatal )?(?:error|warning)"),  # msbuild, tsc, nvcc
+    re.compile(rf"^\s*{_F}:{_L}:\d+ - error"),  # tsc --pretty
+    re.compile(rf"^(?:CMake (?:Error|Warning)(?: \(dev\))? at ){_F}:{_L}"),  # cmake
+    re.compile(rf"^(?:In )?{_F} line {_L}:"),  # shellcheck
+    re.compile(rf"^\s*(?:\d+: )?{_F}: line {_L}: "),  # bash
+    re.compile(rf"\bAt line {_L} of file {_F}"),  # gfortran runtime
+    re.compile(rf"(?:── |^)(?:Failure|Error|Warning) \('?{_F}:{_L}(?::\d+)?'?\)"),  # testthat
+    re.compile(rf"^Test Failed at {_F}:{_L}"),  # julia Test
+    re.compile(rf"^\s*(?:\[\d+\] .*)?@ \S+ {_F}:{_L}"),  # julia stack
+    re.compile(
+        rf"^\s*(?:\w[\w.-]*: )?{_F}:{_L}(?::\d+)?:"
+    ),  # gcc, go, pytest, mypy, ruff, javac, lua
+    re.compile(rf"^\s+{_F}:{_L}(?: \+0x[0-9a-f]+)?$"),  # go panic stack
+    re.compile(rf"\bat (?:async )?(?:[^()\s]+ )?\((?:file://)?{_F}:{_L}:\d+\)"),  # node / jest
+    re.compile(rf"^\s*at (?:file://)?{_F}:{_L}:\d+$"),  # node, anonymous
+    re.compile(rf"^\s*(?:\u276f|\u203a|>) {_F}:{_L}:\d+"),  # vitest, jest
+    re.compile(  # JVM frames: at pkg.Cls.method(File.java:12)
+        r"\bat (?P<frame>[\w$.<>/-]+)\((?P<file>[\w$-]+\.(?:java|kt|scala|groovy|clj))"
+        r":(?P<line>\d+)\)"
+    ),
+    re.compile(rf"\bat \S+\(.*\) in {_F}:line {_L}"),  # .NET
+    re.compile(rf"^\s*(?:from )?{_F}:{_L}:in "),  # ruby
+    re.compile(rf"^\s*#\d+ +(?:0x[0-9a-f]+ in )?.*?[ \t]{_F}:{_L}(?::\d+)?$"),  # asan, gdb
+    re.compile(rf"^\s+at {_F}:{_L}$"),  # gfortran backtrace
+    re.compile(rf"^\s+{_F}:{_L} \(\w+\)$"),  # cmake call stack
+    re.compile(rf"\[{_F}:{_L}\]:?$"),  # minitest
+    re.compile(rf"(?:\(from | at ){_F}#{_L}\b"),  # R srcref
+    re.compile(rf"^\s*#\d+ {_F}\({_L}\): "),  # php stack
+    re.compile(rf"\bin {_F}(?::| on line ){_L}\b"),  # php
+    re.compile(rf" at {_F} line {_L}\b"),  # perl
+    re.compile(rf"\bon {_F} line {_L}\b"),  # terraform
+    re.compile(rf"^{_F}:{_L}$"),  # Dockerfile:12 (buildkit), a bare file:line
+    re.compile(rf"^\s+{_F}:{_L}: in "),  # lua stack traceback
 )
+#: pytest's entries of a failed test (``src/x.py:12: in mean``, ``tests/t.py:5: AssertionError``).
+_PYTEST_ENTRY = re.compile(rf"^{_F}:{_L}: (?:in \S+|[A-Z]\w*(?:\.\w+)*)$")
+#: A file:line anywhere in a line: the last resort inside a failure's own lines.
+_ANYWHERE = re.compile(rf"(?:^|[\s(\['\"=])(?<!//){_F}:{_L}\b(?!\.\d)")
+#: A line naming only a file (eslint's stylish format, gfortran's first line): the problems
+#: under it (``  3:7  error ...``, the caret lines and ``Error:``) are at its lines.
+_FILE_ALONE = re.compile(rf"^{_F}(?::{_L}(?::\d+)?:)?$")
+_UNDER_FILE = re.compile(r"^\s+(?P<line>\d+):\d+\s+(?:error|warning)\b")
+#: Frames of a JVM stack trace that are the runtime's or a test framework's.
+_JVM_LIBRARY = re.compile(
+    r"^(?:java|javax|jdk|sun|com\.sun|kotlin|kotlinx|scala|org\.junit|junit|org\.testng"
+    r"|org\.apache\.maven|org\.gradle|worker\.org\.gradle|org\.springframework|org\.hamcrest"
+    r"|org\.opentest4j|org\.assertj|groovy|org\.codehaus)\."
+)
+#: Lines around the primary signal where any user file:line is taken as a last resort.
+NEAR = 5
+#: Frames followed after a signal's own block.
+MAX_FRAME_LINES = 60
 
 
 def locate(
@@ -61,29 +105,64 @@ def locate(
     """The culprit location for the primary signal, with source lines when available."""
     if primary is None:
         return None
-    lines = _lines(log, primary.start, primary.end)
-    found: tuple[str, int] | None = None
-    if any(_FRAME.match(line) for line in lines):
-        found = _python_culprit(lines, workdir, syntax=primary.category == "syntax_error")
-    if found is None:
-        found = _tool_location(lines, workdir)
+    ws = Workspace(workdir)
+    found = _signal_location(log, primary, ws)
     if found is None:  # e.g. a test summary: look in the other signals, strongest first
-        for sig in sorted(signals, key=lambda s: (-s.score, -s.line))[:40]:
-            if sig is primary:
-                continue
-            sig_lines = _lines(log, sig.start, sig.end)
-            if any(_FRAME.match(line) for line in sig_lines):
-                found = _python_culprit(sig_lines, workdir, syntax=False)
-            found = found or _tool_location(sig_lines, workdir)
+        for sig in by_strength(signals)[:40]:
+            if sig is not primary:
+                found = _signal_location(log, sig, ws)
+                if found:
+                    break
+    if found is None:  # a file:line anywhere near the failure's own lines, if it is the user's
+        for line in _lines(log, max(1, primary.start - NEAR), primary.end + NEAR):
+            for match in _ANYWHERE.finditer(line):
+                if ws.is_user(match.group("file")):
+                    found = match.group("file"), int(match.group("line"))
+                    break
             if found:
                 break
     if found is None:
         return None
-    file, line = found
-    resolved = _resolve(file, workdir)
-    if resolved is not None:
-        return Location(file=resolved, line=line, source=source_context(resolved, line))
-    return Location(file=file, line=line)
+    file, line_no = found
+    local = ws.local(file)
+    if local is None and os.path.isabs(file) and os.path.isfile(file):
+        local = os.path.normpath(file)  # a library's file on this machine: its lines help too
+    if local is not None:
+        return Location(file=local, line=line_no, source=source_context(local, line_no))
+    return Location(file=repo_tail(file), line=line_no)
+
+
+def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int] | None:
+    """The location a signal's block names: its traceback's culprit, or a tool's file:line in
+    the block, in the stack frames right after it, or in the lines just above it (a file named
+    alone on a line, the problems listed under it)."""
+    lines = _lines(log, sig.start, sig.end)
+    if any(_FRAME.match(line) for line in lines):
+        found = _python_culprit(lines, ws, syntax=sig.category == "syntax_error")
+        if found:
+            return found
+    entries = [m for m in map(_PYTEST_ENTRY.match, lines) if m and ws.is_user(m.group("file"))]
+    if entries:  # pytest's report of a test: its last user entry is where it failed
+        return entries[-1].group("file"), int(entries[-1].group("line"))
+    frames = _frames_after(log, sig.end)
+    found = _tool_location([*lines, *frames], ws)
+    if found is not None and not ws.is_user(found[0]):  # e.g. an error in a library header:
+        above = _lines(log, max(1, sig.start - 20), sig.start - 1)  # "required from here"
+        found = _first_hit(above[::-1], ws, user_only=True) or found
+    if found is None:
+        above = _lines(log, max(1, sig.start - 8), sig.start - 1)
+        found = _under_file([*above, *lines], ws)
+    return found
+
+
+def _frames_after(log: LogText, end: int) -> list[str]:
+    """The stack frames that follow line ``end`` (``at ...``, ``#3 0x...``, ``from x.rb:2``)."""
+    out: list[str] = []
+    for line in _lines(log, end + 1, end + MAX_FRAME_LINES):
+        if not FRAME_LINE.match(line):
+            break
+        out.append(line)
+    return out
 
 
 def source_context(path: str, line: int, context: int = SOURCE_CONTEXT) -> str | None:
@@ -121,9 +200,7 @@ def _lines(log: LogText, start: int, end: int) -> list[str]:
     return out
 
 
-def _python_culprit(
-    lines: list[str], workdir: str | None, *, syntax: bool
-) -> tuple[str, int] | None:
+def _python_culprit(lines: list[str], ws: Workspace, *, syntax: bool) -> tuple[str, int] | None:
     """Deepest user frame of the final exception (earlier chained parts as a fallback)."""
     parts: list[list[tuple[str, int]]] = [[]]
     for line in lines:
@@ -143,7 +220,7 @@ def _python_culprit(
         return parts[-1][-1]
     for frames in reversed(parts):
         for frame in reversed(frames):
-            if is_user_file(frame[0], workdir):
+            if ws.is_user(frame[0]):
                 return frame
     for frame in reversed(parts[-1]):
         if not frame[0].startswith("<"):
@@ -151,46 +228,72 @@ def _python_culprit(
     return None
 
 
-def _tool_location(lines: Iterable[str], workdir: str | None) -> tuple[str, int] | None:
+def _tool_location(lines: list[str], ws: Workspace) -> tuple[str, int] | None:
+    """The first user file:line of the lines (of the last ``Caused by:`` part first, where
+    the root cause of a JVM exception was thrown), else the first file:line at all."""
+    caused = [i for i, line in enumerate(lines) if line.startswith("Caused by: ")]
+    if caused:
+        found = _first_hit(lines[caused[-1] :], ws, user_only=True)
+        if found:
+            return found
+    return _first_hit(lines, ws, user_only=False)
+
+
+def _first_hit(lines: list[str], ws: Workspace, *, user_only: bool) -> tuple[str, int] | None:
     fallback: tuple[str, int] | None = None
     for line in lines:
         for pattern in _FILE_LINE_FORMATS:
             match = pattern.search(line)
-            if match:
-                hit = match.group("file"), int(match.group("line"))
-                if is_user_file(hit[0], workdir):
+            if match is None:
+                continue
+            hit = _jvm_file(match), int(match.group("line"))
+            if hit[0] is None:  # a frame of the JVM's own classes or a test framework's
+                break
+            if ws.is_user(hit[0]):
+                return hit[0], hit[1]
+            fallback = fallback or (hit[0], hit[1])
+            break
+    return None if user_only else fallback
+
+
+def _jvm_file(match: re.Match[str]) -> str | None:
+    """The file a match names; for a JVM frame its package path (``com/acme/Loader.java``),
+    None for a frame of the JDK's or a framework's classes."""
+    file = match.group("file")
+    frame = match.groupdict().get("frame")
+    if not frame:
+        return file
+    module, _, qualified = frame.rpartition("/")
+    if module.startswith(("java.", "jdk.")) or _JVM_LIBRARY.match(qualified):
+        return None
+    package = qualified.rsplit(".", 2)[0] if qualified.count(".") >= 2 else ""
+    return "/".join([*package.split("."), file]) if package else file
+
+
+def _under_file(lines: list[str], ws: Workspace) -> tuple[str, int] | None:
+    """A location from a file named alone on a line and the problems under it."""
+    current: str | None = None
+    fallback: tuple[str, int] | None = None
+    for line in lines:
+        alone = _FILE_ALONE.match(line.rstrip())
+        if alone:
+            current = alone.group("file")
+            if alone.group("line"):
+                hit = current, int(alone.group("line"))
+                if ws.is_user(current):
                     return hit
                 fallback = fallback or hit
-                break
+            continue
+        under = _UNDER_FILE.match(line)
+        if under and current:
+            hit = current, int(under.group("line"))
+            if ws.is_user(current):
+                return hit
+            fallback = fallback or hit
     return fallback
 
 
 def is_user_file(path: str, workdir: str | None) -> bool:
-    """A file of the user's code: inside ``workdir`` (if given) and not a library's."""
-    if path.startswith("<") or _LIBRARY.search(path):
-        return False
-    if workdir is None:
-        return not any(path.startswith(p) for p in _interpreter_paths())
-    full = path if os.path.isabs(path) else os.path.join(workdir, path)
-    real, root = os.path.realpath(full), os.path.realpath(workdir)
-    try:
-        return os.path.commonpath([real, root]) == root
-    except ValueError:  # different drives
-        return False
-
-
-def _resolve(path: str, workdir: str | None) -> str | None:
-    """The local file the log's ``path`` names, if it exists."""
-    candidates = [path] if os.path.isabs(path) else []
-    if workdir and not os.path.isabs(path):
-        candidates.append(os.path.join(workdir, path))
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            return os.path.normpath(candidate)
-    return None
-
-
-@lru_cache(maxsize=1)
-def _interpreter_paths() -> tuple[str, ...]:
-    paths = {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    return tuple(sorted(p for p in paths if p))
+    """A file of the user's code: not a library's and, with ``workdir``, one of its files
+    (by the path's tail, for paths printed on another machine)."""
+    return Workspace(workdir).is_user(path)

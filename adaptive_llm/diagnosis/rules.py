@@ -113,6 +113,54 @@ _RULES: tuple[Rule, ...] = (
         "gpu_out_of_memory",
     ),
     Rule("fatal_python", r"^Fatal Python error: ", 106, "segfault", "faulthandler"),
+    Rule(
+        "hang_dump",
+        r"^Timeout \(\d+:\d\d:\d\d(?:\.\d+)?\)!$|^\+{5,} Timeout \+{5,}$|^Failed: Timeout >[\d.]+s$"
+        r"|Exceeded timeout of \d+ ?ms|Timeout of \d+ms exceeded",
+        105,
+        "time_limit",
+        "faulthandler",
+    ),
+    Rule(
+        "sanitizer",
+        r"ERROR: (?:Address|Memory|Thread|Leak|UndefinedBehavior|Hardware)Sanitizer:"
+        r"|^WARNING: ThreadSanitizer:",
+        104,
+        "segfault",
+        "section",
+    ),
+    Rule(
+        "fpe",
+        r"\bSIGFPE\b|Floating[- ]point exception|^FloatingPointError\b",
+        104,
+        "numerical_error",
+        "section",
+    ),
+    Rule(
+        "gpu_error",
+        r"\bCUDA error\b|\bcudaError\w+|no CUDA-capable device|CUDA driver version is insufficient"
+        r"|CUBLAS_STATUS_(?!ALLOC)\w+|CUDNN_STATUS_\w+|\bNCCL error\b|ncclUnhandled\w+Error"
+        r"|illegal memory access was encountered|device-side assert triggered"
+        r"|Found no NVIDIA driver|Torch not compiled with CUDA|NVIDIA-SMI has failed",
+        101,
+        "gpu_error",
+    ),
+    Rule(
+        "mpi_abort",
+        r"MPI_ABORT was invoked on rank|application called MPI_Abort|\bMPI_Abort\("
+        r"|MPI_ERRORS_ARE_FATAL"
+        r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES|(?:mpirun|mpiexec|prterun) noticed"
+        r" that process rank|(?:mpirun|mpiexec|prterun) detected that one or more processes exited",
+        98,
+        "mpi_abort",
+    ),
+    Rule(
+        "c_assert",
+        r": Assertion [`'].*[`'] failed\.$|^Assertion failed: .*, file .*, line \d+",
+        97,
+        "segfault",
+    ),
+    Rule("fortran_runtime", r"^Fortran runtime error: ", 97, None, "fortran"),
     Rule("segv", r"Segmentation fault|\bSIGSEGV\b|\bBus error\b|\bSIGBUS\b", 104, "segfault"),
     Rule(
         "killed",
@@ -126,6 +174,7 @@ _RULES: tuple[Rule, ...] = (
         r"\bAborted\b.*core dumped|\(core dumped\)|terminate called after throwing",
         96,
         "segfault",
+        "section",
     ),
     Rule(
         "java_oom",
@@ -140,21 +189,43 @@ _RULES: tuple[Rule, ...] = (
         "syntax", r"^\s*(?:SyntaxError|IndentationError|TabError): ", 99, "syntax_error", "syntax"
     ),
     Rule("py_exc", r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)(?::\s|$)", 70),
+    # uncaught exceptions of other languages (python_exception is the class for all of them)
+    Rule("jvm_uncaught", r"^Exception in thread \S+ ", 92, "python_exception", "frames"),
+    Rule(
+        "ruby_exc",
+        r"^\S+:\d+:in [`'][^']*': .*\((?:[A-Z]\w*::)*[A-Z]\w*\)$",
+        92,
+        "python_exception",
+        "frames",
+    ),
+    Rule("php_fatal", r"^(?:PHP )?Fatal error: +", 92, "python_exception", "frames"),
+    Rule("lua_error", r"^lua(?:jit|\d[\d.]*)?: .+", 90, "python_exception", "frames"),
+    Rule("perl_die", r"^(?!\s).* at \S+\.(?:pl|pm|t) line \d+\.$", 86, "python_exception"),
+    Rule(
+        "script_syntax",
+        r"^\S+:\d+: syntax error\b|^syntax error at \S+ line \d+|^\S+: line \d+: syntax error"
+        r"|^(?:PHP )?Parse error: ",
+        97,
+        "syntax_error",
+    ),
     Rule(
         "panic",
-        r"thread '[^']*' panicked at|^panic: |^goroutine \d+ \[running\]:",
+        r"thread '[^']*'(?: \(\d+\))? panicked at|^panic: |^goroutine \d+ \[running\]:",
         95,
         None,
         "panic",
     ),
     # --- compilers
     Rule("cc_error", r"^\S[^:\n]*:\d+(?::\d+)?:\s*(?:fatal )?error\b", 80, "compile_error", "down"),
+    Rule("go_build", r"^(?:vet: )?\S+\.go:\d+:\d+: \S", 80, "compile_error", "down"),
+    Rule("gfortran_error", r"^Error: \S", 80, "compile_error", "fortran"),
+    Rule("cmake_error", r"^CMake Error(?: at \S+:\d+ \(\w+\))?:", 80, "compile_error", "section"),
     Rule(
         "java_error", r"^\[(?i:error)\] \S+\.(?:java|kt|scala|groovy):\[?\d+", 80, "compile_error"
     ),
     Rule(
         "msbuild_error",
-        r"\(\d+,\d+\): (?:fatal )?error [A-Z]+\d+:|: error TS\d+:",
+        r"\(\d+(?:,\d+)?\): (?:fatal )?error(?: [A-Z]+\d+)?:|(?::| -) error TS\d+:",
         80,
         "compile_error",
     ),
@@ -167,10 +238,31 @@ _RULES: tuple[Rule, ...] = (
         74,
         "compile_error",
     ),
-    # --- test runners
+    # --- linters, formatters, type checkers
     Rule(
-        "pytest_failed", r"^FAILED \S+::\S+|^ERROR \S+::\S+|^_{3,} \S.* _{3,}$", 78, "test_failure"
+        "lint",
+        r"^\S+:\d+:\d+: (?:[A-Z]{1,4}\d{2,4}|[a-z]+(?:-[a-z]+)+)\b"
+        r"|^\S+\.pyi?:\d+(?::\d+)?: error: .*  \[[a-z][\w-]*\]$"
+        r"|^\s+\d+:\d+\s+error\s+.*\S\s{2,}[\w@/-]+$|^In \S+ line \d+:$"
+        r"|^\S+\.go:\d+:\d+: (?:\S+ )?(?:format %|possible misuse|unreachable code|self-assignment"
+        r"|result of \S+ call not used|call has possible (?:Printf )?formatting|struct field tag"
+        r"|\S+ passes lock by value|loop variable \w+ captured)",
+        81,
+        "lint_error",
     ),
+    Rule(
+        "lint_summary",
+        r"^Found \d+ errors? in \d+ files? \(checked \d+|^Found \d+ errors?\.$"
+        r"|^\u2716 \d+ problems? \(\d+ errors?|^Would reformat: |^would reformat "
+        r"|^\d+ files? would be reformatted|^Oh no! |\[warn\] Code style issues found"
+        r"|^All done! .* would be reformatted"
+        r"|^\d+ errors? found$",
+        82,
+        "lint_error",
+    ),
+    # --- test runners
+    Rule("pytest_failed", r"^FAILED \S+::\S+|^ERROR \S+::\S+", 78, "test_failure"),
+    Rule("pytest_section", r"^_{3,} \S.* _{3,}$", 78, "test_failure", "section"),
     Rule(
         "pytest_summary",
         r"^=+ .*\b\d+ (?:failed|errors?)\b.*=+$|^=+ (?:FAILURES|ERRORS) =+$",
@@ -201,7 +293,25 @@ _RULES: tuple[Rule, ...] = (
         78,
         "test_failure",
     ),
-    Rule("jest", r"^\s*● |^Tests?:\s+.*\d+ failed|^FAIL\s+\S+\.\w+", 76, "test_failure"),
+    Rule(
+        "jest",
+        r"^\s*\u25cf |^Tests?:\s+.*\d+ failed|^\s?FAIL\s+\S+\.\w+",
+        76,
+        "test_failure",
+        "section",
+    ),
+    Rule(
+        "test_more",
+        r"^(?:\u2500\u2500 )?(?:Failure|Error) \((?:'|\S+:\d)|^\[ FAIL [1-9]\d* \| WARN"
+        r"|^\s*\d+\) (?:Failure|Error):$"
+        r"|^\d+ runs, \d+ assertions, (?:[1-9]\d* failures|\d+ failures, [1-9]\d* errors)"
+        r"|^\[  FAILED  \] |^The following tests FAILED:|^Test Failed at "
+        r"|^\d+% tests passed, \d+ tests failed|^test cases?: .*\| \d+ failed"
+        r"|^Tests: \d+, Assertions: \d+, (?:Failures|Errors): ",
+        77,
+        "test_failure",
+        "section",
+    ),
     Rule(
         "maven_test",
         r"Tests run:.*(?:Failures: [1-9]|Errors: [1-9])|<<< (?:FAILURE|ERROR)!"
@@ -248,10 +358,17 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         "missing_file", r"No such file or directory|\bENOENT\b|can't open file", 70, "missing_file"
     ),
-    Rule("missing_cmd", r"command not found|is not recognized as an internal", 70),
+    Rule(
+        "missing_cmd",
+        r"command not found|is not recognized as an internal|Can't locate \S+\.pm in @INC"
+        r"|Cannot find module '|there is no package called",
+        73,
+        "missing_module",
+    ),
+    Rule("shell_error", r"^\S+: line \d+: \S", 68),
     # --- build tools and generic errors
     Rule("npm", r"^npm ERR! |^error Command failed|^ERR! ", 64),
-    Rule("make", r"make(?:\[\d+\])?: \*\*\*|^ninja: build stopped|^error: command '.*' failed", 66),
+    Rule("make", r"make(?:\[\d+\])?: \*\*\*|^ninja: build stopped|^error: command '.*' failed", 46),
     Rule(
         "build_failed",
         r"BUILD FAILURE|BUILD FAILED|^FAILURE: Build failed|\* What went wrong:"
@@ -294,6 +411,26 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "travis_time": ("limit", "no output"),
     "cuda_oom": ("memory", "fail"),
     "fatal_python": ("fatal",),
+    "hang_dump": ("timeout", "timed out"),
+    "sanitizer": ("sanitizer",),
+    "fpe": ("fpe", "floating"),
+    "gpu_error": ("cuda", "cublas", "cudnn", "nccl", "illegal memory", "device-side", "nvidia"),
+    "mpi_abort": ("mpi", "bad termination", "noticed", "detected that"),
+    "c_assert": ("assertion",),
+    "fortran_runtime": ("fortran",),
+    "jvm_uncaught": ("exception in",),
+    "ruby_exc": (":in ",),
+    "php_fatal": ("error:",),
+    "lua_error": ("lua",),
+    "perl_die": (" line ",),
+    "script_syntax": ("syntax error", "parse error"),
+    "go_build": (".go:",),
+    "gfortran_error": ("\nerror: ",),
+    "cmake_error": ("cmake error",),
+    "lint": (":", "error", "in "),
+    "lint_summary": ("found ", "\u2716", "reformat", "oh no", "code style", "error"),
+    "test_more": ("\u2500", "fail", "runs, ", "tests"),
+    "shell_error": (": line ",),
     "segv": ("fault", "sig", "err"),
     "killed": ("kill",),
     "abort": ("abort", "core", "terminate"),
@@ -307,7 +444,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "msbuild_error": ("err",),
     "rust_error": ("err",),
     "compile_misc": ("err", "fail", "undefined", "exit"),
-    "pytest_failed": ("fail", "err", "___"),
+    "pytest_failed": ("fail", "err"),
+    "pytest_section": ("___",),
     "pytest_summary": ("fail", "err"),
     "pytest_detail": ("\ne  ", "err"),
     "unittest": ("fail", "err"),
@@ -325,7 +463,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "network": ("connect", "could", "timed out", "not ", "fail", "err"),
     "permission": ("denied", "not "),
     "missing_file": ("no such", "err"),
-    "missing_cmd": ("not ",),
+    "missing_cmd": ("not ", "can't locate", "cannot find module", "no package"),
     "npm": ("err",),
     "make": ("err", "fail"),
     "build_failed": ("fail", "went wrong"),
@@ -349,7 +487,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "traceback": ("traceback (most",),
     "panic": ("panicked at",),
     "java_error": ("[error]",),
-    "msbuild_error": ("): ", ": error ts"),
+    "msbuild_error": ("): ", ": error ts", " - error ts"),
     "compile_misc": (
         "compilation",
         "undefined reference",
@@ -391,7 +529,13 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     ),
     "permission": ("permission denied", "eacces", "not permitted"),
     "missing_file": ("no such file", "enoent", "can't open"),
-    "missing_cmd": ("command not found", "not recognized"),
+    "missing_cmd": (
+        "command not found",
+        "not recognized",
+        "can't locate",
+        "cannot find module",
+        "no package called",
+    ),
     "make": ("make",),
     "build_failed": ("build fail", "what went wrong", "failed to execute goal"),
     "error_word": ("error:", "fatal", "failed", "failure"),

@@ -35,6 +35,22 @@ _NEW_RECORD = re.compile(
     r"(?i)traceback|error|exception|warning|^\[?\d{4}-\d\d-\d\d|^\[?\d\d:\d\d|^(?:INFO|DEBUG)\b"
 )
 _FILE_LINE = re.compile(r'^\s*File "[^"]+", line \d+')
+#: Lines that carry a stack trace's frames (after an exception line), in many languages.
+FRAME_LINE = re.compile(
+    r"^\s+(?:at |from |#\d+ |\d+: |[\w.<>$]+\(|\S+:\d+|\[C\]: |\(\.\.\.tail calls)|^\d+: \S"
+    r"|^\s*#\d+ |^\s+\[\d+\] |^\s*@ |^\tat |^\s*[\w/.-]+\.\w+:\d+|^Caused by: |^\s+\.\.\. \d+ more"
+    r"|^stack traceback:|^Stack trace:|^\s+thrown in |^\s*\^+\s*$|^ {3,}\S|^\t"
+)
+#: Lines that start the next section of a test runner's or a tool's report.
+_SECTION_END = re.compile(
+    r"^\s*\u25cf |^Tests?:\s|^Test Suites:|^(?:FAIL|PASS)\s|^-{5,}|^={5,}|^_{5,}|^\u2500\u2500 "
+    r"|^\[(?:  FAILED  |==========|----------)\]|^Shadow bytes around|^SUMMARY: |^CMake Error"
+    r"|^-- |^\s*\d+\) (?:Failure|Error):$"
+)
+#: Lines of a section that are the section itself (its first lines may be anything).
+MAX_SECTION_LINES = 80
+_AT_LINE_OF_FILE = re.compile(r"^At line \d+ of file \S+")
+_FILE_LINE_ALONE = re.compile(r"^\S+:\d+:\d+:$")
 
 
 @dataclass
@@ -99,13 +115,28 @@ def group_signals(signals: list[Signal], gap: int = GROUP_GAP) -> list[Group]:
     return groups
 
 
+#: Categories of tools that list their findings: the first of equals is the one to fix first
+#: (later compiler errors often follow from it); of other signals the last one stopped the job.
+LISTED = frozenset({"compile_error", "lint_error", "test_failure", "syntax_error"})
+
+
 def primary_signal(signals: list[Signal]) -> Signal | None:
-    """The signal that best explains the failure: highest score, the last one on ties."""
+    """The signal that best explains the failure: highest score; on ties the last one, but
+    the first of a compiler's, linter's or test runner's list."""
     best: Signal | None = None
     for sig in signals:
-        if best is None or sig.score >= best.score:
+        if best is None or sig.score > best.score:
+            best = sig
+            continue
+        listed = best.category in LISTED and sig.rule == best.rule
+        if sig.score == best.score and not listed:
             best = sig
     return best
+
+
+def by_strength(signals: list[Signal]) -> list[Signal]:
+    """Signals strongest first; equals in the order :func:`primary_signal` prefers them."""
+    return sorted(signals, key=lambda s: (-s.score, s.line if s.category in LISTED else -s.line))
 
 
 def _region_signals(region: Region, memo: MatchMemo | None = None) -> list[Signal]:
@@ -205,10 +236,50 @@ def _expand(region: Region, idx: int, name: str) -> Signal:
         sig.error_line = sig.line
         sig.error_type, sig.message = "panic", message
         block = "\n".join(lines[idx : end + 1])
-        if _PANIC_SEGV.search(block):
+        if (message or "").startswith("test timed out after"):
+            sig.category = "time_limit"
+        elif _PANIC_SEGV.search(block):
             sig.category = "segfault"
         elif _PANIC_OOM.search(block):
             sig.category = "out_of_memory"
+    elif rule.block == "frames":
+        end = idx
+        while end + 1 < len(lines) and end - idx < 60:
+            nxt = lines[end + 1]
+            if not FRAME_LINE.match(nxt) and not (nxt.strip() == "" and end == idx):
+                break
+            end += 1
+        sig.end = region.start + end
+        sig.error_type, sig.message = _uncaught(name, line.strip())
+        sig.error_line = sig.line
+    elif rule.block == "section":
+        end, blanks = idx, 0
+        j = idx + 1
+        while j < len(lines) and j - idx < MAX_SECTION_LINES:
+            nxt = lines[j]
+            if _SECTION_END.match(nxt):
+                break
+            blanks = blanks + 1 if not nxt.strip() else 0
+            if blanks >= 2:
+                break
+            if nxt.strip():
+                end = j
+            j += 1
+        sig.end = region.start + end
+        if name == "cmake_error" and _CMAKE_DEPENDENCY.search("\n".join(lines[idx : end + 1])):
+            sig.category = "dependency_install"
+    elif rule.block == "fortran":
+        for back in range(idx - 1, max(-1, idx - 9), -1):
+            if _AT_LINE_OF_FILE.match(lines[back]) or _FILE_LINE_ALONE.match(lines[back]):
+                sig.start = region.start + back
+                break
+        else:
+            if name == "gfortran_error":  # an "Error: ..." line of some other tool
+                sig.score, sig.category = RULES["error_word"].score, None
+        if name == "fortran_runtime":
+            sig.error_type, sig.message = "Fortran runtime error", line.strip()[23:].strip() or None
+            sig.error_line = sig.line
+            sig.category = _fortran_category(sig.message or "")
     elif rule.block == "down":
         end = idx
         while end + 1 < len(lines) and end - idx < 30:
@@ -217,6 +288,8 @@ def _expand(region: Region, idx: int, name: str) -> Signal:
                 break
             end += 1
         sig.end = region.start + end
+    if name == "msbuild_error" and "error TS2307:" in line:
+        sig.category = "missing_module"  # tsc: Cannot find module 'x'
     elif name in ("py_exc", "java_exc", "java_oom"):
         parsed = _parse_exception(line.strip())
         if parsed[0] is not None and re.search(r"(?:Error|Exception|Exit|Interrupt)$", parsed[0]):
@@ -287,6 +360,52 @@ def _panic_block(lines: list[str], head: int) -> tuple[int, str | None]:
             dump = False
         j += 1
     return end, message
+
+
+_CMAKE_DEPENDENCY = re.compile(
+    r"\(find_package\)|Could NOT find|Could not find a package configuration|\(pkg_check_modules\)"
+    r"|\(find_library\)|\(find_program\)"
+)
+_UNCAUGHT_JVM = re.compile(r'^Exception in thread (?:"[^"]*"|\S+) (?P<rest>.*)$')
+_UNCAUGHT_RUBY = re.compile(
+    r"^\S+:\d+:in [`'][^']*': (?P<msg>.*) \((?P<type>(?:[A-Z]\w*::)*[A-Z]\w*)\)$"
+)
+_UNCAUGHT_PHP = re.compile(
+    r"^(?:PHP )?Fatal error: +(?:Uncaught (?P<type>[\w\\]+)(?:: (?P<msg>.*?))?(?: in \S+:\d+)?$"
+    r"|(?P<other>.*))"
+)
+_UNCAUGHT_LUA = re.compile(r"^lua(?:jit|\d[\d.]*)?: (?:\S+:\d+: )?(?P<msg>.*)$")
+
+
+def _uncaught(rule: str, line: str) -> tuple[str | None, str | None]:
+    """Type and message of an uncaught exception line of the JVM, Ruby, PHP or Lua."""
+    if rule == "jvm_uncaught":
+        match = _UNCAUGHT_JVM.match(line)
+        return _parse_exception(match.group("rest")) if match else (None, line)
+    if rule == "ruby_exc":
+        match = _UNCAUGHT_RUBY.match(line)
+        return (match.group("type"), match.group("msg")) if match else (None, line)
+    if rule == "php_fatal":
+        match = _UNCAUGHT_PHP.match(line)
+        if match and match.group("type"):
+            return match.group("type").rsplit("\\", 1)[-1], match.group("msg")
+        return None, (match.group("other") if match else line)
+    match = _UNCAUGHT_LUA.match(line)
+    return None, match.group("msg") if match else line
+
+
+def _fortran_category(message: str) -> str | None:
+    """The category a Fortran runtime error's message implies."""
+    low = message.lower()
+    if "bound" in low or "outside of expected range" in low:
+        return "segfault"  # an array index out of its bounds: a memory access error
+    if "no such file" in low or "cannot open file" in low:
+        return "missing_file"
+    if "permission denied" in low:
+        return "permission_denied"
+    if "allocat" in low and "memory" in low:
+        return "out_of_memory"
+    return "python_exception"  # an uncaught runtime error, as in any other language
 
 
 def _strip_prefix(lines: list[str], head: int, idx: int) -> str:
