@@ -16,7 +16,27 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from airflow_env import VARS, Airflow, healthy, settings
+from airflow_env import VARS, Airflow, healthy, settings, state_file
+
+#: Lines of each Airflow process log shown with a failed test (what the scheduler did then).
+LOG_TAIL = 40
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed Airflow test shows the end of each Airflow process's log."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.failed or call.when == "teardown":
+        return
+    logs = Path(str(state_file()).removesuffix(".env") + ".logs")
+    for name in ("scheduler", "dag-processor", "api-server"):
+        try:
+            lines = (logs / f"{name}.log").read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        tail = "\n".join(line[:400] for line in lines[-LOG_TAIL:])
+        report.sections.append((f"airflow {name}.log (last {LOG_TAIL} lines)", tail))
 
 
 def _skip_or_fail(problem: str) -> NoReturn:

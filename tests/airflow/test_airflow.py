@@ -291,7 +291,7 @@ pipeline()
             text=True,
             timeout=240,
         )
-    assert restart.returncode == 0, restart.stderr[-2000:]
+    assert restart.returncode == 0, restart.stderr[-6000:]
     await rm.wait(timeout=120)
     assert rm.outage is None
     attempt = rm.job_manager.attempts[long_job]

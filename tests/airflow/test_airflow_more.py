@@ -92,7 +92,7 @@ async def _restart_airflow() -> None:
         text=True,
         timeout=240,
     )
-    assert restart.returncode == 0, restart.stderr[-2000:]
+    assert restart.returncode == 0, restart.stderr[-6000:]
 
 
 async def test_resubmit_while_down_is_cleared_when_airflow_answers(
