@@ -63,6 +63,10 @@ EXCEPTION_CATEGORIES: dict[str, str] = {
 _NUMERIC_TYPES = frozenset(
     {"ValueError", "RuntimeError", "ArithmeticError", "AssertionError", "ArgumentError"}
 )
+_GPU_WORDS = re.compile(
+    r"\bCUDA error\b|\bNCCL error\b|\bcuDNN error\b|CUBLAS_STATUS_|CUDNN_STATUS_"
+    r"|illegal memory access|no CUDA-capable device|CUDA driver version is insufficient"
+)
 _NAN_WORDS = re.compile(r"\b(?:[Nn]a[Nn]s?|[Ii]nf(?:s|inity)?|non-finite|not finite)\b")
 
 _REASON_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -146,6 +150,8 @@ def exception_category(error_type: str | None, message: str | None) -> str | Non
     msg = message or ""
     if short == "OutOfMemoryError" or "out of memory" in msg.lower():
         return "gpu_out_of_memory" if "cuda" in (error_type + msg).lower() else "out_of_memory"
+    if _GPU_WORDS.search(msg):
+        return "gpu_error"  # RuntimeError: CUDA error: an illegal memory access was encountered
     if short == "ImportError" and "No module named" in msg:
         return "missing_module"
     if short == "OSError" and "No such file or directory" in msg:

@@ -82,14 +82,17 @@ _PYTEST_ENTRY = re.compile(rf"^{_F}:{_L}: (?:in \S+|[A-Z]\w*(?:\.\w+)*)$")
 _ANYWHERE = re.compile(rf"(?:^|[\s(\['\"=])(?<!//){_F}:{_L}\b(?!\.\d)")
 #: A line naming only a file (eslint's stylish format, gfortran's first line): the problems
 #: under it (``  3:7  error ...``, the caret lines and ``Error:``) are at its lines.
-_FILE_ALONE = re.compile(rf"^{_F}(?::{_L}(?::\d+)?:)?$")
-_UNDER_FILE = re.compile(r"^\s+(?P<line>\d+):\d+\s+(?:error|warning)\b")
+_FILE_ALONE = re.compile(rf"^{_F}(?::{_L}(?::\d+)?:?)?$")
+_UNDER_FILE = re.compile(r"^\s+(?P<line>\d+):\d+\s+(?P<level>error|warning|\u2716|\u26a0)(?:\s|$)")
 #: Frames of a JVM stack trace that are the runtime's or a test framework's.
 _JVM_LIBRARY = re.compile(
     r"^(?:java|javax|jdk|sun|com\.sun|kotlin|kotlinx|scala|org\.junit|junit|org\.testng"
     r"|org\.apache\.maven|org\.gradle|worker\.org\.gradle|org\.springframework|org\.hamcrest"
     r"|org\.opentest4j|org\.assertj|groovy|org\.codehaus)\."
 )
+#: Lines above a signal searched for the file it is about (a file alone on a line, such as
+#: eslint's; BuildKit's ``Dockerfile:12`` above the code frame of the failed step).
+LOOK_UP = 12
 #: Lines around the primary signal where any user file:line is taken as a last resort.
 NEAR = 5
 #: Frames followed after a signal's own block.
@@ -150,7 +153,7 @@ def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int
         above = _lines(log, max(1, sig.start - 20), sig.start - 1)  # "required from here"
         found = _first_hit(above[::-1], ws, user_only=True) or found
     if found is None:
-        above = _lines(log, max(1, sig.start - 8), sig.start - 1)
+        above = _lines(log, max(1, sig.start - LOOK_UP), sig.start - 1)
         found = _under_file([*above, *lines], ws)
     return found
 
@@ -271,26 +274,24 @@ def _jvm_file(match: re.Match[str]) -> str | None:
 
 
 def _under_file(lines: list[str], ws: Workspace) -> tuple[str, int] | None:
-    """A location from a file named alone on a line and the problems under it."""
+    """A location from a file named alone on a line and the problems under it (an error
+    before any warning; a user file before any other)."""
     current: str | None = None
-    fallback: tuple[str, int] | None = None
+    hits: list[tuple[bool, bool, int, tuple[str, int]]] = []
     for line in lines:
         alone = _FILE_ALONE.match(line.rstrip())
         if alone:
             current = alone.group("file")
             if alone.group("line"):
                 hit = current, int(alone.group("line"))
-                if ws.is_user(current):
-                    return hit
-                fallback = fallback or hit
+                hits.append((not ws.is_user(current), False, len(hits), hit))
             continue
         under = _UNDER_FILE.match(line)
         if under and current:
             hit = current, int(under.group("line"))
-            if ws.is_user(current):
-                return hit
-            fallback = fallback or hit
-    return fallback
+            warning = under.group("level") in ("warning", "\u26a0")
+            hits.append((not ws.is_user(current), warning, len(hits), hit))
+    return min(hits)[3] if hits else None
 
 
 def is_user_file(path: str, workdir: str | None) -> bool:

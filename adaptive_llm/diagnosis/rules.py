@@ -123,8 +123,7 @@ _RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "sanitizer",
-        r"ERROR: (?:Address|Memory|Thread|Leak|UndefinedBehavior|Hardware)Sanitizer:"
-        r"|^WARNING: ThreadSanitizer:",
+        r"ERROR: (?:Address|Memory|Thread|Leak|UndefinedBehavior|Hardware)Sanitizer:",
         104,
         "segfault",
         "section",
@@ -140,8 +139,8 @@ _RULES: tuple[Rule, ...] = (
         "gpu_error",
         r"\bCUDA error\b|\bcudaError\w+|no CUDA-capable device|CUDA driver version is insufficient"
         r"|CUBLAS_STATUS_(?!ALLOC)\w+|CUDNN_STATUS_\w+|\bNCCL error\b|ncclUnhandled\w+Error"
-        r"|illegal memory access was encountered|device-side assert triggered"
-        r"|Found no NVIDIA driver|Torch not compiled with CUDA|NVIDIA-SMI has failed",
+        r"|illegal memory access was encountered|CUDA error: device-side assert triggered"
+        r"|RuntimeError: Found no NVIDIA driver|Torch not compiled with CUDA|NVIDIA-SMI has failed",
         101,
         "gpu_error",
     ),
@@ -199,6 +198,15 @@ _RULES: tuple[Rule, ...] = (
         "frames",
     ),
     Rule("php_fatal", r"^(?:PHP )?Fatal error: +", 92, "python_exception", "frames"),
+    Rule("dotnet_exc", r"^Unhandled [Ee]xception\. \S", 92, "python_exception", "frames"),
+    Rule("terraform", r"^\u2502 Error: ", 80, None, "section"),
+    Rule(
+        "elixir_exc",
+        r"^\s*\*\* \((?:[A-Z][\w.]*|throw|exit|EXIT)\) ",
+        92,
+        "python_exception",
+        "frames",
+    ),
     Rule("lua_error", r"^lua(?:jit|\d[\d.]*)?: .+", 90, "python_exception", "frames"),
     Rule("perl_die", r"^(?!\s).* at \S+\.(?:pl|pm|t) line \d+\.$", 86, "python_exception"),
     Rule(
@@ -243,7 +251,7 @@ _RULES: tuple[Rule, ...] = (
         "lint",
         r"^\S+:\d+:\d+: (?:[A-Z]{1,4}\d{2,4}|[a-z]+(?:-[a-z]+)+)\b"
         r"|^\S+\.pyi?:\d+(?::\d+)?: error: .*  \[[a-z][\w-]*\]$"
-        r"|^\s+\d+:\d+\s+error\s+.*\S\s{2,}[\w@/-]+$|^In \S+ line \d+:$"
+        r"|^\s+\d+:\d+\s+(?:error|\u2716)\s+.*\S\s{2,}[\w@/-]+$|^In \S+ line \d+:$"
         r"|^\S+\.go:\d+:\d+: (?:\S+ )?(?:format %|possible misuse|unreachable code|self-assignment"
         r"|result of \S+ call not used|call has possible (?:Printf )?formatting|struct field tag"
         r"|\S+ passes lock by value|loop variable \w+ captured)",
@@ -254,8 +262,7 @@ _RULES: tuple[Rule, ...] = (
         "lint_summary",
         r"^Found \d+ errors? in \d+ files? \(checked \d+|^Found \d+ errors?\.$"
         r"|^\u2716 \d+ problems? \(\d+ errors?|^Would reformat: |^would reformat "
-        r"|^\d+ files? would be reformatted|^Oh no! |\[warn\] Code style issues found"
-        r"|^All done! .* would be reformatted"
+        r"|^\d+ files? would be reformatted"
         r"|^\d+ errors? found$",
         82,
         "lint_error",
@@ -303,7 +310,8 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         "test_more",
         r"^(?:\u2500\u2500 )?(?:Failure|Error) \((?:'|\S+:\d)|^\[ FAIL [1-9]\d* \| WARN"
-        r"|^\s*\d+\) (?:Failure|Error):$"
+        r"|^\s*\d+\) (?:Failure|Error):$|^\s+\d+\) test .+ \([\w.]+\)$"
+        r"|^\d+ (?:tests|doctests|properties)?, [1-9]\d* failures?"
         r"|^\d+ runs, \d+ assertions, (?:[1-9]\d* failures|\d+ failures, [1-9]\d* errors)"
         r"|^\[  FAILED  \] |^The following tests FAILED:|^Test Failed at "
         r"|^\d+% tests passed, \d+ tests failed|^test cases?: .*\| \d+ failed"
@@ -335,9 +343,27 @@ _RULES: tuple[Rule, ...] = (
         r"|Unable to locate package|has no installation candidate|error occurred while installing"
         r"|npm ERR! code E(?:RESOLVE|NOTARGET|404)|Could not find artifact|Failed to build \S+"
         r"|subprocess-exited-with-error|Could not resolve all (?:files|dependencies)"
-        r"|Could not install packages|Gem::\w*Error|version solving failed",
+        r"|Could not install packages|Gem::\w*Error|version solving failed"
+        # lockfiles out of date, resolvers that found no solution, modules not found by go
+        r"|can only install packages when your package\.json and package-lock\.json"
+        r"|^npm error code E(?:RESOLVE|NOTARGET|404|USAGE)|Missing: \S+ from lock file"
+        r"|lock ?file \S* ?needs to be updated|cannot update the lock file|--locked was passed"
+        r"|ERR_PNPM_OUTDATED_LOCKFILE|error Your lockfile needs to be updated"
+        r"|poetry\.lock is not consistent|changed significantly since poetry\.lock"
+        r"|No solution found when resolving dependencies|PackagesNotFoundError|UnsatisfiableError"
+        r"|failed to select a version for|cannot find module providing package"
+        r"|no required module provides package|missing go\.sum entry for module providing"
+        r"|Could NOT find \w+|Could not find a package configuration",
         82,
         "dependency_install",
+    ),
+    Rule(
+        "container_build",
+        r"^(?:#\d+ )?ERROR: failed to (?:solve|build)\b|failed to compute cache key"
+        r"|^The command '.*' returned a non-zero code: \d+|^Error: building at STEP "
+        r"|^error building image\b|^ERROR: failed to build\b|executor failed running \[",
+        84,
+        "container_build",
     ),
     Rule(
         "network",
@@ -361,7 +387,7 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         "missing_cmd",
         r"command not found|is not recognized as an internal|Can't locate \S+\.pm in @INC"
-        r"|Cannot find module '|there is no package called",
+        r"|Cannot find module '|Error in library\(.*there is no package called",
         73,
         "missing_module",
     ),
@@ -411,26 +437,29 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "travis_time": ("limit", "no output"),
     "cuda_oom": ("memory", "fail"),
     "fatal_python": ("fatal",),
-    "hang_dump": ("timeout", "timed out"),
-    "sanitizer": ("sanitizer",),
-    "fpe": ("fpe", "floating"),
-    "gpu_error": ("cuda", "cublas", "cudnn", "nccl", "illegal memory", "device-side", "nvidia"),
-    "mpi_abort": ("mpi", "bad termination", "noticed", "detected that"),
-    "c_assert": ("assertion",),
-    "fortran_runtime": ("fortran",),
-    "jvm_uncaught": ("exception in",),
+    "hang_dump": ("timeout", "fail"),
+    "sanitizer": ("err",),
+    "fpe": ("sig", "xcept", "err"),
+    "gpu_error": ("err", "cuda", "memory", "not ", "fail"),
+    "mpi_abort": ("abort", "fatal", "sig", "exit", "bad termination"),
+    "c_assert": ("fail",),
+    "fortran_runtime": ("err",),
+    "jvm_uncaught": ("xcept",),
     "ruby_exc": (":in ",),
-    "php_fatal": ("error:",),
+    "php_fatal": ("err",),
     "lua_error": ("lua",),
     "perl_die": (" line ",),
-    "script_syntax": ("syntax error", "parse error"),
+    "script_syntax": ("err",),
     "go_build": (".go:",),
-    "gfortran_error": ("\nerror: ",),
-    "cmake_error": ("cmake error",),
-    "lint": (":", "error", "in "),
-    "lint_summary": ("found ", "\u2716", "reformat", "oh no", "code style", "error"),
-    "test_more": ("\u2500", "fail", "runs, ", "tests"),
-    "shell_error": (": line ",),
+    "gfortran_error": ("err",),
+    "cmake_error": ("err",),
+    "lint": ("err", ".py:", " line ", ".go:", "\u2716"),
+    "lint_summary": ("err", "\u2716", "reformat"),
+    "test_more": ("fail", "err", ") test "),
+    "elixir_exc": ("err", "** ("),
+    "dotnet_exc": ("xcept",),
+    "terraform": ("err",),
+    "shell_error": (" line ",),
     "segv": ("fault", "sig", "err"),
     "killed": ("kill",),
     "abort": ("abort", "core", "terminate"),
@@ -438,7 +467,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "traceback": ("trace",),
     "syntax": ("err",),
     "py_exc": ("err", "xcept", "exit", "interrupt"),
-    "panic": ("panic",),
+    "panic": ("panic", "[running]"),
     "cc_error": ("err",),
     "java_error": ("err",),
     "msbuild_error": ("err",),
@@ -447,31 +476,55 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "pytest_failed": ("fail", "err"),
     "pytest_section": ("___",),
     "pytest_summary": ("fail", "err"),
-    "pytest_detail": ("\ne  ", "err"),
+    "pytest_detail": ("\ne  ", "err", ".py:"),
     "unittest": ("fail", "err"),
     "go_test": ("fail",),
     "fail_line": ("fail",),
     "test_misc": ("fail", "err", "minitest", "[-] ", "::"),
     "cross_mark": ("\u274c", "\u2717", "\u2718", "\u2716"),
     "scalatest_mocha": ("fail",),
-    "cargo_test": ("fail",),
+    "cargo_test": ("fail", " stdout ---"),
     "jest": ("\u25cf ", "fail"),
     "maven_test": ("fail", "err"),
     "gradle_test": ("fail",),
     "rspec": ("fail", "rspec", "not "),
-    "dependency": ("could", "err", "fail", "\ne: ", "not "),
+    "dependency": (
+        "could",
+        "err",
+        "fail",
+        "\ne: ",
+        "not ",
+        "poetry.lock",
+        "solution",
+        "module provid",
+    ),
+    "container_build": ("err", "fail", "non-zero code"),
     "network": ("connect", "could", "timed out", "not ", "fail", "err"),
     "permission": ("denied", "not "),
-    "missing_file": ("no such", "err"),
-    "missing_cmd": ("not ", "can't locate", "cannot find module", "no package"),
+    "missing_file": ("no such", "err", "enoent", "can't open"),
+    "missing_cmd": ("not ", "err", "can't locate"),
     "npm": ("err",),
-    "make": ("err", "fail"),
+    "make": ("err", "fail", "abort"),
     "build_failed": ("fail", "went wrong"),
     "java_exc": ("xcept", "err"),
     "error_word": ("err", "fatal", "fail", "\ne: "),
     "exit_status": ("exit", "sig", "kill"),
 }
 _NEEDS: dict[str, tuple[str, ...]] = {
+    "hang_dump": ("exceeded timeout", "ms exceeded"),
+    "sanitizer": ("sanitizer:",),
+    "fpe": ("sigfpe", "floating"),
+    "gpu_error": (
+        "cuda",
+        "cublas_status",
+        "cudnn_status",
+        "nccl",
+        "illegal memory",
+        "device-side",
+        "nvidia",
+    ),
+    "mpi_abort": ("mpi_abort", "mpi_errors", "bad termination", "noticed that", "detected that"),
+    "c_assert": ("assertion",),
     "slurm_time": ("time limit",),
     "slurm_node": ("node fail", "node_fail"),
     "slurm_preempt": ("preemption",),
@@ -512,6 +565,31 @@ _NEEDS: dict[str, tuple[str, ...]] = {
         "subprocess-exited",
         "gem::",
         "version solving",
+        "package.json",
+        "npm error code",
+        "from lock file",
+        "lock file",
+        "lockfile",
+        "--locked",
+        "poetry.lock",
+        "no solution found",
+        "packagesnotfound",
+        "unsatisfiable",
+        "resolvepackagenotfound",
+        "failed to select",
+        "module providing",
+        "module provides",
+        "go.sum",
+        "go.mod",
+    ),
+    "container_build": (
+        "failed to solve",
+        "failed to build",
+        "cache key",
+        "non-zero code",
+        "building at step",
+        "error building image",
+        "executor failed",
     ),
     "network": (
         "connection",

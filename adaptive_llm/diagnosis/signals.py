@@ -385,6 +385,8 @@ def _uncaught(rule: str, line: str) -> tuple[str | None, str | None]:
     if rule == "ruby_exc":
         match = _UNCAUGHT_RUBY.match(line)
         return (match.group("type"), match.group("msg")) if match else (None, line)
+    if rule == "dotnet_exc":
+        return _parse_exception(line.split(". ", 1)[-1])
     if rule == "php_fatal":
         match = _UNCAUGHT_PHP.match(line)
         if match and match.group("type"):

@@ -104,8 +104,16 @@ def npm_bin(packages: tuple[str, ...]) -> Path:
         done = prefix / ".installed"
         if not done.exists():
             subprocess.run(
-                ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-                 "--loglevel=error", *packages],
+                [
+                    "npm",
+                    "install",
+                    "--prefix",
+                    str(prefix),
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    *packages,
+                ],
                 check=True,
                 stdout=subprocess.DEVNULL,
                 timeout=600,

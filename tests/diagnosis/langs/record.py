@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import load_cases, missing, run  # noqa: E402
+from harness import load_cases, missing, run
 
 
 def main(names: list[str]) -> int:

@@ -1,0 +1,210 @@
+# ruff: noqa: E501  (tool output is quoted as the tools print it)
+"""The categories and formats of tools that cannot run here (no Docker daemon, no GPU, no
+Julia, no .NET, no terraform...): their output as those tools print it, one sample each.
+
+Every other category and format is checked on output of the real tool in
+``test_languages.py``; these samples follow the tools' documented output and the corpora's
+logs. Each names the file the workspace holds, so the location is checked too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adaptive_llm.diagnosis import CATEGORIES, diagnose
+
+SAMPLES: list[tuple[str, str, str, str | None, int | None]] = [
+    (
+        "buildkit",
+        """\
+#7 [3/5] COPY requirements.txt .
+#7 DONE 0.0s
+#8 [4/5] RUN pip install -r requirements.txt
+#8 1.92 ERROR: Could not find a version that satisfies the requirement torch==9.9
+#8 ERROR: process "/bin/sh -c pip install -r requirements.txt" did not complete successfully: exit code: 1
+------
+ > [4/5] RUN pip install -r requirements.txt:
+1.92 ERROR: Could not find a version that satisfies the requirement torch==9.9
+------
+Dockerfile:6
+--------------------
+   4 |     WORKDIR /app
+   5 |     COPY requirements.txt .
+   6 | >>> RUN pip install -r requirements.txt
+   7 |     COPY . .
+   8 |     CMD ["python", "train.py"]
+--------------------
+ERROR: failed to solve: process "/bin/sh -c pip install -r requirements.txt" did not complete successfully: exit code: 1
+""",
+        "container_build",
+        "Dockerfile",
+        6,
+    ),
+    (
+        "docker_legacy",
+        """\
+Step 4/6 : RUN make -C src
+ ---> Running in 2b1f0c3a9d8e
+make: *** No rule to make target 'all'.  Stop.
+The command '/bin/sh -c make -C src' returned a non-zero code: 2
+""",
+        "container_build",
+        None,
+        None,
+    ),
+    (
+        "podman",
+        """\
+STEP 3/4: RUN apt-get install -y libhdf5-dev
+E: Unable to locate package libhdf5-dev
+Error: building at STEP "RUN apt-get install -y libhdf5-dev": while running runtime: exit status 100
+""",
+        "container_build",
+        None,
+        None,
+    ),
+    (
+        "yarn_lockfile",
+        "yarn install v1.22.19\n[1/4] Resolving packages...\n"
+        "error Your lockfile needs to be updated, but yarn was run with `--frozen-lockfile`.\n",
+        "dependency_install",
+        None,
+        None,
+    ),
+    (
+        "pnpm_lockfile",
+        ' ERR_PNPM_OUTDATED_LOCKFILE  Cannot install with "frozen-lockfile" because'
+        " pnpm-lock.yaml is not up to date with package.json\n",
+        "dependency_install",
+        None,
+        None,
+    ),
+    (
+        "uv_no_solution",
+        "  \u00d7 No solution found when resolving dependencies:\n"
+        "  \u2570\u2500\u25b6 Because torch==9.9 was not found in the package registry and you\n"
+        "      require torch==9.9, we can conclude that your requirements are unsatisfiable.\n",
+        "dependency_install",
+        None,
+        None,
+    ),
+    (
+        "cuda_illegal_access",
+        """\
+Traceback (most recent call last):
+  File "{wd}/train.py", line 3, in <module>
+    loss = step(batch)
+RuntimeError: CUDA error: an illegal memory access was encountered
+CUDA kernel errors might be asynchronously reported at some other API call.
+""",
+        "gpu_error",
+        "train.py",
+        3,
+    ),
+    (
+        "nccl",
+        """\
+Traceback (most recent call last):
+  File "{wd}/train.py", line 2, in <module>
+    dist.all_reduce(grad)
+torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled system error
+""",
+        "gpu_error",
+        "train.py",
+        2,
+    ),
+    (
+        "torch_anomaly_nan",
+        """\
+Traceback (most recent call last):
+  File "{wd}/train.py", line 3, in <module>
+    loss.backward()
+RuntimeError: Function 'MseLossBackward0' returned nan values in its 0th output.
+""",
+        "numerical_error",
+        "train.py",
+        3,
+    ),
+    (
+        "mpich_bad_termination",
+        """\
+===================================================================================
+=   BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES
+=   PID 4711 RUNNING AT node17
+=   EXIT CODE: 9
+===================================================================================
+""",
+        "mpi_abort",
+        None,
+        None,
+    ),
+    (
+        "mocha_timeout",
+        """\
+  1) queue
+       drains:
+     Error: Timeout of 2000ms exceeded. For async tests and hooks, ensure "done()" is called
+      at listOnTimeout (node:internal/timers:573:17)
+      at Context.<anonymous> (test/train.js:2:5)
+""",
+        "time_limit",
+        "test/train.js",
+        2,
+    ),
+    (
+        "dotnet_frame",
+        """\
+Unhandled exception. System.InvalidOperationException: Sequence contains no elements
+   at System.Linq.ThrowHelper.ThrowNoElementsException()
+   at Lab.Stats.Mean() in /home/runner/work/lab/lab/src/Stats.cs:line 2
+""",
+        "python_exception",
+        "src/Stats.cs",
+        2,
+    ),
+    (
+        "julia_test",
+        "Test Failed at /home/runner/work/lab/lab/test/runtests.jl:2\n"
+        "  Expression: mean([1, 2]) == 2\n   Evaluated: 1.5 == 2\n",
+        "test_failure",
+        "test/runtests.jl",
+        2,
+    ),
+    (
+        "terraform",
+        "\u2502 Error: Unsupported argument\n\u2502\n\u2502   on main.tf line 2, in resource"
+        ' "aws_instance" "gpu":\n',
+        "unknown",
+        "main.tf",
+        2,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "category", "file", "line"), SAMPLES, ids=[s[0] for s in SAMPLES]
+)
+def test_category_and_location(
+    tmp_path: Path, name: str, text: str, category: str, file: str | None, line: int | None
+) -> None:
+    assert category in CATEGORIES
+    for rel in (
+        "Dockerfile",
+        "train.py",
+        "test/train.js",
+        "src/Stats.cs",
+        "test/runtests.jl",
+        "main.tf",
+    ):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\ng = 7\n")
+    log = tmp_path / "job.log"
+    log.write_text(text.replace("{wd}", str(tmp_path)))
+    diag = diagnose(log, workdir=tmp_path)
+    assert diag.category == category, diag.summary
+    if file is None:
+        return
+    assert diag.location is not None, diag.summary
+    assert (Path(diag.location.file), diag.location.line) == (tmp_path / file, line)
