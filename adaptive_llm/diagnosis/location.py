@@ -64,7 +64,8 @@ _FILE_LINE_FORMATS: tuple[re.Pattern[str], ...] = (
     ),
     re.compile(rf"\bat \S+\(.*\) in {_F}:line {_L}"),  # .NET
     re.compile(rf"^\s*(?:from )?{_F}:{_L}:in "),  # ruby
-    re.compile(rf"^\s*#\d+ +(?:0x[0-9a-f]+ in )?.*?[ \t]{_F}:{_L}(?::\d+)?$"),  # asan, gdb
+    re.compile(rf"^[\s=|]*#\d+ +(?:0x[0-9a-f]+ in )?.*?[ \t]{_F}:{_L}(?::\d+)?$"),  # asan, gdb
+    re.compile(rf"^\s*(?:\u274c|\u2717|\u2718|\u2716)\s+{_F}:{_L}(?::\d+)?: "),  # xcpretty
     re.compile(rf"^\s+at {_F}:{_L}$"),  # gfortran backtrace
     re.compile(rf"^\s+{_F}:{_L} \(\w+\)$"),  # cmake call stack
     re.compile(rf"\[{_F}:{_L}\]:?$"),  # minitest
