@@ -100,7 +100,7 @@ def _diagnose_text(
     signals = find_signals(log, memo)
     primary = primary_signal(signals)
     verdict = classify(primary, signals, state=state, reason=reason)
-    location = locate(log, primary, signals, workdir)
+    location = locate(log, primary, signals, workdir, verdict.category)
     if location is not None and location.source is not None:  # redacted with context already
         location = Location(location.file, location.line, redact(location.source))
     spans, text, tokens = _fit_excerpt(log, signals, max_tokens)

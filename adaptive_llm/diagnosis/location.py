@@ -63,9 +63,10 @@ _FILE_LINE_FORMATS: tuple[re.Pattern[str], ...] = (
         r":(?P<line>\d+)\)"
     ),
     re.compile(rf"\bat \S+\(.*\) in {_F}:line {_L}"),  # .NET
+    re.compile(rf"^\s+[\w.$]+(?:Exception|Error|Failure)\w* at {_F}:{_L}$"),  # gradle
     re.compile(rf"^\s*(?:from )?{_F}:{_L}:in "),  # ruby
     re.compile(rf"^[\s=|]*#\d+ +(?:0x[0-9a-f]+ in )?.*?[ \t]{_F}:{_L}(?::\d+)?$"),  # asan, gdb
-    re.compile(rf"^\s*(?:\u274c|\u2717|\u2718|\u2716)\s+{_F}:{_L}(?::\d+)?: "),  # xcpretty
+    re.compile(rf"(?:\u274c|\u2717|\u2718|\u2716)\s+{_F}:{_L}(?::\d+)?: "),  # xcpretty
     re.compile(rf"^\s+at {_F}:{_L}$"),  # gfortran backtrace
     re.compile(rf"^\s+{_F}:{_L} \(\w+\)$"),  # cmake call stack
     re.compile(rf"\[{_F}:{_L}\]:?$"),  # minitest
@@ -94,6 +95,8 @@ _JVM_LIBRARY = re.compile(
 #: Lines above a signal searched for the file it is about (a file alone on a line, such as
 #: eslint's; BuildKit's ``Dockerfile:12`` above the code frame of the failed step).
 LOOK_UP = 12
+#: Test reports (failed tests' lines, exceptions in them) searched for the first failure's line.
+MAX_TEST_REPORTS = 60
 #: Lines around the primary signal where any user file:line is taken as a last resort.
 NEAR = 5
 #: Frames followed after a signal's own block.
@@ -105,12 +108,15 @@ def locate(
     primary: Signal | None,
     signals: list[Signal],
     workdir: str | None,
+    category: str | None = None,
 ) -> Location | None:
-    """The culprit location for the primary signal, with source lines when available."""
+    """The culprit location for the primary signal, with source lines when available; for a
+    test failure, the first failed test's (its report, or the exception in it)."""
     if primary is None:
         return None
     ws = Workspace(workdir)
-    found = _signal_location(log, primary, ws)
+    found = _first_test_location(log, signals, ws) if category == "test_failure" else None
+    found = found or _signal_location(log, primary, ws)
     if found is None:  # e.g. a test summary: look in the other signals, strongest first
         for sig in by_strength(signals)[:40]:
             if sig is not primary:
@@ -134,6 +140,25 @@ def locate(
     if local is not None:
         return Location(file=local, line=line_no, source=source_context(local, line_no))
     return Location(file=repo_tail(file), line=line_no)
+
+
+def _first_test_location(
+    log: LogText, signals: list[Signal], ws: Workspace
+) -> tuple[str, int] | None:
+    """The user location of the first failed test: test runners report each failure (and the
+    exception that caused it) from their first failure-related line on, the summary last."""
+    tests = [s.line for s in signals if s.category == "test_failure"]
+    if not tests:
+        return None
+    start = min(tests) - 3
+    reports = [
+        s for s in signals if s.line >= start and (s.category == "test_failure" or s.error_type)
+    ]
+    for sig in reports[:MAX_TEST_REPORTS]:
+        found = _signal_location(log, sig, ws)
+        if found is not None and ws.is_user(found[0]):
+            return found
+    return None
 
 
 def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int] | None:

@@ -58,7 +58,12 @@ HUGE_FILE = 256 << 20
 HUGE_ANCHORS: tuple[bytes, ...] = (b"Traceback (most recent call last)",)
 
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
-_CI_TIMESTAMP = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ", re.MULTILINE)
+#: GitHub Actions' timestamp before every line; ``gh run view --log`` puts the job's and the
+#: step's names before it (``build<TAB>Run tests<TAB>2024-...Z ``).
+_CI_TIMESTAMP = re.compile(
+    rb"^(?:[^\t\n]{1,200}\t[^\t\n]{1,200}\t)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?",
+    re.MULTILINE,
+)
 _CONTROL = bytes(c for c in range(32) if c not in (9, 10, 13, 27)) + b"\x7f"
 _BINARY_CONTROL = bytes(c for c in range(32) if c not in (8, 9, 10, 12, 13, 27))
 

@@ -226,7 +226,7 @@ _RULES: tuple[Rule, ...] = (
     # --- compilers
     Rule("cc_error", r"^\S[^:\n]*:\d+(?::\d+)?:\s*(?:fatal )?error\b", 80, "compile_error", "down"),
     Rule("go_build", r"^(?:vet: )?\S+\.go:\d+:\d+: \S", 80, "compile_error", "down"),
-    Rule("xcpretty_error", r"^\u274c\s+\S+:\d+:\d+: ", 80, "compile_error", "down"),
+    Rule("xcpretty_error", r"\u274c\s+\S+:\d+:\d+: ", 80, "compile_error", "down"),
     Rule("gfortran_error", r"^Error: \S", 80, "compile_error", "fortran"),
     Rule("cmake_error", r"^CMake Error(?: at \S+:\d+ \(\w+\))?:", 80, "compile_error", "section"),
     Rule(
