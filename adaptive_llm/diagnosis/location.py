@@ -187,7 +187,10 @@ def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int
 def _frames_after(log: LogText, end: int) -> list[str]:
     """The stack frames that follow line ``end`` (``at ...``, ``#3 0x...``, ``from x.rb:2``)."""
     out: list[str] = []
-    for line in _lines(log, end + 1, end + MAX_FRAME_LINES):
+    lines = _lines(log, end + 1, end + MAX_FRAME_LINES)
+    for i, line in enumerate(lines):
+        if not line.strip() and i + 1 < len(lines) and FRAME_LINE.match(lines[i + 1]):
+            continue  # frames printed a blank line apart (CRLF logs, xcpretty)
         if not FRAME_LINE.match(line):
             break
         out.append(line)

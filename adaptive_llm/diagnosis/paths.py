@@ -46,7 +46,7 @@ RUNTIME = re.compile(
 CHECKOUT = re.compile(
     r"^(?:/home/runner/work/[^/]+/[^/]+/|/Users/runner/work/[^/]+/[^/]+/"
     r"|[A-Za-z]:/a/[^/]+/[^/]+/|[A-Za-z]:/a/\d+/s/|/home/vsts/work/\d+/s/"
-    r"|/builds/(?:[^/]+/)+?(?=[^/]+/)|/home/travis/build/[^/]+/[^/]+/|/home/circleci/project/"
+    r"|/builds/[^/]+/[^/]+/|/(?:home|Users)/travis/build/[^/]+/[^/]+/|/home/circleci/project/"
     r"|/var/lib/jenkins/workspace/[^/]+/|/(?:var/lib/)?buildkite-agent/builds/[^/]+/[^/]+/[^/]+/"
     r"|/workspace/|/github/workspace/|/opt/atlassian/pipelines/agent/build/|/app/|/src/)"
 )

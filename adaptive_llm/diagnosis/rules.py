@@ -312,6 +312,7 @@ _RULES: tuple[Rule, ...] = (
         "test_more",
         r"^(?:\u2500\u2500 )?(?:Failure|Error) \((?:'|\S+:\d)|^\[ FAIL [1-9]\d* \| WARN"
         r"|^\s*\d+\) (?:Failure|Error):$|^\s+\d+\) test .+ \([\w.]+\)$"
+        r"|^\s+\w+, XCT\w+ failed|^\s*Executed \d+ tests?, with [1-9]\d* failures?"
         r"|^\d+ (?:tests|doctests|properties)?, [1-9]\d* failures?"
         r"|^\d+ runs, \d+ assertions, (?:[1-9]\d* failures|\d+ failures, [1-9]\d* errors)"
         r"|^\[  FAILED  \] |^The following tests FAILED:|^Test Failed at "
