@@ -46,6 +46,26 @@ DISTRIBUTIONS: dict[str, str] = {
     "mpi4py": "mpi4py",
 }
 
+#: Source files of compiled languages: a crash located there is the program's own.
+_NATIVE_SOURCES = (
+    ".c",
+    ".h",
+    ".cc",
+    ".cpp",
+    ".cxx",
+    ".hpp",
+    ".cu",
+    ".f",
+    ".f90",
+    ".f95",
+    ".F90",
+    ".rs",
+    ".go",
+    ".m",
+    ".mm",
+    ".swift",
+)
+
 _MODULE = re.compile(r"No module named '?([\w.]+)'?")
 _QUOTED_PATH = re.compile(
     r"""(?:No such file or directory|Permission denied|can't open file)"""
@@ -98,10 +118,44 @@ def suggest(
         target = f" on {path}" if path else ""
         return f"Check the permissions{target} (ls -l); the job's user cannot access it."
     if category == "segfault":
+        native = location is not None and location.file.endswith(_NATIVE_SOURCES)
+        if native or "Sanitizer" in msg:
+            return (
+                f"A memory error in the program{where} (an index out of bounds, a use after "
+                "free or a null pointer); rebuild with -g -fsanitize=address (gfortran: "
+                "-fcheck=all) to see the first bad access."
+            )
         return (
             f"A native extension or the interpreter crashed{where}; rerun with "
             "PYTHONFAULTHANDLER=1 (python -X faulthandler) to see the Python stack, and check "
             "versions of compiled packages."
+        )
+    if category == "lint_error":
+        return (
+            f"Fix the first reported problem{where}, or run the tool's fixer (ruff check --fix,"
+            " eslint --fix, black) and review its diff."
+        )
+    if category == "container_build":
+        return (
+            f"A step of the image build failed{where}; run that step's command in the base "
+            "image (or docker build --progress=plain) to see its own error."
+        )
+    if category == "gpu_error":
+        return (
+            f"A CUDA error{where}: check that the job got a GPU and a driver that matches the "
+            "CUDA runtime (nvidia-smi); rerun with CUDA_LAUNCH_BLOCKING=1 to see the failing "
+            "kernel."
+        )
+    if category == "mpi_abort":
+        return (
+            "A rank aborted the MPI job; its own error, printed just before the abort, is the "
+            f"cause{where}. Check the ranks' inputs (decomposition, files per rank)."
+        )
+    if category == "numerical_error":
+        return (
+            f"A NaN or infinity appeared{where}: check the inputs for NaN, guard divisions and "
+            "logarithms, lower the learning rate; torch.autograd.set_detect_anomaly(True) or "
+            "numpy.seterr(all='raise') stops at the first one."
         )
     if category == "syntax_error":
         return f"Fix the syntax error{where}." if where else "Fix the syntax error."

@@ -204,6 +204,8 @@ def test_category_and_location(
     log.write_text(text.replace("{wd}", str(tmp_path)))
     diag = diagnose(log, workdir=tmp_path)
     assert diag.category == category, diag.summary
+    if category != "unknown":
+        assert diag.suggestion, "every category but unknown has a next step"
     if file is None:
         return
     assert diag.location is not None, diag.summary

@@ -28,6 +28,7 @@ CASES = load_cases()
 def _check(case: Case, found: dict[str, Any], workspace: Path) -> None:
     where = found.get("location")
     assert found["category"] == case.category, (found["category"], found["summary"])
+    assert found["suggestion"] or case.category == "unknown", "a next step for every category"
     if case.file is None:
         return
     assert where is not None, f"no location; summary: {found['summary']}"
