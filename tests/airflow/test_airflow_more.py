@@ -176,6 +176,8 @@ async def test_mapped_task_is_one_job_and_clears_its_failed_indexes(
 
     preview = await sched.resubmit_preview(first)
     assert preview is not None and len(preview) == 2, preview
+    # Airflow's dry run lists them in no set order (PostgreSQL's rows are not by map index).
+    preview = sorted(preview)
     assert preview[0].startswith(f"clear {dag_id}.square[1] in run {run_id} (now failed")
     assert preview[1].startswith(f"clear {dag_id}.square[3] in run {run_id} (now failed")
     path.write_text(path.read_text().replace("BROKEN = (1, 3)", "BROKEN = ()"))
