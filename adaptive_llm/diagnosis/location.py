@@ -95,6 +95,9 @@ _JVM_LIBRARY = re.compile(
 #: Lines above a signal searched for the file it is about (a file alone on a line, such as
 #: eslint's; BuildKit's ``Dockerfile:12`` above the code frame of the failed step).
 LOOK_UP = 12
+#: Exceptions that name the file with the error in their last frame (exec'd or generated
+#: code, a file outside the workspace: still the line to open).
+_SYNTAX = ("SyntaxError", "IndentationError", "TabError")
 #: Test reports (failed tests' lines, exceptions in them) searched for the first failure's line.
 MAX_TEST_REPORTS = 60
 #: Lines around the primary signal where any user file:line is taken as a last resort.
@@ -167,7 +170,8 @@ def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int
     alone on a line, the problems listed under it)."""
     lines = _lines(log, sig.start, sig.end)
     if any(_FRAME.match(line) for line in lines):
-        found = _python_culprit(lines, ws, syntax=sig.category == "syntax_error")
+        syntax = sig.category == "syntax_error" or (sig.error_type or "").endswith(_SYNTAX)
+        found = _python_culprit(lines, ws, syntax=syntax)
         if found:
             return found
     entries = [m for m in map(_PYTEST_ENTRY.match, lines) if m and ws.is_user(m.group("file"))]

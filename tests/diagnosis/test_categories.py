@@ -210,3 +210,22 @@ def test_category_and_location(
         return
     assert diag.location is not None, diag.summary
     assert (Path(diag.location.file), diag.location.line) == (tmp_path / file, line)
+
+
+def test_a_syntax_error_in_generated_code_is_located_there(tmp_path: Path) -> None:
+    """exec'd or generated code is no file of the workspace: its line is still the one."""
+    (tmp_path / "pipeline.py").write_text("\n" * 40)
+    log = tmp_path / "job.log"
+    log.write_text(
+        "Traceback (most recent call last):\n"
+        f'  File "{tmp_path}/pipeline.py", line 30, in syntax_exec\n'
+        '    exec(compile(src, "generated_step.py", "exec"))\n'
+        '  File "generated_step.py", line 1\n'
+        "    total = (1,\n"
+        "            ^\n"
+        "SyntaxError: '(' was never closed\n"
+    )
+    diag = diagnose(log, workdir=tmp_path)
+    assert diag.category == "syntax_error"
+    assert diag.location is not None
+    assert (diag.location.file, diag.location.line) == ("generated_step.py", 1)

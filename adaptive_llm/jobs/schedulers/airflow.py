@@ -103,6 +103,11 @@ __all__ = ["DAGS_ENV", "URL_ENV", "AirflowScheduler", "TaskRef", "airflow_job", 
 
 log = logging.getLogger(__name__)
 
+#: How long a clear waits for Airflow to mark the DAG run ended (about a second after its last
+#: task): a clear that lands while the scheduler ends the run leaves the cleared task in a
+#: failed run, never scheduled again (Airflow's clear takes no lock on the run). A run still
+#: running after that has tasks that run on: the cleared task runs in it.
+RUN_SETTLE_SECONDS = 5.0
 #: Logs of ended tries fetched at once in a poll, and at most per poll.
 LOG_CONCURRENCY = 8
 LOG_BATCH = 64
@@ -424,9 +429,18 @@ class AirflowScheduler(Scheduler):
         new attempt starts at the try after the last one."""
         plan = plan_clear(previous.task_id, await self._instances(previous))
         if plan.targets:
+            await self._settle(previous)
             await self.client.clear(previous.dag_id, previous.run_id, plan.targets, dry_run=False)
             log.info("cleared %s in run %s", plan.targets, previous.run_id)
         return previous.at(plan.first_try)
+
+    async def _settle(self, ref: TaskRef) -> None:
+        """Until the DAG run is not ``queued``/``running``, or :data:`RUN_SETTLE_SECONDS`."""
+        deadline = time.monotonic() + RUN_SETTLE_SECONDS
+        while await self.client.dag_run_state(ref.dag_id, ref.run_id) in ("queued", "running"):
+            if time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(0.25)
 
     async def _poll(
         self, refs: Mapping[str, TaskRef | None], attempts: Mapping[str | None, Attempt]

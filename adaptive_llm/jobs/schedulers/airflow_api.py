@@ -166,6 +166,13 @@ class AirflowClient:
             )
         )
 
+    async def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        """The DAG run's state (``queued``, ``running``, ``success``, ``failed``)."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
+        data = await self.request("GET", path, "GET /dags/{dag}/dagRuns/{run}")
+        state = data.get("state") if isinstance(data, dict) else None
+        return str(state) if state is not None else None
+
     async def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
         return dict(await self.request("GET", path, "GET /dags/{dag}/dagRuns/{run}/ti/{task}"))
