@@ -80,6 +80,12 @@ _FILE_LINE_FORMATS: tuple[re.Pattern[str], ...] = (
 )
 #: pytest's entries of a failed test (``src/x.py:12: in mean``, ``tests/t.py:5: AssertionError``).
 _PYTEST_ENTRY = re.compile(rf"^{_F}:{_L}: (?:in \S+|[A-Z]\w*(?:\.\w+)*)$")
+#: What a line matched by any of :data:`_FILE_LINE_FORMATS` holds: a file name followed by a
+#: line number's delimiter (or gfortran's "At line N of file").
+_CANDIDATE = re.compile(
+    r"(?:[\w-]\.[A-Za-z][\w+-]{0,9}|Dockerfile|Makefile|Jenkinsfile|Containerfile)"
+    r"(?::\[?\d|\(\d|#\d| line \d|:line \d|: line \d| on line \d)|\bAt line \d"
+)
 #: A file:line anywhere in a line: the last resort inside a failure's own lines.
 _ANYWHERE = re.compile(rf"(?:^|[\s(\['\"=])(?<!//){_F}:{_L}\b(?!\.\d)")
 #: A line naming only a file (eslint's stylish format, gfortran's first line): the problems
@@ -95,6 +101,8 @@ _JVM_LIBRARY = re.compile(
 #: Lines above a signal searched for the file it is about (a file alone on a line, such as
 #: eslint's; BuildKit's ``Dockerfile:12`` above the code frame of the failed step).
 LOOK_UP = 12
+#: Lines whose file:line is remembered while one log is located.
+MAX_LINE_HITS = 4096
 #: Exceptions that name the file with the error in their last frame (exec'd or generated
 #: code, a file outside the workspace: still the line to open).
 _SYNTAX = ("SyntaxError", "IndentationError", "TabError")
@@ -278,18 +286,32 @@ def _tool_location(lines: list[str], ws: Workspace) -> tuple[str, int] | None:
 def _first_hit(lines: list[str], ws: Workspace, *, user_only: bool) -> tuple[str, int] | None:
     fallback: tuple[str, int] | None = None
     for line in lines:
+        hit = _line_hit(line, ws)
+        if hit is None:
+            continue
+        if ws.is_user(hit[0]):
+            return hit
+        fallback = fallback or hit
+    return None if user_only else fallback
+
+
+def _line_hit(line: str, ws: Workspace) -> tuple[str, int] | None:
+    """The file:line a line names in the first format it matches (None: none, or a frame of
+    the JVM's own classes); memoised per workspace, as the blocks of signals overlap."""
+    cache = ws.line_hits
+    if line in cache:
+        return cache[line]
+    hit: tuple[str, int] | None = None
+    if _CANDIDATE.search(line):  # one search rules out every format
         for pattern in _FILE_LINE_FORMATS:
             match = pattern.search(line)
-            if match is None:
-                continue
-            hit = _jvm_file(match), int(match.group("line"))
-            if hit[0] is None:  # a frame of the JVM's own classes or a test framework's
+            if match is not None:
+                file = _jvm_file(match)
+                hit = (file, int(match.group("line"))) if file is not None else None
                 break
-            if ws.is_user(hit[0]):
-                return hit[0], hit[1]
-            fallback = fallback or (hit[0], hit[1])
-            break
-    return None if user_only else fallback
+    if len(cache) < MAX_LINE_HITS:
+        cache[line] = hit
+    return hit
 
 
 def _jvm_file(match: re.Match[str]) -> str | None:

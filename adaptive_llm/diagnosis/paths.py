@@ -85,6 +85,8 @@ class Workspace:
         self.root = os.path.realpath(root) if root else None
         self._index: dict[str, list[str]] | None = None
         self._known: dict[str, str | None] = {}
+        #: The file:line each log line names (``location.py`` fills it while it searches).
+        self.line_hits: dict[str, tuple[str, int] | None] = {}
 
     def local(self, path: str) -> str | None:
         """The workspace file ``path`` names (absolute, normalised), or None.
