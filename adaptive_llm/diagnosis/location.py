@@ -63,6 +63,7 @@ _FILE_LINE_FORMATS: tuple[re.Pattern[str], ...] = (
         r":(?P<line>\d+)\)"
     ),
     re.compile(rf"\bat \S+\(.*\) in {_F}:line {_L}"),  # .NET
+    re.compile(rf"^At {_F}:{_L} char:\d+"),  # PowerShell
     re.compile(rf"^\s+[\w.$]+(?:Exception|Error|Failure)\w* at {_F}:{_L}$"),  # gradle
     re.compile(rf"^\s*(?:from )?{_F}:{_L}:in "),  # ruby
     re.compile(rf"^[\s=|]*#\d+ +(?:0x[0-9a-f]+ in )?.*?[ \t]{_F}:{_L}(?::\d+)?$"),  # asan, gdb
@@ -101,6 +102,9 @@ _JVM_LIBRARY = re.compile(
 #: Lines above a signal searched for the file it is about (a file alone on a line, such as
 #: eslint's; BuildKit's ``Dockerfile:12`` above the code frame of the failed step).
 LOOK_UP = 12
+#: Lines above "warnings being treated as errors" searched for the warning.
+WERROR_LOOK_UP = 60
+_WARNING = re.compile(rf"^{_F}:{_L}(?::\d+)?: [Ww]arning\b")
 #: Lines whose file:line is remembered while one log is located.
 MAX_LINE_HITS = 4096
 #: Exceptions that name the file with the error in their last frame (exec'd or generated
@@ -176,6 +180,11 @@ def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int
     """The location a signal's block names: its traceback's culprit, or a tool's file:line in
     the block, in the stack frames right after it, or in the lines just above it (a file named
     alone on a line, the problems listed under it)."""
+    if sig.rule == "werror":  # the warning above that -Werror made an error
+        for line in reversed(_lines(log, max(1, sig.start - WERROR_LOOK_UP), sig.start - 1)):
+            warning = _WARNING.match(line)
+            if warning:
+                return warning.group("file"), int(warning.group("line"))
     lines = _lines(log, sig.start, sig.end)
     if any(_FRAME.match(line) for line in lines):
         syntax = sig.category == "syntax_error" or (sig.error_type or "").endswith(_SYNTAX)

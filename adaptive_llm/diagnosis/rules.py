@@ -188,6 +188,14 @@ _RULES: tuple[Rule, ...] = (
         "syntax", r"^\s*(?:SyntaxError|IndentationError|TabError): ", 99, "syntax_error", "syntax"
     ),
     Rule("py_exc", r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)(?::\s|$)", 70),
+    # an exception a test runner reports, indented under the failed test (mocha, jasmine)
+    Rule(
+        "indented_exc",
+        r"^\s{2,}(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)(?: \[\w+\])?: \S",
+        69,
+        None,
+        "frames",
+    ),
     # uncaught exceptions of other languages (python_exception is the class for all of them)
     Rule("jvm_uncaught", r"^Exception in thread \S+ ", 92, "python_exception", "frames"),
     Rule(
@@ -199,6 +207,7 @@ _RULES: tuple[Rule, ...] = (
     ),
     Rule("php_fatal", r"^(?:PHP )?Fatal error: +", 92, "python_exception", "frames"),
     Rule("dotnet_exc", r"^Unhandled [Ee]xception\. \S", 92, "python_exception", "frames"),
+    Rule("powershell_error", r"^At \S+:\d+ char:\d+$", 71, None),
     Rule("terraform", r"^\u2502 Error: ", 80, None, "section"),
     Rule(
         "elixir_exc",
@@ -228,6 +237,13 @@ _RULES: tuple[Rule, ...] = (
     Rule("go_build", r"^(?:vet: )?\S+\.go:\d+:\d+: \S", 80, "compile_error", "down"),
     Rule("xcpretty_error", r"\u274c\s+\S+:\d+:\d+: ", 80, "compile_error", "down"),
     Rule("gfortran_error", r"^Error: \S", 80, "compile_error", "fortran"),
+    Rule("erlc_error", r"^\S+\.[eh]rl:\d+(?::\d+)?: (?![Ww]arning)\S", 79, "compile_error", "down"),
+    Rule(
+        "werror",
+        r"^Failing due to -Werror\.|warnings being treated as errors",
+        81,
+        "compile_error",
+    ),
     Rule("cmake_error", r"^CMake Error(?: at \S+:\d+ \(\w+\))?:", 80, "compile_error", "section"),
     Rule(
         "java_error", r"^\[(?i:error)\] \S+\.(?:java|kt|scala|groovy):\[?\d+", 80, "compile_error"
@@ -455,12 +471,16 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "go_build": (".go:",),
     "xcpretty_error": ("\u274c",),
     "gfortran_error": ("err",),
+    "erlc_error": (".erl:", ".hrl:"),
+    "werror": ("err", "fail"),
+    "indented_exc": ("err", "xcept"),
     "cmake_error": ("err",),
     "lint": ("err", ".py:", " line ", ".go:", "\u2716"),
     "lint_summary": ("err", "\u2716", "reformat"),
     "test_more": ("fail", "err", ") test "),
     "elixir_exc": ("err", "** ("),
     "dotnet_exc": ("xcept",),
+    "powershell_error": (" char:",),
     "terraform": ("err",),
     "shell_error": (" line ",),
     "segv": ("fault", "sig", "err"),

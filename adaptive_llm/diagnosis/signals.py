@@ -379,6 +379,8 @@ _UNCAUGHT_LUA = re.compile(r"^lua(?:jit|\d[\d.]*)?: (?:\S+:\d+: )?(?P<msg>.*)$")
 
 def _uncaught(rule: str, line: str) -> tuple[str | None, str | None]:
     """Type and message of an uncaught exception line of the JVM, Ruby, PHP or Lua."""
+    if rule == "indented_exc":
+        return _parse_exception(re.sub(r" \[\w+\]:", ":", line, count=1))
     if rule == "jvm_uncaught":
         match = _UNCAUGHT_JVM.match(line)
         return _parse_exception(match.group("rest")) if match else (None, line)
