@@ -30,7 +30,7 @@ SKIP_DIRS = frozenset(
 DEPENDENCY = re.compile(
     r"(?:^|/)(?:site-packages|dist-packages|node_modules|bower_components|\.venv|venv"
     r"|\.rustup|\.cargo/registry|\.gradle|\.m2|\.ivy2|gems|vendor/bundle|vendor/composer"
-    r"|\.julia/packages|renv/library)/"
+    r"|\.julia/packages|renv/library|Carthage/Checkouts|Pods|third_party|external)/"
 )
 #: Runtimes and standard libraries, by the absolute paths (or names) logs print for them.
 RUNTIME = re.compile(
