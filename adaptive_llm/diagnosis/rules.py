@@ -147,7 +147,8 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         "mpi_abort",
         r"MPI_ABORT was invoked on rank|application called MPI_Abort|\bMPI_Abort\("
-        r"|MPI_ERRORS_ARE_FATAL"
+        r"|MPI_ERRORS_ARE_FATAL|\bORTE_ERROR_LOG: "
+        r"|(?:mpirun|prterun) has exited due to process rank"
         r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES|(?:mpirun|mpiexec|prterun) noticed"
         r" that process rank|(?:mpirun|mpiexec|prterun) detected that one or more processes exited",
         98,
@@ -459,7 +460,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "sanitizer": ("err",),
     "fpe": ("sig", "xcept", "err"),
     "gpu_error": ("err", "cuda", "memory", "not ", "fail"),
-    "mpi_abort": ("abort", "fatal", "sig", "exit", "bad termination"),
+    "mpi_abort": ("abort", "fatal", "sig", "exit", "bad termination", "err"),
     "c_assert": ("fail",),
     "fortran_runtime": ("err",),
     "jvm_uncaught": ("xcept",),
@@ -546,7 +547,15 @@ _NEEDS: dict[str, tuple[str, ...]] = {
         "device-side",
         "nvidia",
     ),
-    "mpi_abort": ("mpi_abort", "mpi_errors", "bad termination", "noticed that", "detected that"),
+    "mpi_abort": (
+        "mpi_abort",
+        "mpi_errors",
+        "bad termination",
+        "noticed that",
+        "detected that",
+        "orte_error_log",
+        "has exited due to",
+    ),
     "c_assert": ("assertion",),
     "slurm_time": ("time limit",),
     "slurm_node": ("node fail", "node_fail"),
