@@ -22,10 +22,12 @@ checked).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -160,18 +162,21 @@ def run(case: Case, dest: Path) -> tuple[int, str]:
     argv = [arg.format(**subs) for arg in case.command]
     log = dest.parent / f"{case.name}.log"
     with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            argv,
+            cwd=dest,
+            env=environment(case),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            proc = subprocess.run(
-                argv,
-                cwd=dest,
-                env=environment(case),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=case.timeout,
-                start_new_session=True,
-            )
-            code = proc.returncode
+            code = proc.wait(timeout=case.timeout)
         except subprocess.TimeoutExpired:
             code = -9
+        finally:  # the whole group (mpirun's ranks, a build's compilers), also on a timeout
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     return code, log.read_text(errors="replace")
