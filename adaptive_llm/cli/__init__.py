@@ -125,13 +125,16 @@ def _recorded(path: str) -> Recorded | None:
     (its ``.spec.json`` beside the log, else the job's). None for any other path."""
     import re
 
+    log = Path(os.path.abspath(path))
+    match = re.fullmatch(r"attempt-([0-9]{1,18})\.log", log.name)
+    if match is None or len(log.parts) < 5:
+        return None  # before importing the store (it would slow down every other diagnose)
+
     from ..diagnosis.cli import Recorded
     from ..store import Store, StoreError
     from ..store.layout import LOGS_NAME, STATE_DIR, Layout
 
-    log = Path(os.path.abspath(path))
-    match = re.fullmatch(r"attempt-([0-9]{1,18})\.log", log.name)
-    if match is None or len(log.parts) < 5 or log.parts[-4:-2] != (STATE_DIR, LOGS_NAME):
+    if log.parts[-4:-2] != (STATE_DIR, LOGS_NAME):
         return None
     name, number = log.parent.name, int(match.group(1))
     layout = Layout.of(log.parents[3])

@@ -8,7 +8,6 @@ action, the chat itself in the terminal (``terminal.py``: the offline assistant)
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
@@ -66,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         from .terminal import run as run_terminal
 
         return run_terminal(args, _job(args.name))
+    import asyncio  # here: `adaptive-llm diagnose` does not pay for it
+
     try:
         return asyncio.run(_run(args))
     except (AdaptiveLLMError, LookupError, OSError) as exc:

@@ -11,7 +11,6 @@ Unlabelled failures are scored against the offline engine. The comparison itself
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -128,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+
+    import asyncio  # here: `adaptive-llm diagnose` does not pay for it
 
     try:
         asyncio.run(
