@@ -85,6 +85,7 @@ class Workspace:
         self.root = os.path.realpath(root) if root else None
         self._index: dict[str, list[str]] | None = None
         self._known: dict[str, str | None] = {}
+        self._user: dict[str, bool] = {}
         #: The file:line each log line names (``location.py`` fills it while it searches).
         self.line_hits: dict[str, tuple[str, int] | None] = {}
 
@@ -163,21 +164,24 @@ class Workspace:
 
     def is_user(self, path: str) -> bool:
         """A file of the user's code: not a library's, and (with a workspace) one of its files."""
+        known = self._user.get(path)
+        if known is None:
+            known = self._user[path] = self._is_user(path)
+        return known
+
+    def _is_user(self, path: str) -> bool:
         if is_library(path):
             return False
         if self.root is None:
             return True
         norm = normalise(path)
         if os.path.isabs(norm) and self._inside(norm):  # the workspace's, even if gone since
-            return not DEPENDENCY.search(os.path.relpath(os.path.realpath(norm), self.root))
-        found = self.local(path)
+            found: str | None = os.path.realpath(norm)
+        else:
+            found = self.local(path)
         return found is not None and not DEPENDENCY.search(
             normalise(os.path.relpath(found, self.root))
         )
-
-    def shown(self, path: str) -> str:
-        """How a location's file is reported: the workspace file, else the repository tail."""
-        return self.local(path) or repo_tail(path)
 
 
 def _is_file(path: str) -> bool:
