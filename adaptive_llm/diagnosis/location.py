@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 
+from adaptive_llm.diagnosis.classify import exception_category
 from adaptive_llm.diagnosis.model import Location
 from adaptive_llm.diagnosis.paths import Workspace, repo_tail
 from adaptive_llm.diagnosis.reader import LogText
@@ -104,12 +105,12 @@ _JVM_LIBRARY = re.compile(
 LOOK_UP = 12
 #: Lines above "warnings being treated as errors" searched for the warning.
 WERROR_LOOK_UP = 60
+#: Lines above an error inside a library header searched for the user's line that led there
+#: (gcc's "required from here" chain of template instantiations).
+INSTANTIATION_LOOK_UP = 20
 _WARNING = re.compile(rf"^{_F}:{_L}(?::\d+)?: [Ww]arning\b")
 #: Lines whose file:line is remembered while one log is located.
 MAX_LINE_HITS = 4096
-#: Exceptions that name the file with the error in their last frame (exec'd or generated
-#: code, a file outside the workspace: still the line to open).
-_SYNTAX = ("SyntaxError", "IndentationError", "TabError")
 #: Test reports (failed tests' lines, exceptions in them) searched for the first failure's line.
 MAX_TEST_REPORTS = 60
 #: Lines around the primary signal where any user file:line is taken as a last resort.
@@ -187,7 +188,7 @@ def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int
                 return warning.group("file"), int(warning.group("line"))
     lines = _lines(log, sig.start, sig.end)
     if any(_FRAME.match(line) for line in lines):
-        syntax = sig.category == "syntax_error" or (sig.error_type or "").endswith(_SYNTAX)
+        syntax = "syntax_error" in (sig.category, exception_category(sig.error_type, None))
         found = _python_culprit(lines, ws, syntax=syntax)
         if found:
             return found
@@ -197,7 +198,7 @@ def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int
     frames = _frames_after(log, sig.end)
     found = _tool_location([*lines, *frames], ws)
     if found is not None and not ws.is_user(found[0]):  # e.g. an error in a library header:
-        above = _lines(log, max(1, sig.start - 20), sig.start - 1)  # "required from here"
+        above = _lines(log, max(1, sig.start - INSTANTIATION_LOOK_UP), sig.start - 1)
         found = _first_hit(above[::-1], ws, user_only=True) or found
     if found is None:
         above = _lines(log, max(1, sig.start - LOOK_UP), sig.start - 1)
