@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 
-from adaptive_llm.diagnosis.classify import exception_category
 from adaptive_llm.diagnosis.model import Location
 from adaptive_llm.diagnosis.paths import Workspace, repo_tail
 from adaptive_llm.diagnosis.reader import LogText
@@ -111,6 +110,9 @@ INSTANTIATION_LOOK_UP = 20
 _WARNING = re.compile(rf"^{_F}:{_L}(?::\d+)?: [Ww]arning\b")
 #: Lines whose file:line is remembered while one log is located.
 MAX_LINE_HITS = 4096
+#: Exceptions that name the file with the error in their last frame (exec'd or generated
+#: code, a file outside the workspace: still the line to open).
+_SYNTAX = ("SyntaxError", "IndentationError", "TabError")
 #: Test reports (failed tests' lines, exceptions in them) searched for the first failure's line.
 MAX_TEST_REPORTS = 60
 #: Lines around the primary signal where any user file:line is taken as a last resort.
@@ -188,7 +190,7 @@ def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int
                 return warning.group("file"), int(warning.group("line"))
     lines = _lines(log, sig.start, sig.end)
     if any(_FRAME.match(line) for line in lines):
-        syntax = "syntax_error" in (sig.category, exception_category(sig.error_type, None))
+        syntax = sig.category == "syntax_error" or (sig.error_type or "").endswith(_SYNTAX)
         found = _python_culprit(lines, ws, syntax=syntax)
         if found:
             return found

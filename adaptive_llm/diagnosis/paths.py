@@ -176,12 +176,13 @@ class Workspace:
             return True
         norm = normalise(path)
         if os.path.isabs(norm) and self._inside(norm):  # the workspace's, even if gone since
-            found: str | None = os.path.realpath(norm)
+            rel = os.path.relpath(os.path.realpath(norm), self.root)
         else:
             found = self.local(path)
-        return found is not None and not DEPENDENCY.search(
-            normalise(os.path.relpath(found, self.root))
-        )
+            if found is None:
+                return False
+            rel = normalise(os.path.relpath(found, self.root))
+        return not DEPENDENCY.search(rel)
 
 
 def _is_file(path: str) -> bool:
