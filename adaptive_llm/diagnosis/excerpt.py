@@ -48,6 +48,16 @@ class _Lines:
     def __init__(self, log: LogText) -> None:
         self.regions = log.regions
         self.starts = [r.start for r in log.regions]
+        self._shapes: dict[int, str | None] = {}
+
+    def shape(self, n: int) -> str | None:
+        """:func:`_shape` of line ``n``, computed once (costs ask for each line's neighbours
+        many times while the excerpt widens)."""
+        try:
+            return self._shapes[n]
+        except KeyError:
+            shape = self._shapes[n] = _shape(self.get(n))
+            return shape
 
     def get(self, n: int) -> str | None:
         i = bisect_right(self.starts, n) - 1
@@ -84,8 +94,8 @@ class _Selection:
     def line_cost(self, n: int, line: str) -> int:
         """A line repeating its predecessor costs little: runs are collapsed when rendered."""
         if len(line) > REPEAT_COST:
-            key = _shape(line)
-            if _shape(self.lines.get(n - 1)) == key or _shape(self.lines.get(n + 1)) == key:
+            key = self.lines.shape(n)
+            if self.lines.shape(n - 1) == key or self.lines.shape(n + 1) == key:
                 return REPEAT_COST
         return len(line) + 1
 

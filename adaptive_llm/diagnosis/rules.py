@@ -10,6 +10,7 @@ log is searched in a single pass.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -671,6 +672,22 @@ KEY_MASKS: dict[str, int] = {}
 for _i, _rule in enumerate(RULE_ORDER):
     for _key in _rule.keys:
         KEY_MASKS[_key] = KEY_MASKS.get(_key, 0) | (1 << _i)
+
+#: What :meth:`Rule.matches` tests, per bit of ``RULE_ORDER``, taken apart once: the anchored
+#: ``match``, the floating ``search``, the needs, and whether a match must pass ``NEGATIVE``
+#: (the matching loop of a whole log calls these a few hundred thousand times).
+MatchFn = Callable[[str], "re.Match[str] | None"]
+RULE_TESTS: tuple[tuple[str, MatchFn | None, MatchFn | None, tuple[str, ...], bool], ...] = tuple(
+    (
+        _rule.name,
+        _parts[0].match if _parts[0] is not None else None,
+        _parts[1].search if _parts[1] is not None else None,
+        _rule.need,
+        _rule.name == "error_word",
+    )
+    for _rule in RULE_ORDER
+    for _parts in (_compiled(_rule.pattern),)
+)
 
 #: A Python exception line: ``pkg.mod.Type: message`` (message optional).
 EXCEPTION_LINE = re.compile(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)(?::\s*(.*))?$")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 
 from adaptive_llm.diagnosis.reader import LogText, Region
-from adaptive_llm.diagnosis.rules import EXCEPTION_LINE, KEY_MASKS, NEGATIVE, RULE_ORDER, RULES
+from adaptive_llm.diagnosis.rules import EXCEPTION_LINE, KEY_MASKS, NEGATIVE, RULE_TESTS, RULES
 
 #: Signals at most this many lines apart belong to one group.
 GROUP_GAP = 3
@@ -181,18 +181,30 @@ def _match_lines(lines: list[str]) -> dict[int, str]:
             nxt = starts[idx + 1] if idx + 1 < len(starts) else len(low)
             pos = low.find(key, nxt - shift)
     best: dict[int, str] = {}
+    negative = NEGATIVE.search
     for idx, mask in candidates.items():
         line = lines[idx]
-        low_line = line.lower()
-        while mask:
+        low_line = ""
+        while mask:  # as ``RULE_ORDER[i].matches``, taken apart (see ``RULE_TESTS``)
             low_bit = mask & -mask
-            rule = RULE_ORDER[low_bit.bit_length() - 1]
             mask ^= low_bit
-            if not rule.matches(line, low_line):
+            name, match, search, need, negated = RULE_TESTS[low_bit.bit_length() - 1]
+            if match is None or match(line) is None:
+                if search is None:
+                    continue
+                if need:
+                    if not low_line:
+                        low_line = line.lower()
+                    for word in need:
+                        if word in low_line:
+                            break
+                    else:
+                        continue
+                if search(line) is None:
+                    continue
+            if negated and negative(line):
                 continue
-            if rule.name == "error_word" and NEGATIVE.search(line):
-                continue
-            best[idx] = rule.name
+            best[idx] = name
             break
     return best
 
