@@ -55,7 +55,7 @@ _FILE_LINE_FORMATS: tuple[re.Pattern[str], ...] = (
         rf"^\s*(?:\w[\w.-]*: )?{_F}:{_L}(?::\d+)?:"
     ),  # gcc, go, pytest, mypy, ruff, javac, lua
     re.compile(rf"^\s+{_F}:{_L}(?: \+0x[0-9a-f]+)?$"),  # go panic stack
-    re.compile(rf"\bat (?:async )?(?:[^()\s]+ )?\((?:file://)?{_F}:{_L}:\d+\)"),  # node / jest
+    re.compile(rf"\bat:? (?:async )?(?:[^()\s]+ )?\((?:file://)?{_F}:{_L}:\d+\)"),  # node, tape
     re.compile(rf"^\s*at (?:file://)?{_F}:{_L}:\d+$"),  # node, anonymous
     re.compile(rf"^\s*(?:\u276f|\u203a|>) {_F}:{_L}:\d+"),  # vitest, jest
     re.compile(  # JVM frames: at pkg.Cls.method(File.java:12)
@@ -63,6 +63,7 @@ _FILE_LINE_FORMATS: tuple[re.Pattern[str], ...] = (
         r":(?P<line>\d+)\)"
     ),
     re.compile(rf"\bat \S+\(.*\) in {_F}:line {_L}"),  # .NET
+    re.compile(rf"^\s*{_F}\({_L},\d+\): at \S"),  # xunit's stack trace on .NET Core
     re.compile(rf"^At {_F}:{_L} char:\d+"),  # PowerShell
     re.compile(rf"^\s+[\w.$]+(?:Exception|Error|Failure)\w* at {_F}:{_L}$"),  # gradle
     re.compile(rf"^\s*(?:from )?{_F}:{_L}:in "),  # ruby
@@ -119,6 +120,13 @@ MAX_TEST_REPORTS = 60
 NEAR = 5
 #: Frames followed after a signal's own block.
 MAX_FRAME_LINES = 60
+#: The indented YAML block under a TAP ``not ok`` line.
+_YAML_START = re.compile(r"^\s+---\s*$")
+_YAML_END = re.compile(r"^\s+\.\.\.\s*$")
+#: A summary that the failed tests' reports follow (mocha's ``2 failing``).
+_REPORTS_BELOW = re.compile(r"^\d+ failing$")
+#: The line under minitest's ``Failure:`` / ``Error:``: the test and where it failed.
+_MINITEST_ID = re.compile(rf"\S \[{_F}:{_L}\]:$")
 
 
 def locate(
@@ -205,14 +213,27 @@ def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int
     if found is None:
         above = _lines(log, max(1, sig.start - LOOK_UP), sig.start - 1)
         found = _under_file([*above, *lines], ws)
+    if found is None and _REPORTS_BELOW.match(sig.text):  # mocha: "2 failing", then reports
+        found = _first_hit(_lines(log, sig.end + 1, sig.end + MAX_FRAME_LINES), ws, user_only=True)
     return found
 
 
 def _frames_after(log: LogText, end: int) -> list[str]:
-    """The stack frames that follow line ``end`` (``at ...``, ``#3 0x...``, ``from x.rb:2``)."""
+    """The stack frames that follow line ``end`` (``at ...``, ``#3 0x...``, ``from x.rb:2``),
+    or the YAML block of a failed TAP test (``not ok 3 ...`` then ``  ---`` .. ``  ...``: tape
+    and node-tap put the test's ``at:`` and its stack there)."""
     out: list[str] = []
     lines = _lines(log, end + 1, end + MAX_FRAME_LINES)
+    if lines and _YAML_START.match(lines[0]):
+        for line in lines[1:]:
+            if _YAML_END.match(line):
+                break
+            out.append(line)
+        return out
     for i, line in enumerate(lines):
+        if i == 0 and _MINITEST_ID.search(line):
+            out.append(line)  # minitest's "Failure:" then ``Cls#test_x [path:12]:``
+            continue
         if not line.strip() and i + 1 < len(lines) and FRAME_LINE.match(lines[i + 1]):
             continue  # frames printed a blank line apart (CRLF logs, xcpretty)
         if not FRAME_LINE.match(line):

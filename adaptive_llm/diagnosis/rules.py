@@ -162,7 +162,12 @@ _RULES: tuple[Rule, ...] = (
         "segfault",
     ),
     Rule("fortran_runtime", r"^Fortran runtime error: ", 97, None, "fortran"),
-    Rule("segv", r"Segmentation fault|\bSIGSEGV\b|\bBus error\b|\bSIGBUS\b", 104, "segfault"),
+    Rule(  # not mono's --version banner ("SIGSEGV:       altstack"): how it handles signals
+        "segv",
+        r"Segmentation fault|\bSIGSEGV\b(?!:\s+(?:altstack|normal)\s*$)|\bBus error\b|\bSIGBUS\b",
+        104,
+        "segfault",
+    ),
     Rule(
         "killed",
         r"^(?:[^:\n]{0,200}: line \d+: +\d+ +)?Killed\b(?: +\S.*)?$|killed by signal 9"

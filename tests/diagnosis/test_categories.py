@@ -185,6 +185,33 @@ Unhandled exception. System.InvalidOperationException: Sequence contains no elem
         2,
     ),
     (
+        # mono --version lists how it handles signals: no crash; xunit names the test's line
+        "xunit_after_mono_banner",
+        """\
+$ mono --version
+Mono JIT compiler version 4.4.2 (mono-4.4.0-branch-c7sr1/f72fe45 Wed Jul 27 16:20:13 EDT 2016)
+\tTLS:           normal
+\tSIGSEGV:       altstack
+\tNotification:  kqueue
+xUnit.net Console Runner v2.4.0-beta.1.build3958 (64-bit .NET Core 4.6.0.0)
+  Starting:    Lab.Tests
+    Lab.Tests.StatsFixture.Mean_of_two [FAIL]
+      Assert.Equal() Failure
+      Expected: 2
+      Actual:   1.5
+      Stack Trace:
+        /home/travis/build/lab/lab/src/Stats.cs(4,0): at Lab.Tests.StatsFixture.<Mean_of_two>d__3.MoveNext()
+        --- End of stack trace from previous location where exception was thrown ---
+           at System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw()
+  Finished:    Lab.Tests
+=== TEST EXECUTION SUMMARY ===
+   Lab.Tests  Total: 151, Errors: 0, Failed: 1, Skipped: 0, Time: 4.247s
+""",
+        "test_failure",
+        "src/Stats.cs",
+        4,
+    ),
+    (
         "terraform",
         "\u2502 Error: Unsupported argument\n\u2502\n\u2502   on main.tf line 2, in resource"
         ' "aws_instance" "gpu":\n',
@@ -242,3 +269,19 @@ def test_a_syntax_error_in_generated_code_is_located_there(tmp_path: Path) -> No
     assert diag.category == "syntax_error"
     assert diag.location is not None
     assert (diag.location.file, diag.location.line) == ("generated_step.py", 1)
+
+
+@pytest.mark.parametrize(
+    ("line", "crash"),
+    [
+        ("\tSIGSEGV:       altstack", False),  # mono --version
+        ("\tSIGSEGV:       normal", False),
+        ("[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a1b2c]", True),  # go
+        ("Got a SIGSEGV while executing native code. This usually indicates", True),  # mono
+        ("Fatal signal: SIGSEGV", True),
+    ],
+)
+def test_a_signal_named_in_a_banner_is_no_crash(tmp_path: Path, line: str, crash: bool) -> None:
+    log = tmp_path / "job.log"
+    log.write_text(f"starting\n{line}\ndone\n")
+    assert (diagnose(log).category == "segfault") is crash
