@@ -221,7 +221,8 @@ def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int
 def _frames_after(log: LogText, end: int) -> list[str]:
     """The stack frames that follow line ``end`` (``at ...``, ``#3 0x...``, ``from x.rb:2``),
     or the YAML block of a failed TAP test (``not ok 3 ...`` then ``  ---`` .. ``  ...``: tape
-    and node-tap put the test's ``at:`` and its stack there)."""
+    puts the test's ``at:`` and its stack there; node-tap prints its details above the
+    ``not ok`` and is not handled here)."""
     out: list[str] = []
     lines = _lines(log, end + 1, end + MAX_FRAME_LINES)
     if lines and _YAML_START.match(lines[0]):

@@ -170,7 +170,7 @@ def _match_lines(lines: list[str]) -> dict[int, str]:
     low = "\n" + text.lower()
     if len(low) != len(text) + 1:  # a few Unicode characters change length when lowered
         low = "\n" + text.encode("ascii", "replace").decode("ascii").lower()
-    starts = list(accumulate((len(line) + 1 for line in lines), initial=0))
+    starts = list(accumulate(map((1).__add__, map(len, lines)), initial=0))  # line + "\n"
     candidates: dict[int, int] = {}
     for key, mask in KEY_MASKS.items():
         shift = 0 if key.startswith("\n") else -1
@@ -182,8 +182,17 @@ def _match_lines(lines: list[str]) -> dict[int, str]:
             pos = low.find(key, nxt - shift)
     best: dict[int, str] = {}
     negative = NEGATIVE.search
+    # A line's keys, and so its mask, follow from its text: a repeated line (progress, retries,
+    # the same warning per file) is tested once.
+    known: dict[str, str | None] = {}
     for idx, mask in candidates.items():
         line = lines[idx]
+        if line in known:
+            name = known[line]
+            if name is not None:
+                best[idx] = name
+            continue
+        known[line] = None
         low_line = ""
         while mask:  # as ``RULE_ORDER[i].matches``, taken apart (see ``RULE_TESTS``)
             low_bit = mask & -mask
@@ -204,7 +213,7 @@ def _match_lines(lines: list[str]) -> dict[int, str]:
                     continue
             if negated and negative(line):
                 continue
-            best[idx] = name
+            best[idx] = known[line] = name
             break
     return best
 
