@@ -694,6 +694,45 @@ RULE_TESTS: tuple[tuple[str, MatchFn | None, MatchFn | None, tuple[str, ...], bo
     for _parts in (_compiled(_rule.pattern),)
 )
 
+#: The anchored alternatives' source per bit of ``RULE_ORDER`` (None: the rule has none).
+_ANCHORED_SOURCES: tuple[str | None, ...] = tuple(
+    None if (anchored := _compiled(_rule.pattern)[0]) is None else anchored.pattern
+    for _rule in RULE_ORDER
+)
+FloatingTest = tuple[str, MatchFn, tuple[str, ...], bool]
+Plan = tuple[MatchFn | None, tuple[FloatingTest, ...]]
+_PLANS: dict[int, Plan] = {}
+#: Distinct masks whose plans are kept (a log has a few dozen; the bound is for the process).
+MAX_PLANS = 4096
+
+
+def plan(mask: int) -> Plan:
+    """For the rules of ``mask``: one ``match`` of all their anchored alternatives together
+    (None if they have none), and their floating tests in ``RULE_ORDER``. A line that matches
+    none of the anchored alternatives can only match a floating one: the first floating test
+    that passes is then the line's best rule, as the whole ordered loop would find."""
+    known = _PLANS.get(mask)
+    if known is not None:
+        return known
+    anchored: list[str] = []
+    floating: list[FloatingTest] = []
+    rest = mask
+    while rest:
+        low_bit = rest & -rest
+        rest ^= low_bit
+        name, _match, search, need, negated = RULE_TESTS[low_bit.bit_length() - 1]
+        source = _ANCHORED_SOURCES[low_bit.bit_length() - 1]
+        if source is not None:
+            anchored.append(f"(?:{source})")
+        if search is not None:
+            floating.append((name, search, need, negated))
+    union = re.compile("|".join(anchored)).match if anchored else None
+    if len(_PLANS) >= MAX_PLANS:
+        _PLANS.clear()
+    made = _PLANS[mask] = (union, tuple(floating))
+    return made
+
+
 #: A Python exception line: ``pkg.mod.Type: message`` (message optional).
 EXCEPTION_LINE = re.compile(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)(?::\s*(.*))?$")
 

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 
 from adaptive_llm.diagnosis.reader import LogText, Region
-from adaptive_llm.diagnosis.rules import EXCEPTION_LINE, KEY_MASKS, NEGATIVE, RULE_TESTS, RULES
+from adaptive_llm.diagnosis.rules import (
+    EXCEPTION_LINE,
+    KEY_MASKS,
+    NEGATIVE,
+    RULE_TESTS,
+    RULES,
+    plan,
+)
 
 #: Signals at most this many lines apart belong to one group.
 GROUP_GAP = 3
@@ -194,6 +201,22 @@ def _match_lines(lines: list[str]) -> dict[int, str]:
             continue
         known[line] = None
         low_line = ""
+        anchored, floating = plan(mask)
+        if anchored is None or anchored(line) is None:  # only a floating part can match
+            for name, floating_search, need, negated in floating:
+                if need:
+                    if not low_line:
+                        low_line = line.lower()
+                    for word in need:
+                        if word in low_line:
+                            break
+                    else:
+                        continue
+                if floating_search(line) is None or (negated and negative(line)):
+                    continue
+                best[idx] = known[line] = name
+                break
+            continue
         while mask:  # as ``RULE_ORDER[i].matches``, taken apart (see ``RULE_TESTS``)
             low_bit = mask & -mask
             mask ^= low_bit
