@@ -18,7 +18,7 @@ from adaptive_llm.diagnosis.rules import (
     EXCEPTION_LINE,
     KEY_MASKS,
     NEGATIVE,
-    RULE_TESTS,
+    RULE_ORDER,
     RULES,
     plan,
 )
@@ -217,27 +217,14 @@ def _match_lines(lines: list[str]) -> dict[int, str]:
                 best[idx] = known[line] = name
                 break
             continue
-        while mask:  # as ``RULE_ORDER[i].matches``, taken apart (see ``RULE_TESTS``)
+        low_line = low_line or line.lower()
+        while mask:  # some rule's anchored part matches (few lines): the rules in their order
             low_bit = mask & -mask
             mask ^= low_bit
-            name, match, search, need, negated = RULE_TESTS[low_bit.bit_length() - 1]
-            if match is None or match(line) is None:
-                if search is None:
-                    continue
-                if need:
-                    if not low_line:
-                        low_line = line.lower()
-                    for word in need:
-                        if word in low_line:
-                            break
-                    else:
-                        continue
-                if search(line) is None:
-                    continue
-            if negated and negative(line):
-                continue
-            best[idx] = known[line] = name
-            break
+            rule = RULE_ORDER[low_bit.bit_length() - 1]
+            if rule.matches(line, low_line) and not (rule.name == "error_word" and negative(line)):
+                best[idx] = known[line] = rule.name
+                break
     return best
 
 
