@@ -123,6 +123,12 @@ MAX_FRAME_LINES = 60
 #: The indented YAML block under a TAP ``not ok`` line.
 _YAML_START = re.compile(r"^\s+---\s*$")
 _YAML_END = re.compile(r"^\s+\.\.\.\s*$")
+#: A failed TAP test, and the fields of node-tap's ``at:`` (v16: line/file, v18+: lineNumber/
+#: fileName).
+_TAP_FAILED = re.compile(r"^(?P<indent>\s*)not ok \d+")
+_AT_FIELD = re.compile(r"^\s*(?P<key>line|lineNumber|file|fileName): (?P<value>\S+)\s*$")
+#: Lines above a failed TAP test searched for its subtest's output (node-tap).
+TAP_LOOK_UP = 200
 #: A summary that the failed tests' reports follow (mocha's ``2 failing``).
 _REPORTS_BELOW = re.compile(r"^\d+ failing$")
 #: The line under minitest's ``Failure:`` / ``Error:``: the test and where it failed.
@@ -213,16 +219,70 @@ def _signal_location(log: LogText, sig: Signal, ws: Workspace) -> tuple[str, int
     if found is None:
         above = _lines(log, max(1, sig.start - LOOK_UP), sig.start - 1)
         found = _under_file([*above, *lines], ws)
+    if found is None and _TAP_FAILED.match(sig.text):  # node-tap: the subtest's lines above
+        found = _tap_subtest_location(log, sig.line, ws)
     if found is None and _REPORTS_BELOW.match(sig.text):  # mocha: "2 failing", then reports
         found = _first_hit(_lines(log, sig.end + 1, sig.end + MAX_FRAME_LINES), ws, user_only=True)
     return found
+
+
+def _tap_subtest_location(log: LogText, line_no: int, ws: Workspace) -> tuple[str, int] | None:
+    """node-tap prints a subtest's lines, indented, *above* its ``not ok``: the location is in
+    the YAML block of the first failed assertion among them (``at:`` fields, else the stack)."""
+    head = _lines(log, line_no, line_no)
+    failed = _TAP_FAILED.match(head[0]) if head else None
+    if failed is None:
+        return None
+    depth = len(failed.group("indent"))
+    above = _lines(log, max(1, line_no - TAP_LOOK_UP), line_no - 1)
+    start = len(above)
+    while start > 0 and (not above[start - 1].strip() or _indent(above[start - 1]) > depth):
+        start -= 1
+    block = above[start:]
+    for i, text in enumerate(block):
+        if _TAP_FAILED.match(text) and i + 1 < len(block) and _YAML_START.match(block[i + 1]):
+            yaml: list[str] = []
+            for entry in block[i + 2 :]:
+                if _YAML_END.match(entry):
+                    break
+                yaml.append(entry)
+            return _yaml_location(yaml, ws)
+    return None
+
+
+def _yaml_location(yaml: list[str], ws: Workspace) -> tuple[str, int] | None:
+    """The file and line of a TAP YAML block: its ``at:`` fields, else a stack frame's."""
+    for i, text in enumerate(yaml):
+        if text.strip() != "at:":
+            continue
+        fields: dict[str, str] = {}
+        for entry in yaml[i + 1 :]:
+            if _indent(entry) <= _indent(text):
+                break
+            field = _AT_FIELD.match(entry)
+            if field:
+                key = field.group("key").removesuffix("Name").removesuffix("Number")
+                fields[key] = field.group("value")
+        if "file" in fields and fields.get("line", "").isdigit():
+            return fields["file"], int(fields["line"])
+    found = _first_hit(yaml, ws, user_only=False)
+    if found is None:
+        for text in yaml:
+            match = _ANYWHERE.search(text)
+            if match:
+                return match.group("file"), int(match.group("line"))
+    return found
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip())
 
 
 def _frames_after(log: LogText, end: int) -> list[str]:
     """The stack frames that follow line ``end`` (``at ...``, ``#3 0x...``, ``from x.rb:2``),
     or the YAML block of a failed TAP test (``not ok 3 ...`` then ``  ---`` .. ``  ...``: tape
     puts the test's ``at:`` and its stack there; node-tap prints its details above the
-    ``not ok`` and is not handled here)."""
+    ``not ok``: see :func:`_tap_subtest_location`)."""
     out: list[str] = []
     lines = _lines(log, end + 1, end + MAX_FRAME_LINES)
     if lines and _YAML_START.match(lines[0]):

@@ -95,3 +95,56 @@ def test_mocha_summary_is_located_by_the_report_below_it(tmp_path: Path) -> None
     assert d.category == "test_failure"
     assert d.location is not None
     assert (d.location.file, d.location.line) == ("extensions/api-tests/src/window.test.ts", 137)
+
+
+#: node-tap 18+ through its runner (``tap``): a file's subtests indented under it, the details
+#: of each failure above its ``not ok``, ``at:`` with lineNumber/fileName fields.
+NODE_TAP_RUNNER = """\
+TAP version 14
+1..1
+# Subtest: test/lib.test.js
+    # Subtest: parse splits
+        ok 1 - should be equivalent
+        1..1
+    ok 1 - parse splits # time=8.516ms
+
+    # Subtest: sum adds
+        not ok 1 - should be equal
+          ---
+          compare: ===
+          at:
+            fileName: test/lib.test.js
+            lineNumber: 9
+            columnNumber: 5
+            typeName: Test
+          stack: |
+            Test.<anonymous> (test/lib.test.js:9:5)
+          ...
+
+        1..1
+    not ok 2 - sum adds # time=38.726ms
+      ---
+      at:
+        fileName: test/lib.test.js
+        lineNumber: 8
+        columnNumber: 3
+      ...
+
+    1..2
+not ok 1 - test/lib.test.js # time=512.3ms
+  ---
+  env: {}
+  exitCode: 1
+  ...
+
+# { total: 2, pass: 1, fail: 1 }
+"""
+
+
+def test_node_tap_runner_names_the_failed_assertion(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    log.write_text(NODE_TAP_RUNNER)
+    d = diagnose(log)
+    assert d.category == "test_failure"
+    assert d.location is not None
+    assert (d.location.file, d.location.line) == ("test/lib.test.js", 9)
