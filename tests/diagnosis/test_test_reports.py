@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from adaptive_llm.diagnosis import diagnose
 
 #: The shape of a Rails CI log (minitest through ``rails test``): the failure's own line is in
@@ -29,16 +31,6 @@ Finished in 72.918449s, 89.8784 runs/s, 235.9154 assertions/s.
 6554 runs, 17204 assertions, 1 failures, 0 errors, 22 skips
 rake aborted!
 """
-
-
-def test_minitest_failure_line_wins_over_the_rerun_hint(tmp_path: Path) -> None:
-    log = tmp_path / "job.log"
-    log.write_text(RAILS_MINITEST)
-    d = diagnose(log)
-    assert d.category == "test_failure"
-    assert d.location is not None
-    assert d.location.file.endswith("activerecord/test/cases/attributes_test.rb")
-    assert d.location.line == 239
 
 
 def test_minitest_error_line_in_the_workspace(tmp_path: Path) -> None:
@@ -88,15 +80,6 @@ The command "./scripts/test-integration.sh" exited with 1.
 """
 
 
-def test_mocha_summary_is_located_by_the_report_below_it(tmp_path: Path) -> None:
-    log = tmp_path / "job.log"
-    log.write_text(MOCHA_MANGLED)
-    d = diagnose(log)
-    assert d.category == "test_failure"
-    assert d.location is not None
-    assert (d.location.file, d.location.line) == ("extensions/api-tests/src/window.test.ts", 137)
-
-
 #: node-tap 18+ through its runner (``tap``): a file's subtests indented under it, the details
 #: of each failure above its ``not ok``, ``at:`` with lineNumber/fileName fields.
 NODE_TAP_RUNNER = """\
@@ -141,10 +124,21 @@ not ok 1 - test/lib.test.js # time=512.3ms
 """
 
 
-def test_node_tap_runner_names_the_failed_assertion(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "file", "line"),
+    [
+        (RAILS_MINITEST, "activerecord/test/cases/attributes_test.rb", 239),
+        (MOCHA_MANGLED, "extensions/api-tests/src/window.test.ts", 137),
+        (NODE_TAP_RUNNER, "test/lib.test.js", 9),
+    ],
+    ids=["minitest-before-rails-rerun-hint", "mocha-summary-then-reports", "node-tap-runner"],
+)
+def test_the_first_failed_assertion_is_named(
+    tmp_path: Path, text: str, file: str, line: int
+) -> None:
     log = tmp_path / "job.log"
-    log.write_text(NODE_TAP_RUNNER)
+    log.write_text(text)
     d = diagnose(log)
     assert d.category == "test_failure"
     assert d.location is not None
-    assert (d.location.file, d.location.line) == ("test/lib.test.js", 9)
+    assert (d.location.file, d.location.line) == (file, line)
