@@ -240,14 +240,22 @@ def _tap_subtest_location(log: LogText, line_no: int, ws: Workspace) -> tuple[st
         start -= 1
     block = above[start:]
     for i, text in enumerate(block):
-        if _TAP_FAILED.match(text) and i + 1 < len(block) and _YAML_START.match(block[i + 1]):
-            yaml: list[str] = []
-            for entry in block[i + 2 :]:
-                if _YAML_END.match(entry):
-                    break
-                yaml.append(entry)
+        yaml = _yaml_block(block[i + 1 :]) if _TAP_FAILED.match(text) else None
+        if yaml is not None:
             return _yaml_location(yaml, ws)
     return None
+
+
+def _yaml_block(lines: list[str]) -> list[str] | None:
+    """The lines of the TAP YAML block the lines start with (``  ---`` .. ``  ...``), if any."""
+    if not lines or not _YAML_START.match(lines[0]):
+        return None
+    out: list[str] = []
+    for line in lines[1:]:
+        if _YAML_END.match(line):
+            break
+        out.append(line)
+    return out
 
 
 def _yaml_location(yaml: list[str], ws: Workspace) -> tuple[str, int] | None:
@@ -283,14 +291,11 @@ def _frames_after(log: LogText, end: int) -> list[str]:
     or the YAML block of a failed TAP test (``not ok 3 ...`` then ``  ---`` .. ``  ...``: tape
     puts the test's ``at:`` and its stack there; node-tap prints its details above the
     ``not ok``: see :func:`_tap_subtest_location`)."""
-    out: list[str] = []
     lines = _lines(log, end + 1, end + MAX_FRAME_LINES)
-    if lines and _YAML_START.match(lines[0]):
-        for line in lines[1:]:
-            if _YAML_END.match(line):
-                break
-            out.append(line)
-        return out
+    yaml = _yaml_block(lines)
+    if yaml is not None:
+        return yaml
+    out: list[str] = []
     for i, line in enumerate(lines):
         if i == 0 and _MINITEST_ID.search(line):
             out.append(line)  # minitest's "Failure:" then ``Cls#test_x [path:12]:``

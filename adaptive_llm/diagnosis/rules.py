@@ -678,27 +678,9 @@ for _i, _rule in enumerate(RULE_ORDER):
     for _key in _rule.keys:
         KEY_MASKS[_key] = KEY_MASKS.get(_key, 0) | (1 << _i)
 
-#: What :meth:`Rule.matches` tests, per bit of ``RULE_ORDER``, taken apart once: the anchored
-#: ``match``, the floating ``search``, the needs, and whether a match must pass ``NEGATIVE``
-#: (the matching loop of a whole log calls these a few hundred thousand times).
 MatchFn = Callable[[str], "re.Match[str] | None"]
-RULE_TESTS: tuple[tuple[str, MatchFn | None, MatchFn | None, tuple[str, ...], bool], ...] = tuple(
-    (
-        _rule.name,
-        _parts[0].match if _parts[0] is not None else None,
-        _parts[1].search if _parts[1] is not None else None,
-        _rule.need,
-        _rule.name == "error_word",
-    )
-    for _rule in RULE_ORDER
-    for _parts in (_compiled(_rule.pattern),)
-)
-
-#: The anchored alternatives' source per bit of ``RULE_ORDER`` (None: the rule has none).
-_ANCHORED_SOURCES: tuple[str | None, ...] = tuple(
-    None if (anchored := _compiled(_rule.pattern)[0]) is None else anchored.pattern
-    for _rule in RULE_ORDER
-)
+#: A plan's floating test: the rule's name, its floating alternatives' ``search``, its needs,
+#: and whether a match must not be ``NEGATIVE``'s.
 FloatingTest = tuple[str, MatchFn, tuple[str, ...], bool]
 Plan = tuple[MatchFn | None, tuple[FloatingTest, ...]]
 _PLANS: dict[int, Plan] = {}
@@ -720,12 +702,13 @@ def plan(mask: int) -> Plan:
     while rest:
         low_bit = rest & -rest
         rest ^= low_bit
-        name, _match, search, need, negated = RULE_TESTS[low_bit.bit_length() - 1]
-        source = _ANCHORED_SOURCES[low_bit.bit_length() - 1]
-        if source is not None:
-            anchored.append(f"(?:{source})")
-        if search is not None:
-            floating.append((name, search, need, negated))
+        rule = RULE_ORDER[low_bit.bit_length() - 1]
+        anchored_part, floating_part = _compiled(rule.pattern)
+        if anchored_part is not None:
+            anchored.append(f"(?:{anchored_part.pattern})")
+        if floating_part is not None:
+            negated = rule.name == "error_word"  # a match must not be NEGATIVE's
+            floating.append((rule.name, floating_part.search, rule.need, negated))
     union = re.compile("|".join(anchored)).match if anchored else None
     if len(_PLANS) >= MAX_PLANS:
         _PLANS.clear()
