@@ -381,6 +381,31 @@ async def test_stale_file_refuses_to_apply(start_chat: StartChat, files: Files) 
     assert "changed since" in tool.text and "read it again" in tool.text
 
 
+async def test_a_file_changed_outside_to_the_proposed_content_is_not_recorded_as_applied(
+    start_chat: StartChat, files: Files
+) -> None:
+    # The user (or another tool) made the same change by hand between the proposal and the
+    # answer: nothing of ours is written, and no edit is recorded whose undo would put back
+    # the content before the proposal over the user's own change.
+    path = files("train.py", TRAIN)
+    script = ChatScript(
+        [edit("train.py", "lr = 0.1", "lr = 0.2"), expect_tool_result("already holds", "Ok.")]
+    )
+    rm = await start_chat(script)
+    lm = rm.llm_manager
+    await lm.chat("j", "fix")
+    same = TRAIN.replace("lr = 0.1", "lr = 0.2")
+    path.write_text(same)
+    reply = await lm.chat("j", "approve")
+    assert reply.text == "Ok."
+    assert path.read_text() == same
+    assert edits(rm) == []
+    tool = last_tool_message(await check_order(rm, "j"))
+    assert tool.text.startswith("Error: not applied") and "nothing was written" in tool.text
+    assert "Nothing to undo" in await lm.undo("j")
+    assert path.read_text() == same
+
+
 # -- containment -------------------------------------------------------------------------------
 
 

@@ -80,6 +80,12 @@ class _FileAction(Action):
         )
 
     async def apply(self, env: ActionEnv, item: Item) -> str:
+        return await self._write(env, item, resuming=False)
+
+    async def resume(self, env: ActionEnv, item: Item) -> str:
+        return await self._write(env, item, resuming=True)
+
+    async def _write(self, env: ActionEnv, item: Item, *, resuming: bool) -> str:
         assert item.plan is not None
         plan = decode_plan(item.plan)
         workspace = env.workspace()
@@ -90,9 +96,18 @@ class _FileAction(Action):
         try:
             applied = await workspace.apply(plan)
         except WorkspaceError as exc:
-            if await _holds(workspace, plan.path, after_sha):
-                # Written before a crash, not recorded yet: record it now, do not write again.
+            holds = await _holds(workspace, plan.path, after_sha)
+            if resuming and holds:
+                # Found ``applying`` after a crash, written but not recorded: record it now,
+                # do not write again.
                 applied = AppliedEdit(plan.path, plan.kind, plan.before, after_sha, plan.diff)
+            elif holds:
+                # Changed outside to exactly this content since it was shown: nothing to
+                # write, and no edit of ours to record or undo.
+                raise ActionError(
+                    f"not applied: '{plan.path}' was changed outside since the edit was"
+                    " proposed and already holds exactly its content; nothing was written"
+                ) from None
             else:
                 raise ActionError(str(exc)) from None
         env.records.add_edit(
