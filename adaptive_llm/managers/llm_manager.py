@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .._core.aio import within
@@ -21,7 +20,6 @@ from ..diagnosis import (
     DEFAULT_MAX_TOKENS,
     Diagnosis,
     DiagnosisError,
-    diagnose,
     diagnose_without_log,
 )
 from ..jobs.model import Attempt, Job
@@ -30,6 +28,7 @@ from ..llm.provider import uses_model
 from ..llm.retry import RetryPolicy
 from ..store import Store
 from .base import BaseManager, Changes
+from .diagnosis_pool import DiagnosisPool, WorkerError
 from .job_manager import FailureEvent, JobManager
 from .run_view import ManagerRunView
 
@@ -41,6 +40,10 @@ log = logging.getLogger(__name__)
 
 #: Failures scheduled for diagnosis between two turns of the event loop.
 SCHEDULE_BATCH = 32
+#: Diagnoses ending within this many seconds of the first are stored in one go ...
+SAVE_DELAY = 0.02
+#: ... this many per transaction.
+SAVE_BATCH = 100
 
 #: The usage scope of a signature's LLM diagnosis (``diagnosis:<signature>``).
 DIAGNOSIS_SCOPE = "diagnosis:"
@@ -93,7 +96,8 @@ class LLMManager(BaseManager):
         self._cache: dict[tuple[str, int], Diagnosis] = {}
         self._inflight: dict[tuple[str, int], asyncio.Task[Diagnosis]] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
-        self._executor: ThreadPoolExecutor | None = None
+        #: Worker processes for the offline engine (started at the first diagnosis).
+        self.pool = DiagnosisPool(self.concurrency)
         self._events = job_manager.subscribe()
         self._loaded = False
         #: How many diagnoses were computed (not served from cache) in this process.
@@ -101,6 +105,10 @@ class LLMManager(BaseManager):
         #: How many LLM diagnosis calls were made in this process (one per signature).
         self.llm_calls = 0
         self._llm_inflight: dict[str, asyncio.Task[None]] = {}
+        #: Diagnoses waiting to be written together, and the future set once they are.
+        self._batch: tuple[list[tuple[str, int, dict[str, Any]]], asyncio.Future[None]] | None = (
+            None
+        )
         #: Signatures whose LLM diagnosis (or its failure) is stored: asked on every change.
         self._llm_done: set[str] = set()
         self._llm_semaphore = asyncio.Semaphore(2)
@@ -296,14 +304,13 @@ class LLMManager(BaseManager):
         return Usage.of(())
 
     async def aclose(self) -> None:
-        self.close()
+        await self.pool.close()
         if self._chat is not None:
             await self._chat.close()
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        """Stop the diagnosis workers now (``aclose`` also waits for them)."""
+        self.pool.kill()
 
     # -- loop ---------------------------------------------------------------------------------
 
@@ -388,20 +395,23 @@ class LLMManager(BaseManager):
         return task
 
     async def _compute(self, job: Job, attempt: Attempt) -> Diagnosis:
+        transient = False
         async with self._semaphore:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    max_workers=self.concurrency, thread_name_prefix="adaptive-llm-diagnosis"
-                )
-            loop = asyncio.get_running_loop()
             try:
-                result = await loop.run_in_executor(self._executor, self._run_engine, job, attempt)
+                result = await self._run_engine(job, attempt)
             except DiagnosisError as exc:
                 result = self._without_log(job, attempt, str(exc))
+            except WorkerError as exc:
+                # A crashed or hung worker: this diagnosis says so, in this run only (not
+                # stored: a new run tries again).
+                log.warning("diagnosis of %s attempt %d: %s", job.name, attempt.number, exc)
+                result = self._without_log(job, attempt, str(exc))
+                transient = True
             except Exception as exc:  # the engine must never take the manager down
                 log.exception("diagnosis of %s attempt %d failed", job.name, attempt.number)
                 result = self._without_log(job, attempt, f"the diagnosis engine failed: {exc!r}")
-        self.store.diagnoses.save(job.name, attempt.number, result.to_dict())
+        if not transient:
+            await self._save(job.name, attempt.number, result.to_dict())
         self._cache[(job.name, attempt.number)] = result
         self.computed += 1
         if self.uses_model:
@@ -409,6 +419,42 @@ class LLMManager(BaseManager):
         self.changes.notify()
         self.job_manager.changes.notify()
         return result
+
+    async def _save(self, job: str, number: int, data: dict[str, Any]) -> None:
+        """Store a diagnosis; those that end within ``SAVE_DELAY`` of each other are written
+        together, ``SAVE_BATCH`` per transaction (a burst of 10,000 failures is not 10,000
+        transactions). Returns once it is written."""
+        if self._batch is None:
+            self._batch = ([], asyncio.get_running_loop().create_future())
+            self._spawn(self._write_batch(), name="save-diagnoses")
+        rows, written = self._batch
+        rows.append((job, number, data))
+        await asyncio.shield(written)
+
+    async def _write_batch(self) -> None:
+        assert self._batch is not None
+        rows, written = self._batch
+        cancelled: asyncio.CancelledError | None = None
+        try:
+            await asyncio.sleep(SAVE_DELAY)
+        except asyncio.CancelledError as exc:  # closing: write them now, never leave them waiting
+            cancelled = exc
+        self._batch = None
+        try:
+            for start in range(0, len(rows), SAVE_BATCH):
+                self.store.diagnoses.save_many(rows[start : start + SAVE_BATCH])
+                if cancelled is None and start + SAVE_BATCH < len(rows):
+                    try:
+                        await asyncio.sleep(0)  # the loop runs between transactions
+                    except asyncio.CancelledError as exc:
+                        cancelled = exc
+        except Exception as exc:
+            written.set_exception(exc)
+            written.exception()  # retrieved here: each waiting diagnosis raises it
+        else:
+            written.set_result(None)
+        if cancelled is not None:
+            raise cancelled
 
     def _schedule_llm(self, job: Job, attempt: Attempt, diagnosis: Diagnosis) -> None:
         """One LLM diagnosis per distinct signature; later jobs with it reuse the first."""
@@ -484,8 +530,8 @@ class LLMManager(BaseManager):
             memory=job.resources.memory,
         )
 
-    def _run_engine(self, job: Job, attempt: Attempt) -> Diagnosis:
-        return diagnose(
+    async def _run_engine(self, job: Job, attempt: Attempt) -> Diagnosis:
+        return await self.pool.run(
             attempt.log_path,
             state=attempt.state.value,
             reason=attempt.reason,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from .db import Database
@@ -19,19 +20,28 @@ class DiagnosisRepository:
         self._db = db
 
     def save(self, job: str, number: int, data: dict[str, Any]) -> None:
+        self.save_many([(job, number, data)])
+
+    def save_many(self, rows: Sequence[tuple[str, int, dict[str, Any]]]) -> None:
+        """Record diagnoses (job, attempt number, ``Diagnosis.to_dict()``) in one transaction."""
+        now = time.time()
+        values = [
+            (
+                job,
+                number,
+                data.get("engine", "offline"),
+                data["category"],
+                data["signature"],
+                json.dumps(data),
+                now,
+            )
+            for job, number, data in rows
+        ]
         with self._db.transaction() as db:
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO diagnoses (job, number, engine, category, signature, data,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    job,
-                    number,
-                    data.get("engine", "offline"),
-                    data["category"],
-                    data["signature"],
-                    json.dumps(data),
-                    time.time(),
-                ),
+                values,
             )
 
     def get(self, job: str, number: int, engine: str = "offline") -> dict[str, Any] | None:

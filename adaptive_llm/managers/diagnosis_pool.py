@@ -1,0 +1,270 @@
+"""Diagnoses in worker processes, off the kernel's GIL.
+
+The diagnosis engine is pure Python: run in a thread of the kernel, it holds the GIL and a busy
+kernel (or a burst of 10,000 failures) makes the event loop late. :class:`DiagnosisPool` keeps
+up to ``size`` worker processes (``python -m adaptive_llm.diagnosis.worker``), started when the
+first diagnosis needs one and reused; each serves one diagnosis at a time over a pipe of JSON
+lines, and the loop only reads and decodes the answer.
+
+- A worker that crashes, or takes longer than ``timeout`` (it is killed), gives that one
+  diagnosis an error (:class:`WorkerError`); the next diagnosis starts a new worker.
+- A worker that cannot start at all (no interpreter, an import that fails) is not retried for
+  every job: the pool falls back to the kernel's threads, and says so in the log once.
+- ``close()`` ends the workers (end of input, then a kill after a grace period) and reaps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .._core.aio import within
+from ..diagnosis import Diagnosis, DiagnosisError, diagnose
+
+log = logging.getLogger(__name__)
+
+#: Longest answer line read from a worker (a diagnosis of a few thousand tokens is ~20 KB).
+MAX_ANSWER = 32 << 20
+#: Seconds a worker may take to start and say it is ready.
+START_TIMEOUT = 30.0
+#: Seconds a closed worker gets to exit before it is killed.
+CLOSE_GRACE = 2.0
+#: Default bound of one diagnosis in a worker (the engine takes seconds on a 1 GiB log).
+DIAGNOSIS_TIMEOUT = 300.0
+
+
+_PATH_VARIABLE = "ADAPTIVE_LLM_WORKER_SYS_PATH"
+_BOOT = (
+    "import json, os, sys\n"
+    f"sys.path[:] = json.loads(os.environ.pop({_PATH_VARIABLE!r}))\n"
+    "from adaptive_llm.diagnosis.worker import main\n"
+    "sys.exit(main())\n"
+)
+
+
+def _absolute(path: str | os.PathLike[str], options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The paths as the worker reads them (it shares this process's working directory, but
+    ``os.chdir`` in a notebook must not change what a queued diagnosis reads)."""
+    if options.get("workdir") is not None:
+        options = {**options, "workdir": os.path.abspath(os.fspath(options["workdir"]))}
+    return os.path.abspath(os.fspath(path)), options
+
+
+class WorkerError(Exception):
+    """A diagnosis worker crashed, hung, or answered nonsense: this diagnosis has no result."""
+
+
+class _Worker:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.served = 0
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    async def ask(self, ident: int, path: str, options: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        line = json.dumps({"id": ident, "path": path, "options": options}) + "\n"
+        try:
+            self.process.stdin.write(line.encode("utf-8", "surrogateescape"))
+            await self.process.stdin.drain()
+            raw = await self.process.stdout.readline()
+        except (ConnectionError, OSError) as exc:
+            raise WorkerError(await self._ended(f"the pipe broke ({exc})")) from None
+        except (asyncio.LimitOverrunError, ValueError):
+            raise WorkerError(f"the answer was longer than {MAX_ANSWER >> 20} MiB") from None
+        if not raw:
+            raise WorkerError(await self._ended("it stopped"))
+        try:
+            reply = json.loads(raw)
+        except ValueError:
+            raise WorkerError(f"unreadable answer: {raw[:200]!r}") from None
+        if not isinstance(reply, dict) or reply.get("id") != ident:
+            raise WorkerError(f"an answer to another request: {raw[:200]!r}")
+        self.served += 1
+        return reply
+
+    async def _ended(self, what: str) -> str:
+        with contextlib.suppress(TimeoutError):
+            await within(self.process.wait(), 5.0)
+        code = self.process.returncode
+        if code is None:
+            return f"the diagnosis worker (pid {self.process.pid}): {what}"
+        how = f"exit status {code}"
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                how = f"killed by {signal.Signals(-code).name}"
+        return f"the diagnosis worker (pid {self.process.pid}) stopped: {how}"
+
+    async def stop(self, grace: float = CLOSE_GRACE) -> None:
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()
+        try:
+            await within(self.process.wait(), grace)
+        except TimeoutError:
+            self.kill()
+            with contextlib.suppress(TimeoutError):
+                await within(self.process.wait(), 5.0)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+
+
+class DiagnosisPool:
+    """Up to ``size`` diagnosis workers; ``run`` is ``diagnose`` in one of them."""
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        timeout: float = DIAGNOSIS_TIMEOUT,
+        command: list[str] | None = None,
+    ) -> None:
+        self.size = max(1, size)
+        self.timeout = timeout
+        self.command = command or [sys.executable, "-c", _BOOT]
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._slots = asyncio.Semaphore(self.size)
+        self._ids = 0
+        self._closed = False
+        #: Set when workers cannot start here: diagnoses run in the kernel's threads instead.
+        self.fallback_reason: str | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        #: Workers started so far (a crash or a timeout starts a new one).
+        self.started = 0
+
+    @property
+    def workers(self) -> int:
+        """Worker processes alive now."""
+        return sum(1 for w in (*self._idle, *self._busy) if w.alive)
+
+    async def run(self, path: str | os.PathLike[str], **options: Any) -> Diagnosis:
+        """``diagnose(path, **options)`` in a worker. Raises ``DiagnosisError`` for a log that
+        cannot be read, ``WorkerError`` when the worker failed."""
+        if self._closed:
+            raise WorkerError("the diagnosis pool is closed")
+        path, options = _absolute(path, options)
+        async with self._slots:
+            worker = None if self.fallback_reason else await self._take()
+            if worker is None:
+                return await self._in_thread(path, options)
+            self._ids += 1
+            ident = self._ids
+            try:
+                reply = await within(worker.ask(ident, path, options), self.timeout)
+            except TimeoutError:
+                worker.kill()
+                self._busy.discard(worker)
+                await worker.stop(0)
+                raise WorkerError(
+                    f"the diagnosis took longer than {self.timeout:g} s; its worker was stopped"
+                ) from None
+            except BaseException:
+                self._busy.discard(worker)
+                worker.kill()
+                await worker.stop(0)
+                raise
+            self._busy.discard(worker)
+            if self._closed:
+                await worker.stop()
+            else:
+                self._idle.append(worker)
+        if "diagnosis" in reply:
+            try:
+                return Diagnosis.from_dict(reply["diagnosis"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise WorkerError(f"unreadable diagnosis from the worker: {exc!r}") from None
+        error = str(reply.get("error", "no answer"))
+        if reply.get("kind") == "unreadable":
+            raise DiagnosisError(error)
+        raise WorkerError(f"the diagnosis engine failed: {error}")
+
+    async def _take(self) -> _Worker | None:
+        """An idle live worker, or a new one; None when workers cannot start (fallback)."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.alive:
+                self._busy.add(worker)
+                return worker
+            await worker.stop(0)
+        new = await self._start()
+        if new is not None:
+            self._busy.add(new)
+        return new
+
+    async def _start(self) -> _Worker | None:
+        # The worker imports what this process imports: the same adaptive_llm, installed or
+        # not, and the same standard library (its sys.path is this one's).
+        paths = [os.fspath(p) for p in sys.path if isinstance(p, (str, os.PathLike))]
+        env = {**os.environ, _PATH_VARIABLE: json.dumps(paths)}
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self.command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=env,
+                limit=MAX_ANSWER,
+                start_new_session=False,
+            )
+        except OSError as exc:
+            self._fall_back(f"cannot start {self.command[0]}: {exc}")
+            return None
+        worker = _Worker(process)
+        assert process.stdout is not None
+        try:
+            raw = await within(process.stdout.readline(), START_TIMEOUT)
+            ready = json.loads(raw) if raw else None
+        except (TimeoutError, ValueError, asyncio.LimitOverrunError):
+            ready = None
+        if not isinstance(ready, dict) or "ready" not in ready:
+            worker.kill()
+            reason = await worker._ended("it did not start")
+            self._fall_back(reason)
+            return None
+        self.started += 1
+        return worker
+
+    def _fall_back(self, reason: str) -> None:
+        if self.fallback_reason is None:
+            log.warning(
+                "diagnoses run in the kernel's threads, not in worker processes: %s", reason
+            )
+        self.fallback_reason = reason
+
+    async def _in_thread(self, path: str, options: dict[str, Any]) -> Diagnosis:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(
+                max_workers=self.size, thread_name_prefix="adaptive-llm-diagnosis"
+            )
+        call: Callable[[], Diagnosis] = lambda: diagnose(path, **options)  # noqa: E731
+        return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+
+    def kill(self) -> None:
+        """Kill every worker now, without waiting (``close`` waits and reaps them)."""
+        self._closed = True
+        for worker in (*self._idle, *self._busy):
+            worker.kill()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def close(self) -> None:
+        """Stop every worker (the running diagnoses' callers get a ``WorkerError``)."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        busy = list(self._busy)
+        for worker in busy:
+            worker.kill()
+        await asyncio.gather(*(w.stop() for w in (*idle, *busy)), return_exceptions=True)
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,193 @@
+"""Diagnoses in worker processes (issue 17): the same result as in the kernel, workers started
+lazily and reused, a crashed or hung worker is one diagnosis's error (never a lost job, never a
+stuck manager), a worker that cannot start falls back to threads, and ``close`` reaps them."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adaptive_llm import DiagnosisError, Job, JobState, RunManager
+from adaptive_llm.diagnosis import Diagnosis, diagnose
+from adaptive_llm.managers.diagnosis_pool import DiagnosisPool, WorkerError
+
+CASES = Path(__file__).parent / "diagnosis" / "langs" / "cases"
+FAIL = [sys.executable, "-c", "print('about to fail'); raise ValueError('bad value 42')"]
+
+
+def same(a: Diagnosis, b: Diagnosis) -> bool:
+    return dataclasses.replace(a, elapsed_ms=0.0) == dataclasses.replace(b, elapsed_ms=0.0)
+
+
+def pids(pool: DiagnosisPool) -> list[int]:
+    return [w.process.pid for w in (*pool._idle, *pool._busy) if w.alive]
+
+
+async def until(check: Any, what: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+async def test_the_pool_gives_what_the_engine_gives_and_reuses_its_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logs = sorted(CASES.glob("*/output.log"))[:24]
+    assert logs
+    pool = DiagnosisPool(2)
+    assert pool.workers == 0  # nothing started before the first diagnosis
+    try:
+        results = await asyncio.gather(*(pool.run(p, max_tokens=2000) for p in logs))
+        for path, got in zip(logs, results, strict=True):
+            assert same(got, diagnose(path, max_tokens=2000)), path
+        assert pool.started == 2 and pool.workers == 2
+        # A relative path and workdir are read from this process's working directory.
+        monkeypatch.chdir(logs[0].parent)
+        got = await pool.run("output.log", workdir=".", state="FAILED")
+        want = diagnose(logs[0], workdir=logs[0].parent, state="FAILED")
+        assert same(got, want)
+        assert pool.started == 2
+    finally:
+        await pool.close()
+    assert pool.workers == 0
+
+
+async def test_an_unreadable_log_is_a_diagnosis_error_and_the_worker_stays(
+    tmp_path: Path,
+) -> None:
+    pool = DiagnosisPool(1)
+    try:
+        with pytest.raises(DiagnosisError, match="no such file"):
+            await pool.run(tmp_path / "missing.log")
+        (tmp_path / "dir.log").mkdir()
+        with pytest.raises(DiagnosisError):
+            await pool.run(tmp_path / "dir.log")
+        good = tmp_path / "good.log"
+        good.write_text("Traceback (most recent call last):\nValueError: x\n")
+        assert (await pool.run(good)).error_type == "ValueError"
+        assert pool.started == 1
+    finally:
+        await pool.close()
+
+
+async def test_a_killed_worker_is_this_diagnosis_error_and_the_next_one_works(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "job.log"
+    log.write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    pool = DiagnosisPool(1)
+    try:
+        await pool.run(log)
+        (pid,) = pids(pool)
+        os.kill(pid, signal.SIGSTOP)  # it cannot answer: the kill comes while it is busy
+        task = asyncio.ensure_future(pool.run(log))
+        await until(lambda: pool._busy, "the request to be sent")
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(WorkerError, match="stopped: killed by SIGKILL"):
+            await task
+        again = await pool.run(log)
+        assert again.error_type == "KeyError"
+        assert pool.started == 2 and pids(pool) != [pid]
+    finally:
+        await pool.close()
+
+
+async def test_a_hung_worker_is_stopped_after_the_timeout(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    log.write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    pool = DiagnosisPool(1, timeout=1.0)
+    try:
+        await pool.run(log)
+        (pid,) = pids(pool)
+        os.kill(pid, signal.SIGSTOP)
+        with pytest.raises(WorkerError, match="longer than 1 s"):
+            await pool.run(log)
+        assert pool.workers == 0
+        with pytest.raises(ProcessLookupError):  # killed and reaped, not left stopped
+            os.kill(pid, 0)
+        assert (await pool.run(log)).error_type == "KeyError"
+    finally:
+        await pool.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["/nonexistent/python3"], [sys.executable, "-c", "import sys; sys.exit(3)"]],
+    ids=["no-interpreter", "exits-at-once"],
+)
+async def test_workers_that_cannot_start_fall_back_to_threads(
+    tmp_path: Path, command: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    log = tmp_path / "job.log"
+    log.write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    pool = DiagnosisPool(2, command=command)
+    try:
+        first, second = await asyncio.gather(pool.run(log), pool.run(log))
+        assert first.error_type == second.error_type == "KeyError"
+        assert pool.fallback_reason is not None
+        assert pool.started == 0 and pool.workers == 0
+        warnings = [r for r in caplog.records if "kernel's threads" in r.getMessage()]
+        assert len(warnings) == 1  # said once, not once per diagnosis
+    finally:
+        await pool.close()
+
+
+async def test_close_stops_a_running_diagnosis_and_reaps_every_worker(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    log.write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    pool = DiagnosisPool(2)
+    await asyncio.gather(pool.run(log), pool.run(log))
+    workers = list(pool._idle)
+    os.kill(workers[-1].process.pid, signal.SIGSTOP)  # the one taken next
+    task = asyncio.ensure_future(pool.run(log))
+    await until(lambda: pool._busy, "the request to be sent")
+    await pool.close()
+    with pytest.raises(WorkerError):
+        await task
+    assert all(w.process.returncode is not None for w in workers)
+    with pytest.raises(WorkerError, match="closed"):
+        await pool.run(log)
+
+
+async def test_a_crashed_worker_loses_no_job_and_a_new_run_diagnoses_again(
+    workdir: Path,
+) -> None:
+    rm = RunManager([Job("bad", FAIL)], workdir=workdir, poll_interval=0.1)
+    lm = rm.llm_manager
+    # The worker is started and stopped (SIGSTOP) before the job fails: its diagnosis hangs,
+    # and the pool's bound stops it.
+    lm.pool.timeout = 1.0
+    warm = workdir / "warm.log"
+    warm.write_text("ValueError: warm\n")
+    await lm.pool.run(warm)
+    (pid,) = pids(lm.pool)
+    os.kill(pid, signal.SIGSTOP)
+    rm.start()
+    try:
+        await rm.wait(timeout=60)
+        assert rm.job_manager.state("bad") is JobState.FAILED
+        diagnosis = lm.cached("bad")
+        assert diagnosis is not None and "longer than 1 s" in diagnosis.summary
+        assert rm.store.diagnoses.get("bad", 1) is None  # not kept: a new run tries again
+    finally:
+        await rm.close()
+    again = RunManager([], workdir=workdir, poll_interval=0.1)
+    again.start()
+    try:
+        await again.wait(timeout=60)
+        found = again.llm_manager.cached("bad")
+        assert found is not None and found.error_type == "ValueError"
+        assert "bad value 42" in (found.message or "")
+        assert again.store.diagnoses.get("bad", 1) is not None
+        assert len(again.store.jobs.attempts("bad")) == 1  # the job was not run again
+    finally:
+        await again.close()
