@@ -437,3 +437,24 @@ async def test_jobs_view_agrees_with_status(make_rm: MakeRM) -> None:
     assert not rm.closed
     await rm.close()
     assert rm.closed
+
+
+def test_the_latest_attempts_know_which_jobs_are_unfinished() -> None:
+    from adaptive_llm.jobs.model import Attempt
+    from adaptive_llm.managers.job_manager import LatestAttempts
+
+    def at(name: str, state: JobState) -> Attempt:
+        return Attempt(name, 1, state, f"/logs/{name}.log")
+
+    latest = LatestAttempts({"a": at("a", JobState.RUNNING), "b": at("b", JobState.FAILED)})
+    assert latest.unfinished == {"a"}
+    latest["a"] = at("a", JobState.COMPLETED)
+    latest["c"] = at("c", JobState.PENDING)
+    assert latest.unfinished == {"c"}
+    latest["b"] = at("b", JobState.PENDING)  # resubmitted: unfinished again
+    assert latest.unfinished == {"b", "c"}
+    del latest["c"]
+    assert latest.unfinished == {"b"} and set(latest) == {"a", "b"}
+    with pytest.raises(TypeError, match="one attempt at a time"):
+        latest.update({"d": at("d", JobState.RUNNING)})
+    assert "d" not in latest and latest.unfinished == {"b"}

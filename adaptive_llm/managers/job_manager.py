@@ -7,10 +7,10 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import JobBusyError as JobBusyError
 from ..errors import UnknownJobError as UnknownJobError
@@ -48,6 +48,33 @@ class FailureEvent:
     attempt: Attempt
 
 
+class LatestAttempts(dict[str, Attempt]):
+    """The latest attempt of each job by name, knowing at once how many are not final."""
+
+    def __init__(self, items: Mapping[str, Attempt] | None = None) -> None:
+        super().__init__()
+        #: Names of the jobs whose latest attempt is not final.
+        self.unfinished: set[str] = set()
+        for name, attempt in (items or {}).items():
+            self[name] = attempt
+
+    def __setitem__(self, name: str, attempt: Attempt) -> None:
+        super().__setitem__(name, attempt)
+        if attempt.state.is_final:
+            self.unfinished.discard(name)
+        else:
+            self.unfinished.add(name)
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(name)
+        self.unfinished.discard(name)
+
+    def _unsupported(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("set or delete one attempt at a time (the unfinished set follows them)")
+
+    update = setdefault = pop = popitem = clear = _unsupported
+
+
 class JobManager(BaseManager):
     """Owns the jobs of a run: their definitions, latest attempts and the polling loop."""
 
@@ -73,7 +100,7 @@ class JobManager(BaseManager):
                 raise ValueError(f"duplicate job name {job.name!r}: job names must be unique")
             self.jobs[job.name] = job
         #: Latest attempt of each job that has one.
-        self.attempts: dict[str, Attempt] = {}
+        self.attempts: LatestAttempts = LatestAttempts()
         #: Set when the scheduler did not answer the last poll (cleared when it answers).
         self.scheduler_error: str | None = None
         self.changes = Changes()
@@ -93,7 +120,7 @@ class JobManager(BaseManager):
         self.store.set_meta(OUTAGE_KEY, None)  # an earlier process's outage: polled anew
         for job in self.store.jobs.all(skip=self.jobs):
             self.jobs[job.name] = job
-        self.attempts = self.store.jobs.latest_attempts()
+        self.attempts = LatestAttempts(self.store.jobs.latest_attempts())
         self._loaded = True
 
     async def _record_jobs(self) -> None:
@@ -161,7 +188,7 @@ class JobManager(BaseManager):
         return attempt.state
 
     def all_final(self) -> bool:
-        if self._retrying:
+        if self._retrying or self.attempts.unfinished:  # at once, also with 100,000 jobs
             return False
         return all(
             name in self.attempts and self.attempts[name].state.is_final for name in self.jobs
@@ -200,6 +227,8 @@ class JobManager(BaseManager):
         self._wake.set()
 
     def active(self) -> list[Attempt]:
+        if not self.attempts.unfinished:
+            return []
         return [a for a in self.attempts.values() if not a.state.is_final]
 
     # -- loop ---------------------------------------------------------------------------------
@@ -245,7 +274,7 @@ class JobManager(BaseManager):
             self.attempts[attempt.job] = replace(attempt, scheduler_id=scheduler_id)
         if forget:
             self.store.jobs.delete_attempts([(a.job, a.number) for a in forget])
-            self.attempts = self.store.jobs.latest_attempts()
+            self.attempts = LatestAttempts(self.store.jobs.latest_attempts())
         return {a.job for a in forget}
 
     async def poll_once(self) -> int:

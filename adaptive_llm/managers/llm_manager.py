@@ -156,8 +156,8 @@ class LLMManager(BaseManager):
         """Every job whose latest attempt failed has its offline diagnosis cached (with
         ``llm`` and a model, also its signature's LLM diagnosis or the reason it failed), and
         the changes approved before a restart are applied."""
-        if self._finishing:
-            return False
+        if self._finishing or self._inflight or self._batch is not None or not self._events.empty():
+            return False  # at once, also with 100,000 jobs
         for attempt in self.job_manager.attempts.values():
             if not attempt.state.is_failure:
                 continue
