@@ -447,14 +447,14 @@ def test_the_latest_attempts_know_which_jobs_are_unfinished() -> None:
         return Attempt(name, 1, state, f"/logs/{name}.log")
 
     latest = LatestAttempts({"a": at("a", JobState.RUNNING), "b": at("b", JobState.FAILED)})
-    assert latest.unfinished == {"a"}
+    assert list(latest.unfinished) == ["a"]
     latest["a"] = at("a", JobState.COMPLETED)
     latest["c"] = at("c", JobState.PENDING)
-    assert latest.unfinished == {"c"}
+    assert list(latest.unfinished) == ["c"]
     latest["b"] = at("b", JobState.PENDING)  # resubmitted: unfinished again
-    assert latest.unfinished == {"b", "c"}
+    assert list(latest.unfinished) == ["c", "b"]  # in the order they became so
     del latest["c"]
-    assert latest.unfinished == {"b"} and set(latest) == {"a", "b"}
+    assert list(latest.unfinished) == ["b"] and set(latest) == {"a", "b"}
     with pytest.raises(TypeError, match="one attempt at a time"):
         latest.update({"d": at("d", JobState.RUNNING)})
-    assert "d" not in latest and latest.unfinished == {"b"}
+    assert "d" not in latest and list(latest.unfinished) == ["b"]

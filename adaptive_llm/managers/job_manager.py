@@ -53,21 +53,22 @@ class LatestAttempts(dict[str, Attempt]):
 
     def __init__(self, items: Mapping[str, Attempt] | None = None) -> None:
         super().__init__()
-        #: Names of the jobs whose latest attempt is not final.
-        self.unfinished: set[str] = set()
+        #: Names of the jobs whose latest attempt is not final (a dict: in the order they
+        #: became so).
+        self.unfinished: dict[str, None] = {}
         for name, attempt in (items or {}).items():
             self[name] = attempt
 
     def __setitem__(self, name: str, attempt: Attempt) -> None:
         super().__setitem__(name, attempt)
         if attempt.state.is_final:
-            self.unfinished.discard(name)
+            self.unfinished.pop(name, None)
         else:
-            self.unfinished.add(name)
+            self.unfinished[name] = None
 
     def __delitem__(self, name: str) -> None:
         super().__delitem__(name)
-        self.unfinished.discard(name)
+        self.unfinished.pop(name, None)
 
     def _unsupported(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("set or delete one attempt at a time (the unfinished set follows them)")
@@ -227,9 +228,8 @@ class JobManager(BaseManager):
         self._wake.set()
 
     def active(self) -> list[Attempt]:
-        if not self.attempts.unfinished:
-            return []
-        return [a for a in self.attempts.values() if not a.state.is_final]
+        attempts = self.attempts
+        return [attempts[name] for name in attempts.unfinished]
 
     # -- loop ---------------------------------------------------------------------------------
 
