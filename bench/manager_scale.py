@@ -1,41 +1,67 @@
 #!/usr/bin/env python3
-"""Event-loop health of the real managers with 10,000 jobs and a burst of 1,000 failures.
+"""Event-loop health of the real managers with many jobs, a burst of failures and many causes.
 
 What runs
     The real ``RunManager`` (with its ``JobManager``, ``LLMManager``, SQLite ``Store`` and the
-    offline diagnosis engine) on a temporary workdir, driven by ``BenchScheduler``: an
-    in-process ``Scheduler`` subclass defined here that accepts every submit at once and answers
-    each poll from memory, for every attempt it is asked about (as ``squeue`` would). Nothing
-    of ours is mocked; only the cluster is simulated.
+    offline diagnosis engine; with ``--llm scripted`` also the LLM diagnosis path, answered by
+    ``adaptive_llm.testing.ScriptedChatModel``) on a temporary workdir, driven by
+    ``BenchScheduler``: an in-process ``Scheduler`` subclass defined here that accepts every
+    submit at once and answers each poll from memory, for every attempt it is asked about (as
+    ``squeue`` would). Nothing of ours is mocked; only the cluster (and the LLM) is simulated.
+    The script imports the ``adaptive_llm`` of its own checkout (``config.package``).
 
 Phases (one run)
-    1. ``submit``: ``rm.start()`` and the JobManager's submission of all jobs (10,000).
+    0. ``--hog N``: N processes spinning like ``while True: pass`` start first and are killed
+       (and reaped) at the end, also on an error, Ctrl-C or SIGTERM; a hog whose bench died
+       (SIGKILL) stops by itself within milliseconds.
+    1. ``submit``: ``rm.start()`` and the JobManager's submission of all jobs.
     2. ``running``: the scheduler reports every job RUNNING; meanwhile "the jobs" write the
-       logs of the ones that will fail (1,000 small Python tracebacks, a handful of distinct
-       causes, varied paths and numbers), from another process as real jobs would.
-    3. ``failure``: in one poll the 1,000 jobs are FAILED. Measured from the start of that poll
-       until all 1,000 diagnoses are cached in the LLMManager.
+       logs of the ones that will fail (small Python tracebacks of ``--causes`` distinct bugs,
+       varied paths and numbers), from another process as real jobs would.
+    3. ``failure``: in one poll the ``--fail`` jobs are FAILED. Measured from the start of that
+       poll until all their diagnoses are cached in the LLMManager (with ``--llm``, also until
+       every signature's LLM diagnosis is stored).
     4. ``baseline``: the naive way, for comparison: one task per failure that calls
        ``adaptive_llm.diagnosis.diagnose`` directly on the loop thread and saves the result
-       (one store commit each), as the earlier attempt's failure hook did.
+       (one store commit each), as the earlier attempt's failure hook did; over at most
+       ``BASELINE_MAX`` (1,000) of the failures (``config.baseline`` says how many).
     5. ``drain``: the other jobs complete; ``rm.wait()`` returns; ``rm.close()``.
+
+Causes
+    The first six bugs are the original ones (a missing module, a config key, CUDA OOM, a
+    missing data file, a shape mismatch, a division by zero); more are made from templates of
+    other exception types and messages, each with its own file, function and culprit line.
+    Failure ``i`` has bug ``i % causes``; every job prints its own values (names, keys, sizes,
+    paths, nodes, seeds), so the signatures come from the bugs. The bench checks that the
+    distinct signatures of the cached diagnoses number exactly ``causes``, one per bug.
 
 Measures
     * event-loop lag: a probe task sleeps 10 ms in a loop and records how late it wakes up
-      (max, p99 and count per phase and over the whole run);
-    * time from the failing poll until all 1,000 diagnoses are cached (and the baseline's);
+      (max, p99 and count per phase and over the whole run). The bench's own synchronous
+      work (the simulated cluster changing 100,000 states, its checks) runs in a ``bench``
+      phase left out of the figures; its checks over all jobs yield every 2,000 jobs;
+    * time from the failing poll until all diagnoses are cached (and the baseline's), and
+      with ``--llm`` until all LLM diagnoses are stored, with ``llm_calls`` next to ``causes``;
     * CPU time of each ``JobManager.poll_once`` call: ``time.process_time`` (whole process, as
       specified; includes diagnosis threads running during the poll) and ``time.thread_time``
       (the loop thread only); max and median;
     * submission: wall time and a naive baseline (one ``add_attempt`` + ``set_scheduler_id``
-      store transaction pair per job on a scratch store, the pre-batching path);
-    * total wall time and peak RSS.
+      store transaction pair per job on a scratch store, the pre-batching path), timed over at
+      most 10,000 jobs and extrapolated to all;
+    * memory: peak RSS, RSS per job (RSS once all jobs are submitted minus RSS just before the
+      RunManager is created, over the jobs) and RSS after the failure burst;
+    * total wall time; the hogs' pids and CPU seconds.
 
-Goals (issue 2, "Bench"): max lag <= 50 ms, all diagnoses <= 5 s.
+Goals (issue 17, "Scale"; in ``goals``, each with its figure and ``met``): max lag <= 50 ms
+over the whole run, all diagnoses cached <= 10 s from the failing poll, peak RSS <= 500 MB,
+and with ``--llm`` one LLM call per cause. (Issue 2 asked for <= 5 s at 10,000 / 1,000.)
 
 Run
-    .venv/bin/python bench/manager_scale.py [--jobs 10000] [--failures 1000]
-        [--poll-interval 0.5] [--no-baseline]
+    .venv/bin/python bench/manager_scale.py [--jobs 10000] [--fail 1000] [--causes 6]
+        [--hog 0] [--llm offline|scripted] [--poll-interval 0.5] [--no-baseline]
+    The issue's bench: --jobs 100000 --fail 10000 --causes 50 (quiet, and with --hog 2).
+    ``--failures`` is an alias of ``--fail``. Exit status 1 (and a message) when a phase
+    times out; 2 for bad arguments.
 
 One JSON document on stdout; progress on stderr.
 """
@@ -49,8 +75,11 @@ import multiprocessing
 import os
 import platform
 import random
+import re
 import resource
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,15 +88,27 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from adaptive_llm.diagnosis import diagnose
-from adaptive_llm.jobs.model import Attempt, Job, JobState
-from adaptive_llm.jobs.schedulers.base import AttemptReport, Scheduler, SubmitRequest
-from adaptive_llm.managers.run_manager import RunManager
-from adaptive_llm.store import Store
+#: This checkout's package, not whichever one the venv has installed (editable: /work/main).
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import adaptive_llm  # noqa: E402
+from adaptive_llm.diagnosis import diagnose  # noqa: E402
+from adaptive_llm.jobs.model import Attempt, Job, JobState  # noqa: E402
+from adaptive_llm.jobs.schedulers.base import AttemptReport, Scheduler, SubmitRequest  # noqa: E402
+from adaptive_llm.managers.run_manager import RunManager  # noqa: E402
+from adaptive_llm.store import Store  # noqa: E402
 
 LAG_GOAL_MS = 50.0
-DIAGNOSIS_GOAL_S = 5.0
+DIAGNOSIS_GOAL_S = 10.0
+RSS_GOAL_MB = 500.0
 PROBE_INTERVAL = 0.010
+#: The inline baseline diagnoses at most this many failures (10,000 on the loop take minutes).
+BASELINE_MAX = 1_000
+#: The naive submission is timed over at most this many jobs (and extrapolated to all).
+NAIVE_SUBMIT_MAX = 10_000
+#: Jobs the bench's own checks look at between two turns of the loop.
+CHECK_CHUNK = 2_000
 
 
 def log(message: str) -> None:
@@ -205,21 +246,255 @@ _CAUSES: list[tuple[str, list[str]]] = [
 ]
 
 
-def failure_log(index: int, job: str, rng: random.Random) -> tuple[str, str]:
-    """A few dozen lines of training output ending in a traceback; returns (cause, text)."""
-    cause, frames = _CAUSES[index % len(_CAUSES)]
+#: Bugs beyond the first six, as a Python traceback ends: ``(exception, message, culprit
+#: code)``; the culprit is the deepest frame. (No library frames below it: when a job's
+#: frames are not found in its working directory, the engine takes the deepest frame as the
+#: culprit, so two bugs ending in one library frame with one message would share a signature.)
+#: ``{...}`` fields vary per job (masked by the signature: numbers, quoted values, paths, hex);
+#: ``<...>`` fields are fixed per bug (picked when the bug is made: the same bug names the
+#: same attribute, key or tool in every job).
+_TEMPLATES: list[tuple[str, str, str]] = [
+    (
+        "ValueError",
+        "invalid literal for int() with base 10: '{word}'",
+        'step = int(row["<col>"])',
+    ),
+    (
+        "TypeError",
+        "unsupported operand type(s) for +: 'Tensor' and 'NoneType'",
+        "loss = loss + <attr>",
+    ),
+    (
+        "IndexError",
+        "index {n1} is out of bounds for dimension 0 with size {n2}",
+        "sample = self.<attr>[idx]",
+    ),
+    (
+        "AttributeError",
+        "'NoneType' object has no attribute '<attr>'",
+        "self.scheduler.<attr>()",
+    ),
+    (
+        "KeyError",
+        "'sample_{n1:05d}'",
+        "meta = self.index[key]",
+    ),
+    (
+        "FileNotFoundError",
+        "[Errno 2] No such file or directory: '/scratch/{user}/run-{n1}/checkpoint-{n2}.pt'",
+        'with open(path, "rb") as fh:',
+    ),
+    (
+        "PermissionError",
+        "[Errno 13] Permission denied: '/shared/results/{user}/metrics-{n1}.csv'",
+        'with open(out_path, "w") as fh:',
+    ),
+    (
+        "RuntimeError",
+        "Expected all tensors to be on the same device, but found at least two devices,"
+        " cuda:{rank} and cpu!",
+        "logits = self.head(hidden) + self.<attr>",
+    ),
+    (
+        "AssertionError",
+        "expected {n1} samples in shard {n2}, got {n3}",
+        'assert len(samples) == expected, f"expected {expected} samples, got {len(samples)}"',
+    ),
+    (
+        "json.decoder.JSONDecodeError",
+        "Expecting value: line {n1} column {n2} (char {n3})",
+        "cfg = json.load(fh)",
+    ),
+    (
+        "OSError",
+        "[Errno 28] No space left on device: '/tmp/tmp{hex}/events.out.tfevents.{n1}'",
+        "self.writer.flush()",
+    ),
+    (
+        "ImportError",
+        "cannot import name '<name>' from '<mod>'"
+        " (/opt/venv/lib/python3.11/site-packages/<mod>/__init__.py)",
+        "from <mod> import <name>",
+    ),
+    (
+        "UnicodeDecodeError",
+        "'utf-8' codec can't decode byte 0x{byte:02x} in position {n1}: invalid start byte",
+        "text = raw.decode()",
+    ),
+    (
+        "ConnectionRefusedError",
+        "[Errno 111] Connection refused",
+        "self.sock.connect((host, port))",
+    ),
+    (
+        "TimeoutError",
+        "timed out after {n1} s waiting for rank {rank} to join the barrier",
+        "dist.barrier()",
+    ),
+    (
+        "sqlite3.OperationalError",
+        "database is locked",
+        'db.execute("INSERT INTO runs VALUES (?, ?)", (run_id, score))',
+    ),
+    (
+        "subprocess.CalledProcessError",
+        "Command '['<tool>', '--input', '/scratch/{user}/{n1}.bin']' returned non-zero exit"
+        " status {code}.",
+        "raise subprocess.CalledProcessError(proc.returncode, cmd)",
+    ),
+    (
+        "_pickle.UnpicklingError",
+        "invalid load key, '{letter}'.",
+        "cache = pickle.load(fh)",
+    ),
+    (
+        "NameError",
+        "name '<name>' is not defined",
+        "scale = <name> * base_lr",
+    ),
+    (
+        "ZeroDivisionError",
+        "float division by zero",
+        "throughput = n_samples / elapsed",
+    ),
+    (
+        "NotImplementedError",
+        "<cls> does not support gradient checkpointing yet",
+        "model.gradient_checkpointing_enable()",
+    ),
+    (
+        "ValueError",
+        "operands could not be broadcast together with shapes ({n1},{n2}) ({n3},)",
+        "weights = counts * self.<attr>",
+    ),
+    (
+        "OverflowError",
+        "cannot convert float infinity to integer",
+        "n_steps = int(total / rate)",
+    ),
+    (
+        "numpy.core._exceptions._ArrayMemoryError",
+        "Unable to allocate {rank}.{n2} GiB for an array with shape ({n2}, {n3}) and data type"
+        " float64",
+        "buf = np.zeros((n, dim))",
+    ),
+    (
+        "ValueError",
+        "Expected input batch_size ({n1}) to match target batch_size ({n2}).",
+        "loss = F.cross_entropy(logits, target)",
+    ),
+    (
+        "RecursionError",
+        "maximum recursion depth exceeded while calling a Python object",
+        "return self.<attr>(node.parent)",
+    ),
+    (
+        "StopIteration",
+        "",
+        "batch = next(self.<attr>)",
+    ),
+    (
+        "KeyError",
+        "'<col>'",
+        'value = record["<col>"]',
+    ),
+]
+
+_FILES = [
+    "data/loader.py", "data/dataset.py", "data/augment.py", "tokenizer.py", "checkpoint.py",
+    "optim.py", "schedule.py", "evaluate.py", "dist.py", "utils/io.py", "utils/logging.py",
+    "callbacks.py", "features.py", "sampler.py", "export.py", "layers/attention.py",
+]  # fmt: skip
+_FUNCS = [
+    "load", "__getitem__", "collate", "step", "save", "restore", "evaluate", "setup",
+    "forward", "encode", "write", "run", "update", "prepare", "sync", "build",
+]  # fmt: skip
+_WORDS = {
+    "col": ["step", "epoch", "label", "target", "weight", "split", "id"],
+    "attr": ["aux_loss", "buffer", "cache", "bias", "iterator", "mask", "walk", "shards"],
+    "name": ["fused_adam", "rotary_embedding", "BATCH_SCALE", "warmup_steps", "load_shard"],
+    "mod": ["transformers", "apex", "xformers", "accelerate", "datasets"],
+    "tool": ["ffmpeg", "sox", "bcftools", "samtools", "convert"],
+    "cls": ["GPT2Model", "ConvNeXt", "SwinBlock", "Mamba", "UNet2D"],
+}
+
+#: Where the first six bugs point (``basename:line``): the made bugs point elsewhere.
+_SIX_CULPRITS = {"train.py:7", "config.py:47", "loop.py:54", "train.py:64", "model.py:68"}
+_SIX_CULPRITS |= {"metrics.py:75"}
+
+
+def make_causes(count: int) -> list[tuple[str, list[str]]]:
+    """``count`` distinct bugs ``(name, frames)``: the six above, then made ones.
+
+    A made bug is a template (cycled, so exception types vary) with its own file, function,
+    culprit line (unique ``basename:line`` over all bugs), call site and fixed names; the
+    same ``count`` always makes the same bugs.
+    """
+    causes = _CAUSES[:count]
+    taken = set(_SIX_CULPRITS)
+    rng = random.Random(17)
+    for k in range(len(causes), count):
+        error, message, code = _TEMPLATES[(k - len(_CAUSES)) % len(_TEMPLATES)]
+        file, func = rng.choice(_FILES), rng.choice(_FUNCS)
+        line = rng.randint(12, 640)
+        while f"{file.rsplit('/', 1)[-1]}:{line}" in taken:
+            line += 1
+        taken.add(f"{file.rsplit('/', 1)[-1]}:{line}")
+        fixed = {key: rng.choice(words) for key, words in _WORDS.items()}
+
+        def fill(text: str, fixed: dict[str, str] = fixed) -> str:
+            for key, word in fixed.items():
+                text = text.replace(f"<{key}>", word)
+            return text
+
+        frames = [
+            f'  File "{{src}}/train.py", line {rng.randint(60, 220)}, in main',
+            f"    {func}(args)" if func != "__getitem__" else "    batch = next(it)",
+            f'  File "{{src}}/{file}", line {line}, in {func}',
+            "    " + fill(_literal(code)),
+            fill(f"{error}: {message}" if message else error),
+        ]
+        causes.append((f"{k + 1:02d}-{error.rsplit('.', 1)[-1]}", frames))
+    return causes
+
+
+def _literal(text: str) -> str:
+    """``text`` as a format string that renders as itself."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def failure_log(
+    index: int, job: str, rng: random.Random, causes: Sequence[tuple[str, list[str]]]
+) -> tuple[int, str]:
+    """A few dozen lines of training output ending in a traceback of bug ``index % len(causes)``;
+    returns (that bug's number, text)."""
+    number = index % len(causes)
+    _cause, frames = causes[number]
     src = f"/home/user/project-{index % 7}/src"
-    values = {
+    values: dict[str, Any] = {
         "src": src,
         "mod": rng.choice(["wandb", "einops", "flash_attn", "deepspeed"]),
         # One bug per cause: its culprit line is the same in every job (other values vary).
-        "line": 40 + 7 * (index % len(_CAUSES)),
+        "line": 40 + 7 * number,
         "key": rng.choice(["lr", "weight_decay", "betas"]),
         "mib": rng.randint(100, 4000),
         "shard": rng.randint(0, 999),
         "a": rng.choice([256, 512, 768]),
         "b": rng.choice([1024, 2048]),
     }
+    if number >= len(_CAUSES):  # what a made bug's message varies with
+        values.update(
+            n1=rng.randint(1, 99_999),
+            n2=rng.randint(1, 4096),
+            n3=rng.randint(1, 4096),
+            word=rng.choice(["", "1e-4", "step_3", "N/A", "12abc", "-"]),
+            user=rng.choice(["alice", "bob", "chen", "dana", "eli"]),
+            hex=f"{rng.getrandbits(32):08x}",
+            rank=rng.randint(0, 7),
+            byte=rng.randint(0x80, 0xFF),
+            code=rng.choice([1, 2, 127, 134, 139]),
+            letter=rng.choice("<vx{"),
+        )
     lines = [
         f"job {job} starting on node{rng.randint(1, 64):03d}",
         f"python 3.11.9, torch 2.5.1, seed {rng.randint(0, 10**6)}",
@@ -231,24 +506,24 @@ def failure_log(index: int, job: str, rng: random.Random) -> tuple[str, str]:
         )
     lines.append("Traceback (most recent call last):")
     lines.extend(frame.format(**values) for frame in frames)
-    return cause, "\n".join(lines) + "\n"
+    return number, "\n".join(lines) + "\n"
 
 
-def write_failure_logs(targets: Sequence[tuple[str, str]], seed: int) -> dict[str, int]:
-    """What the failing jobs ``(name, log path)`` printed.
+def write_failure_logs(targets: Sequence[tuple[str, str]], seed: int, causes: int) -> int:
+    """What the failing jobs ``(name, log path)`` printed; returns the bytes written.
 
     Runs in another process, as jobs do: a thread here would compete for the GIL with the
     event loop and charge the managers for the bench's own work.
     """
     rng = random.Random(seed)
-    causes: dict[str, int] = {}
+    bugs = make_causes(causes)
+    written = 0
     for i, (name, log_path) in enumerate(targets):
-        cause, text = failure_log(i, name, rng)
-        causes[cause] = causes.get(cause, 0) + 1
+        _number, text = failure_log(i, name, rng, bugs)
         path = Path(log_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return causes
+        written += path.write_text(text, encoding="utf-8")
+    return written
 
 
 # -- measurement -----------------------------------------------------------------------------
@@ -334,12 +609,131 @@ class PollTimer:
         }
 
 
-async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+async def until(
+    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.005
+) -> None:
     deadline = time.perf_counter() + timeout
     while not predicate():
         if time.perf_counter() > deadline:
             raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(interval)
+
+
+async def until_all(
+    items: Sequence[str], ok: Callable[[str], bool], timeout: float, what: str
+) -> None:
+    """Until ``ok(item)`` holds for every item, checked ``CHECK_CHUNK`` at a time with the loop
+    running in between, so that the bench's own checks over 100,000 jobs do not stall the
+    loop it measures. An item found ok is not checked again (the conditions only grow)."""
+    deadline = time.perf_counter() + timeout
+    done = 0
+    while done < len(items):
+        end = min(done + CHECK_CHUNK, len(items))
+        while done < end and ok(items[done]):
+            done += 1
+        if done < end:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(
+                    f"timed out after {timeout:g}s waiting for {what} ({done}/{len(items)})"
+                )
+            await asyncio.sleep(0.005)
+        else:
+            await asyncio.sleep(0)
+
+
+def rss_bytes() -> int:
+    """This process's resident set size now (Linux; elsewhere the peak so far)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def mib(value: float) -> float:
+    return round(value / 2**20, 1)
+
+
+class Hogs:
+    """``count`` processes that burn a CPU each (started before the run, killed after it).
+
+    Each spins like ``while True: pass``, checking every few milliseconds that the bench is
+    still its parent, so that a bench killed with SIGKILL leaves no hog behind either.
+    """
+
+    CODE = (
+        "import os\n"
+        "parent = os.getppid()\n"
+        "while os.getppid() == parent:\n"
+        "    for _ in range(200_000):\n"
+        "        pass\n"
+    )
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.cpu_s: list[float | None] = []
+        self.pids: list[int] = []
+
+    def start(self) -> None:
+        for _ in range(self.count):
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", self.CODE],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+        if self.procs:
+            log(f"{self.count} CPU hog(s) running: pids {[p.pid for p in self.procs]}")
+
+    def stop(self) -> None:
+        """Kill and reap every hog (idempotent); records the CPU time each burned."""
+        if not self.procs:
+            return
+        self.cpu_s = [_cpu_seconds(p.pid) for p in self.procs]
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                log(f"hog {p.pid} did not exit after SIGKILL")
+        self.pids = [p.pid for p in self.procs]
+        self.procs = []
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "processes": self.count,
+            "pids": self.pids,
+            "cpu_s": [None if c is None else round(c, 1) for c in self.cpu_s],
+        }
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of ``pid`` (Linux ``/proc``), None when unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def scripted_model() -> Any:
+    """A ``ScriptedChatModel`` that answers every LLM diagnosis with a short text."""
+    from adaptive_llm.testing import ScriptedChatModel
+
+    def answer(messages: list[Any]) -> str:
+        facts = messages[-1].text if messages else ""
+        error = re.search(r'"error_type": "([^"]+)"', facts)
+        kind = error.group(1) if error else "the error"
+        return (
+            f"**{kind}** at the culprit line shown in the excerpt (scripted answer): fix the"
+            " input or the code there and resubmit."
+        )
+
+    return ScriptedChatModel(answer)
 
 
 def naive_submit_seconds(jobs: Sequence[Job], workdir: Path) -> float:
@@ -366,20 +760,58 @@ def naive_submit_seconds(jobs: Sequence[Job], workdir: Path) -> float:
 # -- the run ---------------------------------------------------------------------------------
 
 
+async def own_work(probe: LagProbe, work: Callable[[], Any]) -> Any:
+    """Run the bench's own synchronous ``work`` (the simulated cluster, the checks) in the
+    ``bench`` phase, which the lag figures leave out: it would be charged to the managers."""
+    phase, probe.phase = probe.phase, "bench"
+    try:
+        result = work()
+        await asyncio.sleep(2 * PROBE_INTERVAL)  # the probe wakes up (late) in this phase
+    finally:
+        probe.phase = phase
+    return result
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     wall0 = time.perf_counter()
+    scale = max(1.0, args.jobs / 10_000)  # timeouts grow with the run
     jobs = [
-        Job(name=f"job-{i:05d}", command=["python", "train.py", str(i)]) for i in range(args.jobs)
+        Job(name=f"job-{i:06d}", command=["python", "train.py", str(i)]) for i in range(args.jobs)
     ]
     scheduler = BenchScheduler()
-    rm = RunManager(jobs, workdir=workdir, scheduler=scheduler, poll_interval=args.poll_interval)
+    model = scripted_model() if args.llm == "scripted" else None
+    memory: dict[str, Any] = {}
+    rss_before = rss_bytes()
+    memory["rss_before_run_manager_mib"] = mib(rss_before)
+    rm = RunManager(
+        jobs, workdir=workdir, scheduler=scheduler, poll_interval=args.poll_interval, llm=model
+    )
+    try:
+        return await _phases(args, rm, scheduler, model, jobs, memory, rss_before, scale, wall0)
+    finally:
+        if not rm.closed:
+            await asyncio.wait_for(rm.close(), 30)
+
+
+async def _phases(
+    args: argparse.Namespace,
+    rm: RunManager,
+    scheduler: BenchScheduler,
+    model: Any,
+    jobs: list[Job],
+    memory: dict[str, Any],
+    rss_before: int,
+    scale: float,
+    wall0: float,
+) -> dict[str, Any]:
     timer = PollTimer(rm.job_manager.poll_once)
     rm.job_manager.poll_once = timer  # type: ignore[method-assign]
     probe = LagProbe()
     probe_task = asyncio.create_task(probe.run())
     await asyncio.sleep(0.05)
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"memory": memory}
     jm, llm = rm.job_manager, rm.llm_manager
+    names = [job.name for job in jobs]
 
     # 1. submit
     log(f"submitting {args.jobs} jobs")
@@ -389,79 +821,112 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     start_call = time.perf_counter() - t0
     await asyncio.sleep(0.02)
     probe.phase = "submit"
-    await until(
-        lambda: len(jm.attempts) == args.jobs and all(a.scheduler_id for a in jm.attempts.values()),
-        120,
-        "all submissions",
+    await until(lambda: len(jm.attempts) == args.jobs, 120 * scale, "all attempts")
+    await until_all(
+        names, lambda n: bool(jm.attempts[n].scheduler_id), 120 * scale, "all submissions"
     )
     submit_s = time.perf_counter() - t0
     result["submit"] = {"start_call_s": round(start_call, 3), "all_submitted_s": round(submit_s, 3)}
+    rss_submitted = rss_bytes()
+    memory["rss_all_submitted_mib"] = mib(rss_submitted)
+    memory["rss_per_job_kib"] = round((rss_submitted - rss_before) / args.jobs / 1024, 2)
 
     # 2. running; the failing jobs write their logs meanwhile
     probe.phase = "running"
-    ids = sorted(scheduler.requests, key=int)
-    failing = random.Random(args.seed).sample(ids, args.failures)
-    scheduler.start_all()
+
+    def pick() -> list[str]:
+        ids = sorted(scheduler.requests, key=int)
+        scheduler.start_all()
+        return random.Random(args.seed).sample(ids, args.failures)
+
+    failing: list[str] = await own_work(probe, pick)
+    failing_jobs = [scheduler.requests[s].job.name for s in failing]
     t0 = time.perf_counter()
     targets = [
-        (scheduler.requests[s].job.name, str(scheduler.requests[s].log_path)) for s in failing
+        (name, str(scheduler.requests[s].log_path))
+        for name, s in zip(failing_jobs, failing, strict=True)
     ]
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        causes = await asyncio.get_running_loop().run_in_executor(
-            pool, write_failure_logs, targets, args.seed
+        written = await asyncio.get_running_loop().run_in_executor(
+            pool, write_failure_logs, targets, args.seed, args.causes
         )
     result["failure_logs"] = {
         "written_s": round(time.perf_counter() - t0, 3),
-        "causes": causes,
-        "bytes_mean": round(
-            statistics.mean(scheduler.requests[s].log_path.stat().st_size for s in failing)
-        ),
+        "causes": args.causes,
+        "bytes_mean": round(written / args.failures),
     }
-    await until(
-        lambda: all(a.state is JobState.RUNNING for a in jm.attempts.values()), 60, "running"
+    await until_all(
+        names, lambda n: jm.attempts[n].state is JobState.RUNNING, 60 * scale, "running"
     )
     await asyncio.sleep(2 * args.poll_interval)
 
     # 3. the failure burst
-    log(f"{args.failures} jobs fail in one poll")
-    failing_jobs = [scheduler.requests[s].job.name for s in failing]
-    probe.phase = "failure"
+    log(f"{args.failures} jobs fail in one poll ({args.causes} causes)")
     computed_before = llm.computed
-    scheduler.fail(failing)
+    await own_work(probe, lambda: scheduler.fail(failing))
+    probe.phase = "failure"
     await until(
-        lambda: (
-            llm.computed - computed_before >= args.failures
-            and all(llm.cached(name) is not None for name in failing_jobs)
-        ),
-        120,
-        "all diagnoses",
+        lambda: llm.computed - computed_before >= args.failures, 120 * scale, "all diagnoses"
     )
+    await until_all(failing_jobs, lambda n: llm.cached(n) is not None, 60, "cached diagnoses")
     done = time.perf_counter()
     assert scheduler.failure_reported_at is not None
     diag_s = done - scheduler.failure_reported_at
-    diagnoses = [llm.cached(name) for name in failing_jobs]
-    elapsed = [d.elapsed_ms for d in diagnoses if d is not None]
-    stored = len(rm.store.diagnoses.offline())
-    result["failure"] = {
-        "all_diagnosed_s": round(diag_s, 3),
-        "diagnoses_cached": sum(d is not None for d in diagnoses),
-        "diagnoses_stored": stored,
-        "distinct_signatures": len({d.signature for d in diagnoses if d is not None}),
-        "causes_written": len(causes),
-        "categories": sorted({d.category for d in diagnoses if d is not None}),
-        "engine_ms_per_log_mean": round(statistics.mean(elapsed), 3) if elapsed else None,
-        "diagnosis_concurrency": llm.concurrency,
-    }
-    await asyncio.sleep(0.5)  # let the probe see the tail of the burst
 
-    # 4. baseline: inline on the loop thread, one task per failure
+    def tally() -> dict[str, Any]:
+        diagnoses = [llm.cached(name) for name in failing_jobs]
+        per_cause: dict[int, set[str]] = {}
+        for i, d in enumerate(diagnoses):
+            if d is not None:
+                per_cause.setdefault(i % args.causes, set()).add(d.signature)
+        elapsed = [d.elapsed_ms for d in diagnoses if d is not None]
+        signatures = {d.signature for d in diagnoses if d is not None}
+        return {
+            "all_diagnosed_s": round(diag_s, 3),
+            "diagnoses_cached": sum(d is not None for d in diagnoses),
+            "diagnoses_stored": len(rm.store.diagnoses.offline()),
+            "causes": args.causes,
+            "distinct_signatures": len(signatures),
+            # each bug gives one signature, and no two bugs share one
+            "causes_with_one_signature": sum(len(s) == 1 for s in per_cause.values()),
+            "signatures_match_causes": len(signatures) == args.causes
+            and all(len(s) == 1 for s in per_cause.values()),
+            "categories": sorted({d.category for d in diagnoses if d is not None}),
+            "engine_ms_per_log_mean": round(statistics.mean(elapsed), 3) if elapsed else None,
+            "diagnosis_concurrency": llm.concurrency,
+            "_signatures": signatures,
+        }
+
+    failure = await own_work(probe, tally)
+    signatures: set[str] = failure.pop("_signatures")
+    result["failure"] = failure
+    if model is not None:  # the LLM diagnoses: one call per signature, in the background
+        await until(lambda: model.calls >= len(signatures), 120 * scale, "the LLM diagnoses")
+        await until(
+            lambda: signatures <= rm.store.diagnoses.llm_signatures(answered=True),
+            60,
+            "the LLM diagnoses stored",
+            interval=0.02,
+        )
+        llm_s = time.perf_counter() - scheduler.failure_reported_at
+        complete = await own_work(probe, lambda: llm.all_diagnosed(llm=True))
+        result["llm"] = {
+            "model": "scripted",
+            "all_llm_diagnosed_s": round(llm_s, 3),
+            "all_diagnosed_llm": complete,
+        }
+    await asyncio.sleep(0.5)  # let the probe see the tail of the burst
+    memory["rss_after_failures_mib"] = mib(rss_bytes())
+
+    # 4. baseline: inline on the loop thread, one task per failure (at most BASELINE_MAX)
     if not args.no_baseline:
-        log("baseline: diagnose() inline on the loop")
+        sample = failing_jobs[:BASELINE_MAX]
+        log(f"baseline: diagnose() inline on the loop, {len(sample)} failures")
         probe.phase = "baseline"
         await asyncio.sleep(0.05)
         store = rm.store
-        targets = [(name, jm.attempts[name], jm.jobs[name]) for name in failing_jobs]
-        remaining = len(targets)
+        targets_b = [(name, jm.attempts[name], jm.jobs[name]) for name in sample]
+        remaining = len(targets_b)
         finished = asyncio.Event()
 
         async def inline(name: str, attempt: Attempt, job: Job) -> None:
@@ -482,25 +947,39 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 finished.set()
 
         t0 = time.perf_counter()
-        tasks = [asyncio.create_task(inline(*t)) for t in targets]
+        tasks = [asyncio.create_task(inline(*t)) for t in targets_b]
         await finished.wait()
         base_s = time.perf_counter() - t0
         await asyncio.gather(*tasks)
         await asyncio.sleep(0.3)
-        result["baseline_inline"] = {"all_diagnosed_s": round(base_s, 3)}
+        result["baseline_inline"] = {
+            "failures": len(sample),
+            "capped": len(sample) < args.failures,
+            "all_diagnosed_s": round(base_s, 3),
+        }
 
     # 5. drain
     probe.phase = "drain"
-    scheduler.complete_rest()
+    await own_work(probe, scheduler.complete_rest)
     t0 = time.perf_counter()
-    await rm.wait(timeout=120)
+    await rm.wait(timeout=120 * scale)
     result["drain"] = {"rm_wait_s": round(time.perf_counter() - t0, 3)}
     probe.phase = "close"
     await rm.close()
     probe.stop()
     await probe_task
+    result["llm_calls"] = llm.llm_calls
+    if model is not None:
+        result["llm"]["model_calls"] = model.calls
 
-    result["naive_submit_s"] = round(naive_submit_seconds(jobs, workdir), 3)
+    sample_jobs = jobs[:NAIVE_SUBMIT_MAX]
+    naive_s = naive_submit_seconds(sample_jobs, rm.workdir)
+    result["naive_submit"] = {
+        "jobs": len(sample_jobs),
+        "measured_s": round(naive_s, 3),
+        # at the measured rate, for every job of the run
+        "estimated_s": round(naive_s * len(jobs) / len(sample_jobs), 3),
+    }
     result["polls"] = timer.summary()
     result["lag"] = {
         "whole_run": probe.summary(["start", "submit", "running", "failure", "drain", "close"]),
@@ -511,43 +990,122 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return result
 
 
-def main() -> None:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--failures", type=int, default=1_000)
+    parser.add_argument(
+        "--fail", "--failures", dest="failures", type=int, default=1_000, metavar="N",
+        help="jobs that fail in one poll (default 1000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--causes", type=int, default=6, metavar="N",
+        help="distinct bugs among the failures, each its own signature (default 6)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--hog", type=int, default=0, metavar="N", help="CPU-burning processes while it runs"
+    )
+    parser.add_argument(
+        "--llm", choices=["offline", "scripted"], default="offline",
+        help="scripted: LLM diagnoses by a ScriptedChatModel (default: offline engine only)",
+    )  # fmt: skip
     parser.add_argument("--poll-interval", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--workdir", help="keep the run here (default: a temporary directory)")
-    args = parser.parse_args()
-    if args.workdir:
-        figures = asyncio.run(run(args, Path(args.workdir)))
-    else:
-        with tempfile.TemporaryDirectory(prefix="manager_scale-") as tmp:
-            figures = asyncio.run(run(args, Path(tmp)))
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if not 1 <= args.failures <= args.jobs:
+        parser.error(f"--fail must be between 1 and --jobs ({args.jobs}), got {args.failures}")
+    if not 1 <= args.causes <= args.failures:
+        parser.error(
+            f"--causes must be between 1 and --fail ({args.failures}): each cause needs a"
+            f" failure, got {args.causes}"
+        )
+    if args.hog < 0:
+        parser.error("--hog must be 0 or more")
+    if not args.poll_interval > 0:
+        parser.error("--poll-interval must be positive")
+    return args
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through main's finally: the hogs are killed
+
+
+def main() -> int:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, _terminate)
+    hogs = Hogs(args.hog)
+    try:
+        hogs.start()
+        if args.workdir:
+            figures = asyncio.run(run(args, Path(args.workdir)))
+        else:
+            with tempfile.TemporaryDirectory(prefix="manager_scale-") as tmp:
+                figures = asyncio.run(run(args, Path(tmp)))
+    except TimeoutError as exc:
+        log(f"failed: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        hogs.stop()
 
     whole = figures["lag"]["whole_run"]
     failure_lag = figures["lag"].get("failure", {})
+    failure = figures["failure"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    max_lag = whole.get("max_ms", 0.0)
+    goals: dict[str, Any] = {
+        "max_lag": {"goal_ms": LAG_GOAL_MS, "ms": max_lag, "met": max_lag <= LAG_GOAL_MS},
+        "all_diagnoses": {
+            "goal_s": DIAGNOSIS_GOAL_S,
+            "s": failure["all_diagnosed_s"],
+            "met": failure["all_diagnosed_s"] <= DIAGNOSIS_GOAL_S,
+        },
+        "peak_rss": {
+            "goal_mb": RSS_GOAL_MB,
+            "mb": round(peak / 1e6, 1),
+            "met": peak <= RSS_GOAL_MB * 1e6,
+        },
+    }
+    if args.llm != "offline":
+        goals["llm_calls"] = {
+            "goal": "one per cause",
+            "causes": args.causes,
+            "llm_calls": figures["llm_calls"],
+            "met": figures["llm_calls"] == args.causes,
+        }
+    goals["all_met"] = all(goal["met"] for goal in goals.values())
     out: dict[str, Any] = {
         "config": {
             "jobs": args.jobs,
             "failures": args.failures,
+            "causes": args.causes,
+            "llm": args.llm,
+            "hog": hogs.report(),
             "poll_interval_s": args.poll_interval,
             "probe_interval_ms": PROBE_INTERVAL * 1000,
+            "baseline": "skipped"
+            if args.no_baseline
+            else f"inline over {min(args.failures, BASELINE_MAX)} of the failures"
+            + (f" (capped at {BASELINE_MAX})" if args.failures > BASELINE_MAX else ""),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            "package": str(Path(adaptive_llm.__file__).parent),
         },
-        "goals": {
-            "max_lag_ms": LAG_GOAL_MS,
-            "all_diagnoses_s": DIAGNOSIS_GOAL_S,
-            "max_lag_met": whole.get("max_ms", 0.0) <= LAG_GOAL_MS,
-            "all_diagnoses_met": figures["failure"]["all_diagnosed_s"] <= DIAGNOSIS_GOAL_S,
-        },
+        "goals": goals,
         "max_lag_ms": whole.get("max_ms"),
         "max_background_lag_ms": figures["lag"]["background"].get("max_ms"),
         "failure_phase_max_lag_ms": failure_lag.get("max_ms"),
-        "all_diagnosed_s": figures["failure"]["all_diagnosed_s"],
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "all_diagnosed_s": failure["all_diagnosed_s"],
+        "causes": args.causes,
+        "distinct_signatures": failure["distinct_signatures"],
+        "llm_calls": figures["llm_calls"],
+        "peak_rss_mib": mib(peak),
+        "rss_per_job_kib": figures["memory"]["rss_per_job_kib"],
         **figures,
     }
     base = figures.get("baseline_inline")
@@ -556,14 +1114,17 @@ def main() -> None:
         base["max_lag_ms"] = base_lag
         out["ratios"] = {
             "baseline_over_managers_lag": _ratio(base_lag, failure_lag.get("max_ms")),
-            "baseline_over_managers_diagnosis_time": _ratio(
-                base["all_diagnosed_s"], figures["failure"]["all_diagnosed_s"]
+            # per failure: the baseline may cover fewer failures than the managers did
+            "baseline_over_managers_diagnosis_time_per_failure": _ratio(
+                base["all_diagnosed_s"] / base["failures"],
+                failure["all_diagnosed_s"] / args.failures,
             ),
             "naive_over_managers_submit_time": _ratio(
-                figures["naive_submit_s"], figures["submit"]["all_submitted_s"]
+                figures["naive_submit"]["estimated_s"], figures["submit"]["all_submitted_s"]
             ),
         }
     print(json.dumps(out, indent=2))
+    return 0
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -573,4 +1134,4 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
