@@ -366,12 +366,14 @@ _RULES: tuple[Rule, ...] = (
         r"Could not find a version that satisfies|No matching distribution found"
         r"|ResolutionImpossible|Could not resolve dependencies|Failed to collect dependencies"
         r"|Unable to locate package|has no installation candidate|error occurred while installing"
-        r"|npm ERR! code E(?:RESOLVE|NOTARGET|404)|Could not find artifact|Failed to build \S+"
+        r"|npm ERR! code E(?:RESOLVE|NOTARGET|TARGET|404|NOTCACHED|INTEGRITY|NOVERSIONS)"
+        r"|Could not find artifact|Failed to build \S+"
         r"|subprocess-exited-with-error|Could not resolve all (?:files|dependencies)"
         r"|Could not install packages|Gem::\w*Error|version solving failed"
         # lockfiles out of date, resolvers that found no solution, modules not found by go
         r"|can only install packages when your package\.json and package-lock\.json"
-        r"|^npm error code E(?:RESOLVE|NOTARGET|404|USAGE)|Missing: \S+ from lock file"
+        r"|^npm error code E(?:RESOLVE|NOTARGET|TARGET|404|USAGE|NOTCACHED|INTEGRITY|NOVERSIONS)"
+        r"|Missing: \S+ from lock file"
         r"|lock ?file \S* ?needs to be updated|cannot update the lock file|--locked was passed"
         r"|ERR_PNPM_OUTDATED_LOCKFILE|error Your lockfile needs to be updated"
         r"|poetry\.lock is not consistent|changed significantly since poetry\.lock"
@@ -396,7 +398,9 @@ _RULES: tuple[Rule, ...] = (
         r"|Temporary failure in name resolution|Network is unreachable|Connection reset by peer"
         r"|Connection timed out|Read timed out|CERTIFICATE_VERIFY_FAILED|Max retries exceeded"
         r"|Failed to establish a new connection|Could not connect to|\b50[234] (?:Bad Gateway"
-        r"|Service Unavailable|Gateway Time-?out)",
+        r"|Service Unavailable|Gateway Time-?out)"
+        r"|^npm (?:ERR!|error) code E(?:CONNREFUSED|CONNRESET|TIMEDOUT|AI_AGAIN|NOTFOUND"
+        r"|NETUNREACH|HOSTUNREACH)\b",
         72,
         "network",
     ),
@@ -642,6 +646,8 @@ _NEEDS: dict[str, tuple[str, ...]] = {
         "bad gateway",
         "service unavailable",
         "gateway time",
+        "npm err! code e",
+        "npm error code e",
     ),
     "permission": ("permission denied", "eacces", "not permitted"),
     "missing_file": ("no such file", "enoent", "can't open"),

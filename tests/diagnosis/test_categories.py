@@ -219,6 +219,44 @@ xUnit.net Console Runner v2.4.0-beta.1.build3958 (64-bit .NET Core 4.6.0.0)
         "main.tf",
         2,
     ),
+    (
+        # npm 10+ with --offline fetches the package missing from the lock file first
+        "npm_offline_cache_miss",
+        "npm error code ENOTCACHED\n"
+        "npm error request to https://registry.npmjs.org/is-number failed: cache mode is"
+        " 'only-if-cached' but no cached response is available.\n"
+        "npm error A complete log of this run can be found in: /root/.npm/_logs/x-debug-0.log\n",
+        "dependency_install",
+        None,
+        None,
+    ),
+    (
+        "npm_integrity",
+        "npm ERR! code EINTEGRITY\nnpm ERR! sha512-abc integrity checksum failed when using"
+        " sha512: wanted sha512-abc but got sha512-def. (1234 bytes)\n",
+        "dependency_install",
+        None,
+        None,
+    ),
+    (
+        "npm_registry_down",
+        "npm error code ECONNREFUSED\n"
+        "npm error syscall connect\n"
+        "npm error errno ECONNREFUSED\n"
+        "npm error FetchError: request to http://127.0.0.1:4873/left-pad failed, reason: connect"
+        " ECONNREFUSED 127.0.0.1:4873\n",
+        "network",
+        None,
+        None,
+    ),
+    (
+        "npm_dns",
+        "npm ERR! code EAI_AGAIN\nnpm ERR! syscall getaddrinfo\n"
+        "npm ERR! request to https://registry.npmjs.org/x failed, reason: getaddrinfo EAI_AGAIN\n",
+        "network",
+        None,
+        None,
+    ),
 ]
 
 
