@@ -191,3 +191,27 @@ async def test_a_crashed_worker_loses_no_job_and_a_new_run_diagnoses_again(
         assert len(again.store.jobs.attempts("bad")) == 1  # the job was not run again
     finally:
         await again.close()
+
+
+async def test_a_diagnosis_cancelled_while_its_worker_starts_leaves_no_worker(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "job.log"
+    log.write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    pool = DiagnosisPool(1)
+    task = asyncio.ensure_future(pool.run(log))
+    await until(lambda: pool._starting, "the worker to be started")
+    (worker,) = pool._starting
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await pool.close()
+
+    def gone() -> bool:
+        try:
+            os.kill(worker.process.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    await until(gone, "the starting worker to be ended and reaped")

@@ -135,6 +135,8 @@ class DiagnosisPool:
         self.command = command or [sys.executable, "-c", _BOOT]
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
+        #: Workers started but not ready yet (``close`` stops them too).
+        self._starting: set[_Worker] = set()
         self._slots = asyncio.Semaphore(self.size)
         self._ids = 0
         self._closed = False
@@ -222,11 +224,20 @@ class DiagnosisPool:
             return None
         worker = _Worker(process)
         assert process.stdout is not None
+        self._starting.add(worker)
         try:
             raw = await within(process.stdout.readline(), START_TIMEOUT)
             ready = json.loads(raw) if raw else None
         except (TimeoutError, ValueError, asyncio.LimitOverrunError):
             ready = None
+        except BaseException:  # cancelled while it starts: it must not outlive this
+            worker.kill()
+            raise
+        finally:
+            self._starting.discard(worker)
+        if self._closed:
+            await worker.stop(0)
+            raise WorkerError("the diagnosis pool is closed")
         if not isinstance(ready, dict) or "ready" not in ready:
             worker.kill()
             reason = await worker._ended("it did not start")
@@ -253,7 +264,7 @@ class DiagnosisPool:
     def kill(self) -> None:
         """Kill every worker now, without waiting (``close`` waits and reaps them)."""
         self._closed = True
-        for worker in (*self._idle, *self._busy):
+        for worker in (*self._idle, *self._busy, *self._starting):
             worker.kill()
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
@@ -262,7 +273,7 @@ class DiagnosisPool:
         """Stop every worker (the running diagnoses' callers get a ``WorkerError``)."""
         self._closed = True
         idle, self._idle = self._idle, []
-        busy = list(self._busy)
+        busy = [*self._busy, *self._starting]
         for worker in busy:
             worker.kill()
         await asyncio.gather(*(w.stop() for w in (*idle, *busy)), return_exceptions=True)

@@ -414,7 +414,7 @@ class LLMManager(BaseManager):
             await self._save(job.name, attempt.number, result.to_dict())
         self._cache[(job.name, attempt.number)] = result
         self.computed += 1
-        if self.uses_model:
+        if self.uses_model and not transient:  # no lasting LLM answer about a worker crash
             self._schedule_llm(job, attempt, result)
         self.changes.notify()
         self.job_manager.changes.notify()
@@ -425,11 +425,23 @@ class LLMManager(BaseManager):
         together, ``SAVE_BATCH`` per transaction (a burst of 10,000 failures is not 10,000
         transactions). Returns once it is written."""
         if self._batch is None:
-            self._batch = ([], asyncio.get_running_loop().create_future())
-            self._spawn(self._write_batch(), name="save-diagnoses")
+            batch: tuple[list[tuple[str, int, dict[str, Any]]], asyncio.Future[None]] = (
+                [],
+                asyncio.get_running_loop().create_future(),
+            )
+            self._batch = batch
+            writer = self._spawn(self._write_batch(), name="save-diagnoses")
+            writer.add_done_callback(lambda _: self._abandon(batch))
         rows, written = self._batch
         rows.append((job, number, data))
         await asyncio.shield(written)
+
+    def _abandon(self, batch: tuple[list[Any], asyncio.Future[None]]) -> None:
+        """A writer cancelled before it ran: its waiters are cancelled, not left waiting."""
+        if self._batch is batch:
+            self._batch = None
+        if not batch[1].done():
+            batch[1].cancel()
 
     async def _write_batch(self) -> None:
         assert self._batch is not None
