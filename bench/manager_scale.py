@@ -50,6 +50,8 @@ Measures
       most 10,000 jobs and extrapolated to all;
     * memory: peak RSS, RSS per job (RSS once all jobs are submitted minus RSS just before the
       RunManager is created, over the jobs) and RSS after the failure burst;
+    * garbage collections: count, longest and total pause per generation (a full collection
+      holds the GIL in C, so it stalls the loop however the managers yield);
     * total wall time; the hogs' pids and CPU seconds.
 
 Goals (issue 17, "Scale"; in ``goals``, each with its figure and ``met``): max lag <= 50 ms
@@ -70,6 +72,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
@@ -109,6 +112,8 @@ BASELINE_MAX = 1_000
 NAIVE_SUBMIT_MAX = 10_000
 #: Jobs the bench's own checks look at between two turns of the loop.
 CHECK_CHUNK = 2_000
+#: Attempts the scheduler double answers for between two turns of the loop.
+ANSWER_CHUNK = 5_000
 
 
 def log(message: str) -> None:
@@ -142,10 +147,18 @@ class BenchScheduler(Scheduler):
     async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
         self.polls += 1
         status = self.status
-        result = {a.scheduler_id: status[a.scheduler_id] for a in attempts if a.scheduler_id}
+        result: dict[str, AttemptReport] = {}
+        # As a real scheduler's answer arrives (a pipe read in pieces), not in one stretch
+        # that would be charged to the managers' lag.
+        for begin in range(0, len(attempts), ANSWER_CHUNK):
+            if begin:
+                await asyncio.sleep(0)
+            for a in attempts[begin : begin + ANSWER_CHUNK]:
+                if a.scheduler_id:
+                    result[a.scheduler_id] = status[a.scheduler_id]
         if self.failure_reported_at is None and any(sid in result for sid in self._failing):
             self.failure_reported_at = time.perf_counter()
-        return result  # type: ignore[return-value]
+        return result
 
     async def cancel(self, attempt: Attempt) -> None:
         if attempt.scheduler_id:
@@ -572,6 +585,40 @@ class LagProbe:
         }
 
 
+class GcPauses:
+    """Records how long each garbage collection took, per generation (``gc.callbacks``).
+
+    A collection runs in C holding the GIL, on whichever thread allocated: a full (gen 2) one
+    over a large heap stalls the loop for as long as it takes."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._began = 0.0
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._began)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            f"gen{generation}": {
+                "collections": len(values),
+                "max_ms": round(max(values, default=0.0) * 1000, 1),
+                "total_ms": round(sum(values) * 1000, 1),
+            }
+            for generation, values in self.pauses.items()
+        }
+
+
 class PollTimer:
     """Wraps ``JobManager.poll_once`` to record CPU time per call."""
 
@@ -787,7 +834,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         jobs, workdir=workdir, scheduler=scheduler, poll_interval=args.poll_interval, llm=model
     )
     try:
-        return await _phases(args, rm, scheduler, model, jobs, memory, rss_before, scale, wall0)
+        with GcPauses() as pauses:
+            result = await _phases(
+                args, rm, scheduler, model, jobs, memory, rss_before, scale, wall0
+            )
+        result["gc"] = pauses.summary()
+        return result
     finally:
         if not rm.closed:
             await asyncio.wait_for(rm.close(), 30)
@@ -1105,6 +1157,7 @@ def main() -> int:
         "distinct_signatures": failure["distinct_signatures"],
         "llm_calls": figures["llm_calls"],
         "peak_rss_mib": mib(peak),
+        "gc_gen2_max_ms": figures["gc"]["gen2"]["max_ms"],
         "rss_per_job_kib": figures["memory"]["rss_per_job_kib"],
         **figures,
     }

@@ -34,6 +34,7 @@ def test_manager_scale_diagnoses_every_failure_once_per_cause_under_a_hog(proc: 
     assert hog["cpu_s"][0] > 0  # it did burn a CPU
     assert all(proc.gone(pid) for pid in hog["pids"])
     assert doc["memory"]["rss_all_submitted_mib"] > 0
+    assert doc["gc"]["gen0"]["collections"] > 0  # the pause recorder saw the run's collections
     assert "baseline_inline" not in doc and doc["config"]["baseline"] == "skipped"
 
 
