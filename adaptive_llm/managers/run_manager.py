@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Container, Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from .._core.aio import TaskSet, require_running_loop, wait_any, within
 from ..diagnosis import Diagnosis
 from ..errors import WorkdirBusyError as WorkdirBusyError
-from ..jobs.model import Attempt, Job
+from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.base import Scheduler
 from ..jobs.schedulers.local import LocalScheduler
 from ..llm.limits import ModelLimits
@@ -22,7 +23,7 @@ from ..store import Store, StoreError
 from ..store.layout import Layout
 from .job_manager import JobManager
 from .llm_manager import LLMManager
-from .views import JobView, build_views
+from .views import JobPage, JobView, build_views, run_of, shown_state
 from .workdir_lock import release_workdir, take_workdir
 
 log = logging.getLogger(__name__)
@@ -146,21 +147,80 @@ class RunManager:
 
     def jobs(self) -> list[JobView]:
         """Every job of the run (and those earlier runs left in the store), as it is now."""
+        return self._views(self.job_manager.jobs.values())
+
+    def job_page(
+        self,
+        start: int = 0,
+        count: int = 50,
+        *,
+        states: Container[JobState] | None = None,
+        match: str = "",
+    ) -> JobPage:
+        """``count`` jobs from the ``start``-th of those shown in ``states`` (None: all) whose
+        name holds ``match`` (case-insensitive), with counts over all jobs: what a paged
+        table needs, at the cost of one pass over the names and ``count`` views."""
+        jm = self.job_manager
+        jobs, attempts, outage = jm.jobs, jm.attempts, jm.scheduler_error
+        needle = match.casefold()
+        counts: Counter[JobState] = Counter()
+        chosen: list[str] = []
+        end = start + max(0, count)
+        matching = 0
+        get = attempts.get
+        for name in jobs:
+            state = shown_state(get(name), outage)
+            counts[state] += 1
+            if states is not None and state not in states:
+                continue
+            if needle and needle not in name.casefold():
+                continue
+            if start <= matching < end:
+                chosen.append(name)
+            matching += 1
+        return JobPage(
+            views=self._views([jobs[name] for name in chosen]),
+            start=start,
+            matching=matching,
+            total=len(jobs),
+            counts={state.value: n for state, n in counts.items()},
+        )
+
+    def grouped_views(self) -> list[JobView]:
+        """The views ``failures_by_cause`` groups: the failed and cancelled jobs, and every
+        job of a run a scheduler runs together (an Airflow DAG run, for its states)."""
+        jm = self.job_manager
+        jobs, attempts = jm.jobs, jm.attempts
+        chosen = []
+        for name, attempt in attempts.items():
+            job = jobs.get(name)
+            if job is None:
+                continue
+            state = attempt.state
+            if state.is_failure or state is JobState.CANCELLED or run_of(job, attempt):
+                chosen.append(job)
+        return self._views(chosen)
+
+    def _views(self, jobs: Iterable[Job]) -> list[JobView]:
         jm, lm = self.job_manager, self.llm_manager
         counts = self.store.chat.pending_counts()
         approvals = {t.removeprefix("job:"): n for t, n in counts.items() if t.startswith("job:")}
         return build_views(
-            jm.jobs.values(),
+            jobs,
             jm.attempts,
             lambda attempt: lm.cached(attempt.job, attempt.number),
             outage=jm.scheduler_error,
             approvals=approvals,
         )
 
+    @property
+    def unfinished(self) -> int:
+        """How many jobs have an attempt that is not final (at once, with 100,000 jobs)."""
+        return len(self.job_manager.attempts.unfinished)
+
     def job(self, name: str) -> JobView:
         """One job's view; ``UnknownJobError`` naming the known jobs if there is none."""
-        self.job_manager.job(name)
-        return next(view for view in self.jobs() if view.name == name)
+        return self._views([self.job_manager.job(name)])[0]
 
     @property
     def version(self) -> int:

@@ -13,7 +13,7 @@ from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.airflow_model import COMMAND as AIRFLOW_COMMAND
 from ..jobs.schedulers.airflow_model import TaskRef
 
-__all__ = ["JobView", "Where", "build_views", "run_of"]
+__all__ = ["JobPage", "JobView", "Where", "build_views", "run_of", "shown_state"]
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,10 @@ def build_views(
     views = []
     for job in jobs:
         attempt = attempts.get(job.name)
-        state = attempt.state if attempt else JobState.PENDING
+        state = shown_state(attempt, outage)
         reason = attempt.reason if attempt else None
-        if outage is not None and not state.is_final:
-            state, reason = JobState.UNKNOWN, f"scheduler not answering: {outage}"
+        if state is JobState.UNKNOWN and outage is not None:
+            reason = f"scheduler not answering: {outage}"
         found = diagnosis(attempt) if attempt is not None and attempt.state.is_failure else None
         location = found.location if found else None
         views.append(
@@ -125,6 +125,32 @@ def build_views(
             )
         )
     return views
+
+
+def shown_state(attempt: Attempt | None, outage: str | None) -> JobState:
+    """The state a job shows: its latest attempt's (``PENDING`` before its first), or
+    ``UNKNOWN`` while the scheduler does not answer (``outage``) and it is not final."""
+    state = attempt.state if attempt is not None else JobState.PENDING
+    if outage is not None and not state.is_final:
+        return JobState.UNKNOWN
+    return state
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of the jobs (``rm.job_page``): the views of the jobs shown, and counts over
+    all of them, so a table of 100,000 jobs builds 50 views, not 100,000."""
+
+    #: The views of the page's jobs, in the run's order.
+    views: list[JobView]
+    #: The index (among the matching jobs) of the page's first job.
+    start: int
+    #: How many jobs match the filter (all of them without one).
+    matching: int
+    #: How many jobs there are.
+    total: int
+    #: Jobs by shown state over all jobs (``{"FAILED": 3, "COMPLETED": 97}``).
+    counts: dict[str, int]
 
 
 def run_of(job: Job, attempt: Attempt | None) -> str | None:

@@ -1,15 +1,18 @@
 """``info(run_manager)``: a live table of the run's jobs, with a Chat button on failed jobs.
 
-One row widget per job, created once and updated in place (only the values that changed are
-sent to the browser). A tracked task on the kernel's loop waits for the managers' change
-notifications and refreshes at most every ``MIN_INTERVAL`` seconds (and every second while
-jobs run, for their runtimes).
+The table is paged: it holds the row widgets of one page (``page_size`` rows, 50 by default)
+and binds them to the page's jobs, so a run of 100,000 jobs costs 50 rows of widgets, not
+100,000, and a refresh builds the views of the page only (``rm.job_page``). Rows are updated
+in place (only the values that changed are sent to the browser). A tracked task on the
+kernel's loop waits for the managers' change notifications and refreshes at most every
+``MIN_INTERVAL`` seconds (and every second while jobs run, for their runtimes).
 
 Each row has a Log button (the log viewer, below the table) and a toggle beside its one-line
-diagnosis that shows the whole diagnosis under the row. A menu
-filters the rows by state. The chat or log opened is scrolled into view: ipywidgets has no
-scroll API, so a small script (our constant text and a CSS class, nothing from a job) is
-shown in a zero-height Output widget and calls ``scrollIntoView`` on the widget's DOM node.
+diagnosis that shows the whole diagnosis under the row. A menu filters the rows by state;
+with more jobs than a page, a pager (previous, next) and a box that finds jobs by name show.
+The chat or log opened is scrolled into view: ipywidgets has no scroll API, so a small script
+(our constant text and a CSS class, nothing from a job) is shown in a zero-height Output
+widget and calls ``scrollIntoView`` on the widget's DOM node.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import asyncio
 import html
 import itertools
 import logging
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.25
 #: Refresh at least this often while a job runs (its runtime ticks).
 TICK = 1.0
+#: Rows per page of the table.
+PAGE_SIZE = 50
 
 _WIDTHS = ("120px", "100px", "66px", "60px", "120px", "1 1 160px", "330px")
 #: The state filter's choices: label -> which states it shows (None: all).
@@ -87,12 +91,13 @@ def _runtime(seconds: float | None) -> str:
 
 
 class _Row:
-    """The widgets of one job's row; ``update`` sets only what changed."""
+    """The widgets of one row of the page, bound to one job at a time (``bind``); ``update``
+    sets only what changed."""
 
-    def __init__(self, table: InfoWidget, name: str) -> None:
-        self.name = name
+    def __init__(self, table: InfoWidget) -> None:
+        self.name = ""
+        self._table = table
         self.cells = [_cell(width) for width in _WIDTHS[:-1]]
-        self.cells[0].value = f"<b>{html.escape(name)}</b>"
         self.cells[5].add_class("adaptive-llm-diagnosis-cell")
         self.more = widgets.ToggleButton(
             value=False,
@@ -115,11 +120,12 @@ class _Row:
         for button in (self.log, self.chat, self.resubmit, self.cancel):
             button.layout = widgets.Layout(width="auto", height="26px", flex="0 0 auto")
         call = table.tasks.call
-        self.more.observe(lambda _: call(self._show_detail), "value")
-        self.chat.on_click(lambda _: call(table.open_chat, name))
-        self.log.on_click(lambda _: call(table.open_log, name))
-        self.resubmit.on_click(lambda _: call(table.start, table.rm.resubmit, name))
-        self.cancel.on_click(lambda _: call(table.start, table.rm.cancel_job, name))
+        # The job is read when the button is pressed: the row may show another job by then.
+        self.more.observe(lambda _: call(self._toggled), "value")
+        self.chat.on_click(lambda _: call(table.open_chat, self.name))
+        self.log.on_click(lambda _: call(table.open_log, self.name))
+        self.resubmit.on_click(lambda _: call(table.start, table.rm.resubmit, self.name))
+        self.cancel.on_click(lambda _: call(table.start, table.rm.cancel_job, self.name))
         actions = widgets.HBox(
             [self.log, self.chat, self.resubmit, self.cancel],
             layout=widgets.Layout(flex=f"0 0 {_WIDTHS[-1]}"),
@@ -135,7 +141,25 @@ class _Row:
         )
         self.box = widgets.VBox([line, self.detail])
         self.box.add_class("adaptive-llm-row")
+
+    def bind(self, name: str) -> None:
+        """Show job ``name`` in this row (its toggle as the user left it for that job)."""
+        if name == self.name:
+            return
+        if self.name:
+            self.box.remove_class(f"adaptive-llm-job-{self.name}")
+        self.name = name
+        self._view = None
         self.box.add_class(f"adaptive-llm-job-{name}")
+        self.cells[0].value = f"<b>{html.escape(name)}</b>"
+        self.more.value = name in self._table.expanded
+
+    def _toggled(self) -> None:
+        if self.more.value:
+            self._table.expanded.add(self.name)
+        else:
+            self._table.expanded.discard(self.name)
+        self._show_detail()
 
     def update(self, view: JobView) -> None:
         state = view.state
@@ -185,11 +209,19 @@ class _Row:
 class InfoWidget(widgets.VBox):  # type: ignore[misc]
     """``info(run_manager)``: see the module docstring."""
 
-    def __init__(self, rm: RunManager) -> None:
+    def __init__(self, rm: RunManager, *, page_size: int = PAGE_SIZE) -> None:
         self.rm = rm
+        self.page_size = max(1, page_size)  # ``info`` refuses less
+        #: The page shown (0: the first).
+        self.page = 0
         self.tasks = WidgetTasks(self._show_error)
+        #: The row widgets, bound to the page's jobs; built as the pages need them.
+        self._pool: list[_Row] = []
+        #: The rows shown, by the name of the job each shows.
         self.rows: dict[str, _Row] = {}
-        self._last: list[JobView] = []
+        #: Jobs whose whole diagnosis the user opened (kept across pages).
+        self.expanded: set[str] = set()
+        self._groups_seen = -1
         self._seen = 0
         self.chats: dict[str, ChatWidget] = {}
         self.logs: dict[str, LogViewer] = {}
@@ -208,12 +240,34 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
             layout=widgets.Layout(width="12em"),
         )
         self.filter.add_class("adaptive-llm-filter")
-        self.filter.observe(lambda _: self.tasks.call(self.refresh), "value")
+        self.filter.observe(lambda _: self.tasks.call(self._first_page), "value")
+        self.find = widgets.Text(
+            placeholder="find a job",
+            layout=widgets.Layout(width="14em"),
+        )
+        self.find.add_class("adaptive-llm-find")
+        self.find.observe(lambda _: self.tasks.call(self._first_page), "value")
+        self.previous = widgets.Button(icon="chevron-left", tooltip="The previous page")
+        self.previous.add_class("adaptive-llm-page-previous")
+        self.next = widgets.Button(icon="chevron-right", tooltip="The next page")
+        self.next.add_class("adaptive-llm-page-next")
+        for button in (self.previous, self.next):
+            button.layout = widgets.Layout(width="32px", height="26px")
+        self.previous.on_click(lambda _: self.tasks.call(self.go, self.page - 1))
+        self.next.on_click(lambda _: self.tasks.call(self.go, self.page + 1))
+        self.page_label = widgets.HTML()
+        self.page_label.add_class("adaptive-llm-page")
+        self.pager = widgets.HBox(
+            [self.find, self.previous, self.page_label, self.next],
+            layout=widgets.Layout(align_items="center", display="none"),
+        )
+        self.pager.add_class("adaptive-llm-pager")
         head = widgets.HBox(
             [_cell(w, f"<b>{h}</b>") for w, h in zip(_WIDTHS, _HEADINGS, strict=True)],
             layout=widgets.Layout(overflow="hidden"),
         )
         head.add_class("adaptive-llm-head")
+        self._head = head
         self.table = widgets.VBox([head])
         self.chat_area = widgets.VBox()
         self.chat_area.add_class("adaptive-llm-chat-area")
@@ -224,7 +278,7 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
             [
                 widgets.HTML(style_tag()),
                 widgets.HBox(
-                    [self.counts, self.filter],
+                    [self.counts, widgets.HBox([self.pager, self.filter])],
                     layout=widgets.Layout(justify_content="space-between", align_items="center"),
                 ),
                 self.table,
@@ -294,29 +348,56 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
     # -- updates ------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Bring the table up to date: new rows appended, changed cells updated."""
-        self._seen = self.rm.version
-        views = self.rm.jobs()
-        added = []
-        counts: dict[str, int] = defaultdict(int)
-        for view in views:
-            row = self.rows.get(view.name)
-            if row is None:
-                row = self.rows[view.name] = _Row(self, view.name)
-                added.append(row.box)
+        """Bring the table up to date: the page's rows bound to its jobs, changed cells
+        updated, the counts and the failures by cause."""
+        self._seen = version = self.rm.version
+        size = self.page_size
+        shown = FILTERS.get(self.filter.value)
+        match = self.find.value.strip()
+        page = self.rm.job_page(self.page * size, size, states=shown, match=match)
+        pages = max(1, -(-page.matching // size))
+        if self.page >= pages:  # the filter or the run shrank: the last page there is
+            self.page = pages - 1
+            page = self.rm.job_page(self.page * size, size, states=shown, match=match)
+        views = page.views
+        while len(self._pool) < len(views):
+            self._pool.append(_Row(self))
+        rows = {}
+        for row, view in zip(self._pool, views, strict=False):
+            row.bind(view.name)
             row.update(view)
-            shown = FILTERS.get(self.filter.value)
-            display = "" if shown is None or view.state in shown else "none"
-            if row.box.layout.display != display:
-                row.box.layout.display = display
-            counts[view.state.value] += 1
-        if added:
-            self.table.children = (*self.table.children, *added)
-        self._last = views
+            rows[view.name] = row
+        self.rows = rows
+        if len(self.table.children) != len(views) + 1:
+            self.table.children = (self._head, *(row.box for row in self._pool[: len(views)]))
+        self._pager(page.start, len(views), page.matching, page.total, pages)
         outage = self.rm.outage
-        self._set(self.counts, counts_html(counts, len(views), outage))
-        self._set(self.groups, groups_html(views))
+        self._set(self.counts, counts_html(page.counts, page.total, outage))
+        if version != self._groups_seen:  # one pass over the failures, when something changed
+            self._groups_seen = version
+            self._set(self.groups, groups_html(self.rm.grouped_views()))
         self.refreshes += 1
+
+    def go(self, page: int) -> None:
+        """Show page ``page`` (0: the first; clamped to the pages there are)."""
+        self.page = max(0, page)
+        self.refresh()
+
+    def _first_page(self) -> None:
+        self.page = 0
+        self.refresh()
+
+    def _pager(self, start: int, shown: int, matching: int, total: int, pages: int) -> None:
+        many = total > self.page_size
+        display = "" if many else "none"
+        if self.pager.layout.display != display:
+            self.pager.layout.display = display
+        label = (
+            f"{start + 1:,}-{start + shown:,} of {matching:,}" if shown else f"none of {total:,}"
+        )
+        self._set(self.page_label, label)
+        self.previous.disabled = self.page == 0
+        self.next.disabled = self.page >= pages - 1
 
     @staticmethod
     def _set(widget: widgets.HTML, value: str) -> None:
@@ -329,7 +410,7 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
         while True:
             changed = await self.rm.changed(timeout=TICK, since=seen)
             began = loop.time()
-            running = any(not row_view.is_final for row_view in self._last)
+            running = self.rm.unfinished > 0
             if changed or running:
                 seen = self.rm.version
                 try:
@@ -344,6 +425,9 @@ class InfoWidget(widgets.VBox):  # type: ignore[misc]
         self.notice.value = f"<b>Error:</b> {html.escape(str(exc) or type(exc).__name__)}"
 
 
-def info(run_manager: RunManager) -> InfoWidget:
-    """A live table of ``run_manager``'s jobs; call in a cell after ``rm.start()``."""
-    return InfoWidget(run_manager)
+def info(run_manager: RunManager, *, page_size: int = PAGE_SIZE) -> InfoWidget:
+    """A live table of ``run_manager``'s jobs, ``page_size`` rows a page; call in a cell after
+    ``rm.start()``."""
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise ValueError(f"page_size must be a whole number of rows, at least 1, not {page_size!r}")
+    return InfoWidget(run_manager, page_size=page_size)

@@ -477,3 +477,68 @@ async def test_fork_copies_the_chat_into_the_chosen_one(make_rm: MakeRm) -> None
     chat.fork_button.click()  # the copy has a conversation now: refused, said so
     await chat.idle()
     assert "Not forked" in bubbles(chat)[-1].value
+
+
+async def test_the_table_pages_its_rows_and_binds_them_to_the_page_jobs(make_rm: MakeRm) -> None:
+    jobs = [
+        Job(f"j{i:02d}", ["/bin/sh", "-c", "echo 'RuntimeError: bad'; exit 1" if i % 3 else "true"])
+        for i in range(23)
+    ]
+    rm = await started(make_rm, jobs)
+    table = info(rm, page_size=5)
+    try:
+        # One page of row widgets, not one per job; the pager shows with more jobs than a page.
+        assert list(table.rows) == ["j00", "j01", "j02", "j03", "j04"]
+        assert len(table.table.children) == 6 and len(table._pool) == 5
+        assert table.pager.layout.display == "" and table.page_label.value == "1-5 of 23"
+        assert table.previous.disabled and not table.next.disabled
+        assert "<b>23 jobs</b>" in table.counts.value and "15 failed" in table.counts.value
+        first = table.rows["j01"]
+        assert "adaptive-llm-job-j01" in first.box._dom_classes
+        first.more.value = True  # the whole diagnosis of j01, kept while paging
+        assert first.detail.layout.display == ""
+
+        table.next.click()
+        assert list(table.rows) == ["j05", "j06", "j07", "j08", "j09"]
+        assert table.page_label.value == "6-10 of 23" and not table.previous.disabled
+        row = table.rows["j06"]
+        assert row is first  # the same widgets, bound to another job
+        assert "adaptive-llm-job-j06" in row.box._dom_classes
+        assert "adaptive-llm-job-j01" not in row.box._dom_classes
+        assert not row.more.value and row.detail.layout.display == "none"
+        assert "j06" in row.cells[0].value and "COMPLETED" in row.cells[1].value
+        table.rows["j05"].chat.click()  # the chat of the job the row shows now
+        [chat] = table.chat_area.children
+        assert chat is table.chats["j05"] and "j01" not in table.chats
+
+        table.previous.click()
+        assert table.rows["j01"].more.value and table.rows["j01"].detail.value
+
+        table.go(99)  # past the end: the last page there is
+        assert list(table.rows) == ["j20", "j21", "j22"] and table.next.disabled
+        assert len(table.table.children) == 4 and table.page_label.value == "21-23 of 23"
+
+        table.filter.value = "failed"  # back to the first page of the failed jobs
+        assert table.page == 0 and list(table.rows) == ["j01", "j02", "j04", "j05", "j07"]
+        assert table.page_label.value == "1-5 of 15"
+        table.find.value = "J1"  # by name, whatever the case
+        assert list(table.rows) == ["j10", "j11", "j13", "j14", "j16"]
+        table.next.click()
+        assert list(table.rows) == ["j17", "j19"] and table.page_label.value == "6-7 of 7"
+        table.find.value = "nothing"
+        assert table.rows == {} and table.page_label.value == "none of 23"
+        assert len(table.table.children) == 1
+        assert "15 failed" in table.counts.value  # the counts are over all jobs
+    finally:
+        table.close()
+
+
+async def test_a_small_run_shows_no_pager(make_rm: MakeRm) -> None:
+    rm = await started(make_rm, [OK, BOOM])
+    table = info(rm)
+    try:
+        assert table.pager.layout.display == "none" and set(table.rows) == {"ok", "boom"}
+        with pytest.raises(ValueError, match="page_size"):
+            info(rm, page_size=0)
+    finally:
+        table.close()
