@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ..diagnosis.cli import Recorded
+    from ..jobs.model import Attempt
+    from ..store import Store
+    from ..store.layout import Layout
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -195,10 +200,6 @@ def _workdirs_in(directory: Path, most: int = 1000) -> list[str]:
 
 
 def _status(workdir: Path, *, as_json: bool) -> int:
-    from ..diagnosis import Diagnosis
-    from ..jobs.model import Attempt
-    from ..managers.job_manager import OUTAGE_KEY
-    from ..managers.views import build_views
     from ..store import Store, StoreError
     from ..store.layout import STATE_DIR, STORE_NAME, Layout
 
@@ -226,38 +227,72 @@ def _status(workdir: Path, *, as_json: bool) -> int:
         print(f"adaptive-llm: {exc}", file=sys.stderr)
         return 2
     try:
-        stored = store.diagnoses.offline()
-
-        def diagnosis(attempt: Attempt) -> Diagnosis | None:
-            data = stored.get((attempt.job, attempt.number))
-            try:
-                return Diagnosis.from_dict(data) if data else None
-            except (KeyError, TypeError, ValueError):
-                return None
-
-        counts = store.chat.pending_counts()
-        views = build_views(
-            sorted(store.jobs.all(), key=lambda job: job.name),
-            store.jobs.latest_attempts(),
-            diagnosis,
-            # An outage recorded by the run that drives the workdir now (an older one's is stale).
-            outage=store.meta(OUTAGE_KEY) if layout.in_use() else None,
-            approvals={t.removeprefix("job:"): n for t, n in counts.items()},
-        )
+        return _print_status(store, layout, as_json=as_json)
     except StoreError as exc:
         print(f"adaptive-llm: {exc}", file=sys.stderr)
         return 2
     finally:
         store.close()
-    rows = [view.to_dict() for view in views]
-    if as_json:
-        print(json.dumps({"jobs": rows}, indent=2))
-    else:
-        from ..managers.causes import causes_text, failures_by_cause
-        from .table import format_table, user_path
 
-        print(format_table(rows))  # paths the user can paste where they stand
-        causes = causes_text(failures_by_cause(views), show=user_path)
-        if causes:
-            print(f"\n{causes}")
+
+def _print_status(store: Store, layout: Layout, *, as_json: bool) -> int:
+    """Stream the rows of ``adaptive-llm status``: read, shown and forgotten a batch at a
+    time, so 100,000 jobs print from the first rows on in bounded memory (only the failures'
+    views are kept, for the causes after the table)."""
+    from ..diagnosis import Diagnosis
+    from ..jobs.model import JobState
+    from ..managers.causes import causes_text, failures_by_cause
+    from ..managers.job_manager import OUTAGE_KEY
+    from ..managers.views import JobView, build_views
+    from .table import stream_table, user_path
+
+    # An outage recorded by the run that drives the workdir now (an older one's is stale).
+    outage = store.meta(OUTAGE_KEY) if layout.in_use() else None
+    approvals = {t.removeprefix("job:"): n for t, n in store.chat.pending_counts().items()}
+    grouped: list[JobView] = []
+
+    def views() -> Iterator[JobView]:
+        for batch in store.jobs.latest_by_name():
+            attempts = {job.name: a for job, a, _ in batch if a is not None}
+            stored = {job.name: data for job, _, data in batch if data is not None}
+
+            def diagnosis(attempt: Attempt, stored: dict[str, str] = stored) -> Diagnosis | None:
+                data = stored.get(attempt.job)
+                try:
+                    return Diagnosis.from_dict(json.loads(data)) if data else None
+                except (KeyError, TypeError, ValueError):
+                    return None
+
+            jobs = [job for job, _, _ in batch]
+            for view in build_views(jobs, attempts, diagnosis, outage=outage, approvals=approvals):
+                if view.state.is_failure or view.state is JobState.CANCELLED or view.run:
+                    grouped.append(view)
+                yield view
+
+    out = sys.stdout
+    if as_json:  # the text of json.dumps({"jobs": rows}, indent=2), a row at a time
+        out.write('{\n  "jobs": [')
+        count = 0
+        for view in views():
+            row = json.dumps(view.to_dict(), indent=2).replace("\n", "\n    ")
+            out.write(("," if count else "") + "\n    " + row)
+            count += 1
+            if count % 500 == 0:
+                out.flush()
+        out.write("\n  ]\n}\n" if count else "]\n}\n")
+        return 0
+    written = 0
+
+    def write(line: str) -> None:
+        nonlocal written
+        out.write(line + "\n")
+        written += 1
+        if written % 500 == 0:
+            out.flush()
+
+    # paths the user can paste where they stand
+    stream_table((view.to_dict() for view in views()), write)
+    causes = causes_text(failures_by_cause(grouped), show=user_path)
+    if causes:
+        out.write(f"\n{causes}\n")
     return 0

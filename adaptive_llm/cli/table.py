@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,26 @@ def format_table(rows: list[dict[str, Any]], base: Path | None = None) -> str:
     """A plain-text table of job rows (name, state, attempt, exit, category, location);
     paths are shown relative to ``base`` when inside it, by default as the user can paste
     them here (:func:`user_path`)."""
+    lines: list[str] = []
+    stream_table(rows, lines.append, base, measure=len(rows))
+    return "\n".join(lines)
+
+
+#: ``stream_table`` sizes its columns on this many rows.
+MEASURED_ROWS = 1000
+
+
+def stream_table(
+    rows: Iterable[dict[str, Any]],
+    write: Callable[[str], object],
+    base: Path | None = None,
+    *,
+    measure: int = MEASURED_ROWS,
+) -> None:
+    """``format_table`` a line at a time (``write`` gets each line, no newline): the columns
+    are as wide as their widest cell in the heading and the first ``measure`` rows, and a
+    wider cell later pushes the rest of its line right, so 100,000 rows print as they come,
+    with the first ones at once."""
 
     def shown(path: object) -> str:
         if path is None:
@@ -47,27 +68,44 @@ def format_table(rows: list[dict[str, Any]], base: Path | None = None) -> str:
             return str(Path(text).relative_to(base))
         return text
 
-    header = ("JOB", "STATE", "TRY", "EXIT", "CATEGORY", "WHERE", "LOG")
-    lines: list[tuple[str, ...]] = [header]
-    for row in rows:
+    here = user_cwd() if base is None else None
+
+    def cells(row: dict[str, Any]) -> tuple[str, ...]:
         exit_text = f"sig {row['signal']}" if row.get("signal") else _text(row.get("exit_code"))
         loc = row.get("location")
-        lines.append(
-            (
-                row["name"],
-                row["state"],
-                str(row["attempt"]),
-                exit_text,
-                _text(row.get("category")),
-                f"{shown(loc['file'])}:{loc['line']}" if loc else "-",
-                shown(row.get("log_path")),
-            )
+        if base is None:
+            where = f"{user_path(loc['file'], here)}:{loc['line']}" if loc else "-"
+            log = row.get("log_path")
+            log_text = "-" if log is None else user_path(str(log), here)
+        else:
+            where = f"{shown(loc['file'])}:{loc['line']}" if loc else "-"
+            log_text = shown(row.get("log_path"))
+        return (
+            row["name"],
+            row["state"],
+            str(row["attempt"]),
+            exit_text,
+            _text(row.get("category")),
+            where,
+            log_text,
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
+
+    header = ("JOB", "STATE", "TRY", "EXIT", "CATEGORY", "WHERE", "LOG")
+    first: list[tuple[str, ...]] = [header]
+    it = iter(rows)
+    for row in it:
+        first.append(cells(row))
+        if len(first) > measure:
+            break
+    widths = [max(len(line[i]) for line in first) for i in range(len(header))]
+
+    def line(values: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(values, widths, strict=True)).rstrip()
+
+    for values in first:
+        write(line(values))
+    for row in it:
+        write(line(cells(row)))
 
 
 def _text(value: object) -> str:

@@ -131,6 +131,18 @@ class Database:
         except sqlite3.DatabaseError as exc:
             raise StoreError(_explain(self.path, exc)) from exc
 
+    def iter_rows(
+        self, sql: str, params: Sequence[Any] = (), *, batch: int = 500
+    ) -> Iterator[list[sqlite3.Row]]:
+        """The rows of a read query, ``batch`` at a time (a whole table is never held in
+        memory); a clear ``StoreError`` on a broken store."""
+        try:
+            cursor = self._db.execute(sql, params)
+            while rows := cursor.fetchmany(batch):
+                yield rows
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
+
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One write statement in its own transaction; the rows it changed."""
         with self.transaction() as db:

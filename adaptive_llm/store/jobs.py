@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 
 from ..jobs.model import Attempt, Job, JobState
 from .db import Database
@@ -159,6 +159,43 @@ class JobRepository:
             " GROUP BY job) m ON a.job = m.job AND a.number = m.n"
         )
         return {a.job: a for a in _attempts(rows)}
+
+    def latest_by_name(
+        self, *, batch: int = 500, engine: str = "offline"
+    ) -> Iterator[list[tuple[Job, Attempt | None, str | None]]]:
+        """Every job by name with its latest attempt and that attempt's stored diagnosis
+        (``engine``'s, as JSON text), ``batch`` jobs at a time, in one read: what
+        ``adaptive-llm status`` streams. Rows no longer valid are left out with a warning,
+        as in :meth:`all` and :meth:`attempts`."""
+        sql = (
+            "SELECT j.name AS job_name, j.spec AS job_spec, a.*, d.data AS diagnosis"
+            " FROM jobs j"
+            " LEFT JOIN (SELECT job, max(number) AS n FROM attempts GROUP BY job) m"
+            " ON m.job = j.name"
+            " LEFT JOIN attempts a ON a.job = m.job AND a.number = m.n"
+            " LEFT JOIN diagnoses d ON d.job = a.job AND d.number = a.number AND d.engine = ?"
+            " ORDER BY j.name"
+        )
+        for rows in self._db.iter_rows(sql, (engine,), batch=batch):
+            out: list[tuple[Job, Attempt | None, str | None]] = []
+            for row in rows:
+                name = row["job_name"]
+                try:
+                    job = Job.from_dict(json.loads(row["job_spec"]))
+                except (ValueError, TypeError, KeyError) as exc:
+                    log.warning("ignoring the stored definition of job %r: %s", name, exc)
+                    continue
+                attempt = None
+                if row["job"] is not None:
+                    try:
+                        attempt = _attempt(row)
+                    except (ValueError, TypeError) as exc:
+                        log.warning(
+                            "ignoring stored attempt %r of job %r: %s", row["number"], name, exc
+                        )
+                diagnosis = row["diagnosis"] if attempt is not None else None
+                out.append((job, attempt, None if diagnosis is None else str(diagnosis)))
+            yield out
 
     def scheduler_of(self, job: str, number: int) -> str | None:
         rows = self._db.rows(
