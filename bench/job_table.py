@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""The job table and ``adaptive-llm status`` with 100,000 jobs, kernel side.
+
+What runs
+    The real ``RunManager`` (JobManager, LLMManager, SQLite store, offline diagnoses in worker
+    processes) on a temporary workdir with ``--jobs`` jobs, driven by an in-process scheduler
+    double (every submit accepted at once, polls answered from memory, as ``squeue`` would).
+    ``--fail`` of them fail with small Python tracebacks of ``--causes`` bugs; the bench waits
+    until all are diagnosed. Nothing of ours is mocked. The widgets are real ipywidgets
+    objects; there is no browser, so what is measured is the kernel's side: building the
+    widgets and their values (what would be sent), not the front end's drawing.
+
+Measures (one run)
+    * ``first_render``: ``info(rm)`` (wall time, widgets created, RSS grown);
+    * ``update_1000``: 1,000 running jobs complete (the first page's among them); after the
+      poll that records them, one ``table.refresh()`` (the live task's work for that change;
+      the live task is stopped first, so the refresh measured is the one that does it);
+    * ``refresh_unchanged``, ``page_turn`` (to the middle page), ``filter_failed`` and
+      ``find`` (a job's name typed in the find box): one refresh each;
+    * ``status`` and ``status_json``: ``adaptive-llm status [--json] --workdir W`` as a
+      subprocess after the run is closed: time to the first row, whole wall time, peak RSS
+      of the child (``os.wait4``).
+    * the baseline, in the same run: ``--baseline-ref`` (default ``1e67c0b``, the last commit
+      before the paged table and the streamed status) is extracted with ``git archive``. Its
+      ``status`` runs on the same 100,000-job workdir; its table (one row of widgets per job)
+      runs in a child process at ``--baseline-jobs`` (default 5,000: at 100,000 it builds
+      1.7 M widgets), next to this checkout's table at the same size, for ratios.
+
+Run
+    .venv/bin/python bench/job_table.py [--jobs 100000] [--fail 1000] [--causes 20]
+        [--baseline-ref REF | --no-baseline] [--baseline-jobs 5000]
+
+One JSON document on stdout; progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+#: ``--package DIR`` (a child measuring another tree) is read before the package is imported.
+if "--package" in sys.argv:
+    PACKAGE_ROOT = Path(sys.argv[sys.argv.index("--package") + 1]).resolve()
+else:
+    PACKAGE_ROOT = REPO
+sys.path.insert(0, str(PACKAGE_ROOT))
+
+import ipywidgets.widgets.widget as widget_module  # type: ignore[import-untyped]  # noqa: E402
+
+import adaptive_llm  # noqa: E402
+from adaptive_llm import info  # noqa: E402
+from adaptive_llm.jobs.model import Attempt, Job, JobState  # noqa: E402
+from adaptive_llm.jobs.schedulers.base import AttemptReport, Scheduler, SubmitRequest  # noqa: E402
+from adaptive_llm.managers.run_manager import RunManager  # noqa: E402
+
+PAGE = 50
+
+
+def log(message: str) -> None:
+    print(f"[job_table] {message}", file=sys.stderr, flush=True)
+
+
+class TableScheduler(Scheduler):
+    """An in-memory cluster: submits succeed at once, polls answer for every asked attempt."""
+
+    name = "bench"
+
+    def __init__(self) -> None:
+        self.status: dict[str, AttemptReport] = {}
+        self.requests: dict[str, SubmitRequest] = {}
+        self._next = 0
+
+    async def submit(self, request: SubmitRequest) -> str:
+        self._next += 1
+        sid = str(self._next)
+        self.requests[sid] = request
+        self.status[sid] = AttemptReport(JobState.RUNNING, started_at=time.time())
+        return sid
+
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
+        result = {}
+        for i, a in enumerate(attempts):
+            if i and i % 5000 == 0:
+                await asyncio.sleep(0)
+            if a.scheduler_id:
+                result[a.scheduler_id] = self.status[a.scheduler_id]
+        return result
+
+    async def cancel(self, attempt: Attempt) -> None:
+        if attempt.scheduler_id:
+            self.status[attempt.scheduler_id] = AttemptReport(JobState.CANCELLED, reason="cancel")
+
+    def set(self, names: set[str], report: AttemptReport) -> None:
+        for sid, request in self.requests.items():
+            if request.job.name in names:
+                self.status[sid] = report
+
+
+def traceback_text(cause: int, job: int) -> str:
+    return (
+        "epoch 1 step 10 loss 0.5\nTraceback (most recent call last):\n"
+        f'  File "/home/u/proj/stage{cause}.py", line {10 + cause}, in run_{cause}\n'
+        f"    value = table[key_{cause}]\n"
+        f"KeyError: 'column_{cause}_{job}'\n"
+    )
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+        await asyncio.sleep(0.05)
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return round((time.perf_counter() - t0) * 1000, 2)
+
+
+async def table_figures(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    names = [f"job-{i:06d}" for i in range(args.jobs)]
+    jobs = [Job(n, ["python", "train.py", "--seed", str(i)]) for i, n in enumerate(names)]
+    failing = set(names[1 : 1 + 2 * args.fail : 2])  # some on the first page
+    scheduler = TableScheduler()
+    rm = RunManager(jobs, workdir=workdir, scheduler=scheduler, poll_interval=0.2)
+    jm, lm = rm.job_manager, rm.llm_manager
+    log(f"{args.jobs} jobs: submitting")
+    rm.start()
+    await until(lambda: sum(bool(a.scheduler_id) for a in jm.attempts.values()) == args.jobs,
+                600, "submissions")  # fmt: skip
+    for request in scheduler.requests.values():
+        name = request.job.name
+        if name in failing:
+            path = Path(str(request.log_path))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(traceback_text(int(name[4:]) % args.causes, int(name[4:])))  # noqa: ASYNC240
+    scheduler.set(failing, AttemptReport(JobState.FAILED, exit_code=1, ended_at=time.time()))
+    log(f"{len(failing)} failures: diagnosing")
+    await until(lambda: all(lm.cached(n) is not None for n in failing), 600, "diagnoses")
+
+    figures: dict[str, Any] = {"jobs": args.jobs, "failures": len(failing)}
+    gc.collect()
+    widgets0, rss0 = len(widget_module._instances), rss()
+    made: list[Any] = []
+    figures["first_render_ms"] = timed(lambda: made.append(info(rm)))
+    table = made[0]
+    figures["widgets_created"] = len(widget_module._instances) - widgets0
+    figures["rss_grown_mib"] = round((rss() - rss0) / 2**20, 1)
+    table._loop_task.cancel()  # the refreshes measured are the ones below
+    await asyncio.sleep(0)
+
+    # 1,000 running jobs complete, the first page's running ones among them.
+    running = [n for n in names if n not in failing]
+    done = set(running[:1000])
+    scheduler.set(done, AttemptReport(JobState.COMPLETED, exit_code=0, ended_at=time.time()))
+    await until(lambda: all(jm.attempts[n].state is JobState.COMPLETED for n in done), 60,
+                "the update")  # fmt: skip
+    figures["update_1000_ms"] = timed(table.refresh)
+    shown = {name: row for name, row in table.rows.items() if name in done}
+    if hasattr(table, "page"):
+        shown = {name: row for name, row in shown.items() if name in list(table.rows)[:PAGE]}
+    figures["update_checked"] = bool(shown) and all(
+        "COMPLETED" in row.cells[1].value for row in shown.values()
+    )
+    figures["refresh_unchanged_ms"] = timed(table.refresh)
+    if hasattr(table, "go"):
+        figures["page_turn_ms"] = timed(lambda: table.go(args.jobs // PAGE // 2))
+        figures["filter_failed_ms"] = timed(lambda: setattr(table.filter, "value", "failed"))
+        table.filter.value = "all"
+        figures["find_ms"] = timed(lambda: setattr(table.find, "value", names[args.jobs // 2]))
+        figures["find_checked"] = list(table.rows) == [names[args.jobs // 2]]
+    else:  # the old table: a filter shows or hides every row
+        figures["filter_failed_ms"] = timed(lambda: setattr(table.filter, "value", "failed"))
+    table.close()
+    await rm.close()
+    return figures
+
+
+def status_figures(workdir: Path, package: Path, as_json: bool) -> dict[str, Any]:
+    """``adaptive-llm status`` of ``package`` on ``workdir``: first row, whole, peak RSS."""
+    env = {**os.environ, "PYTHONPATH": str(package)}
+    argv = [sys.executable, "-m", "adaptive_llm.cli", "status", "--workdir", str(workdir)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([*argv, *(["--json"] if as_json else [])], stdout=subprocess.PIPE,
+                            env=env)  # fmt: skip
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    first_s = time.perf_counter() - t0
+    if as_json:  # the first row, not the document's opening line
+        first += proc.stdout.readline()
+        first_s = time.perf_counter() - t0
+    size = len(first)
+    while chunk := proc.stdout.read(1 << 20):
+        size += len(chunk)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return {
+        "first_row_s": round(first_s, 3),
+        "wall_s": round(time.perf_counter() - t0, 3),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "bytes": size,
+        "exit": os.waitstatus_to_exitcode(status),
+    }
+
+
+def extract(ref: str, into: Path) -> Path:
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "adaptive_llm"],
+                             check=True, capture_output=True).stdout  # fmt: skip
+    tar = into / "tree.tar"
+    tar.write_bytes(archive)
+    with tarfile.open(tar) as fh:
+        fh.extractall(into / "tree", filter="data")
+    return into / "tree"
+
+
+def child(package: Path, jobs: int, args: argparse.Namespace) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--child", "--package", str(package), "--jobs", str(jobs),
+            "--fail", str(min(args.fail, jobs // 4)), "--causes", str(args.causes)]  # fmt: skip
+    out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=1800).stdout
+    return dict(json.loads(out))
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--fail", type=int, default=1_000)
+    parser.add_argument("--causes", type=int, default=20)
+    parser.add_argument("--baseline-ref", default="1e67c0b")
+    parser.add_argument("--baseline-jobs", type=int, default=5_000)
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--package", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.jobs < 2 * PAGE or not 0 < args.fail <= args.jobs // 4 or args.causes < 1:
+        parser.error("need --jobs >= 100, 0 < --fail <= jobs/4, --causes >= 1")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    with tempfile.TemporaryDirectory(prefix="job_table-") as tmp:
+        work = Path(tmp) / "work"
+        figures = asyncio.run(table_figures(args, work))
+        if args.child:
+            print(json.dumps(figures))
+            return 0
+        out: dict[str, Any] = {
+            "config": {
+                "jobs": args.jobs,
+                "failures": args.fail,
+                "causes": args.causes,
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "package": str(Path(adaptive_llm.__file__).parent),
+                "baseline_ref": None if args.no_baseline else args.baseline_ref,
+            },
+            "table": figures,
+        }
+        log("adaptive-llm status")
+        out["status"] = status_figures(work, REPO, as_json=False)
+        out["status_json"] = status_figures(work, REPO, as_json=True)
+        if not args.no_baseline:
+            old = extract(args.baseline_ref, Path(tmp))
+            log(f"the baseline ({args.baseline_ref}): status, and the table at "
+                f"{args.baseline_jobs} jobs")  # fmt: skip
+            base_status = status_figures(work, old, as_json=False)
+            base_json = status_figures(work, old, as_json=True)
+            now_small = child(REPO, args.baseline_jobs, args)
+            old_small = child(old, args.baseline_jobs, args)
+            out["baseline"] = {
+                "status": base_status,
+                "status_json": base_json,
+                "table_now": now_small,
+                "table_before": old_small,
+            }
+            out["ratios"] = {
+                "status_first_row": _ratio(
+                    out["status"]["first_row_s"], base_status["first_row_s"]
+                ),
+                "status_wall": _ratio(out["status"]["wall_s"], base_status["wall_s"]),
+                "status_rss": _ratio(out["status"]["peak_rss_mib"], base_status["peak_rss_mib"]),
+                "status_json_rss": _ratio(
+                    out["status_json"]["peak_rss_mib"], base_json["peak_rss_mib"]
+                ),
+                f"first_render_at_{args.baseline_jobs}": _ratio(
+                    now_small["first_render_ms"], old_small["first_render_ms"]
+                ),
+                f"update_1000_at_{args.baseline_jobs}": _ratio(
+                    now_small["update_1000_ms"], old_small["update_1000_ms"]
+                ),
+                f"widgets_at_{args.baseline_jobs}": _ratio(
+                    now_small["widgets_created"], old_small["widgets_created"]
+                ),
+            }
+        out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
