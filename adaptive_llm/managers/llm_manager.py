@@ -22,6 +22,7 @@ from ..diagnosis import (
     DiagnosisError,
     diagnose_without_log,
 )
+from ..errors import StoreError
 from ..jobs.model import Attempt, Job
 from ..llm.limits import ModelLimits
 from ..llm.provider import uses_model
@@ -44,6 +45,9 @@ SCHEDULE_BATCH = 32
 SAVE_DELAY = 0.02
 #: ... this many per transaction.
 SAVE_BATCH = 100
+
+#: A diagnosis to store: job, attempt number, ``Diagnosis.to_dict()``.
+_Row = tuple[str, int, dict[str, Any]]
 
 #: The usage scope of a signature's LLM diagnosis (``diagnosis:<signature>``).
 DIAGNOSIS_SCOPE = "diagnosis:"
@@ -105,10 +109,8 @@ class LLMManager(BaseManager):
         #: How many LLM diagnosis calls were made in this process (one per signature).
         self.llm_calls = 0
         self._llm_inflight: dict[str, asyncio.Task[None]] = {}
-        #: Diagnoses waiting to be written together, and the future set once they are.
-        self._batch: tuple[list[tuple[str, int, dict[str, Any]]], asyncio.Future[None]] | None = (
-            None
-        )
+        #: Diagnoses waiting to be written together, each with the future of its own outcome.
+        self._batch: list[tuple[_Row, asyncio.Future[None]]] | None = None
         #: Signatures whose LLM diagnosis (or its failure) is stored: asked on every change.
         self._llm_done: set[str] = set()
         self._llm_semaphore = asyncio.Semaphore(2)
@@ -411,7 +413,11 @@ class LLMManager(BaseManager):
                 log.exception("diagnosis of %s attempt %d failed", job.name, attempt.number)
                 result = self._without_log(job, attempt, f"the diagnosis engine failed: {exc!r}")
         if not transient:
-            await self._save(job.name, attempt.number, result.to_dict())
+            try:
+                await self._save(job.name, attempt.number, result.to_dict())
+            except StoreError as exc:  # it stands in this run; a new run diagnoses it again
+                log.error("%s; it is kept for this run only", exc)
+                self.last_error = exc
         self._cache[(job.name, attempt.number)] = result
         self.computed += 1
         if self.uses_model and not transient:  # no lasting LLM answer about a worker crash
@@ -423,48 +429,66 @@ class LLMManager(BaseManager):
     async def _save(self, job: str, number: int, data: dict[str, Any]) -> None:
         """Store a diagnosis; those that end within ``SAVE_DELAY`` of each other are written
         together, ``SAVE_BATCH`` per transaction (a burst of 10,000 failures is not 10,000
-        transactions). Returns once it is written."""
+        transactions). Returns once it is written; raises ``StoreError`` (naming the job)
+        when this diagnosis could not be written, whatever became of the others."""
         if self._batch is None:
-            batch: tuple[list[tuple[str, int, dict[str, Any]]], asyncio.Future[None]] = (
-                [],
-                asyncio.get_running_loop().create_future(),
-            )
+            batch: list[tuple[_Row, asyncio.Future[None]]] = []
             self._batch = batch
-            writer = self._spawn(self._write_batch(), name="save-diagnoses")
+            writer = self._spawn(self._write_batch(batch), name="save-diagnoses")
             writer.add_done_callback(lambda _: self._abandon(batch))
-        rows, written = self._batch
-        rows.append((job, number, data))
+        written = asyncio.get_running_loop().create_future()
+        self._batch.append(((job, number, data), written))
         await asyncio.shield(written)
 
-    def _abandon(self, batch: tuple[list[Any], asyncio.Future[None]]) -> None:
+    def _abandon(self, batch: list[tuple[_Row, asyncio.Future[None]]]) -> None:
         """A writer cancelled before it ran: its waiters are cancelled, not left waiting."""
         if self._batch is batch:
             self._batch = None
-        if not batch[1].done():
-            batch[1].cancel()
+        for _, written in batch:
+            if not written.done():
+                written.cancel()
 
-    async def _write_batch(self) -> None:
-        assert self._batch is not None
-        rows, written = self._batch
+    async def _write_batch(self, batch: list[tuple[_Row, asyncio.Future[None]]]) -> None:
         cancelled: asyncio.CancelledError | None = None
+
+        async def breathe() -> None:  # the loop runs between transactions (not once closing)
+            nonlocal cancelled
+            if cancelled is None:
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError as exc:
+                    cancelled = exc
+
         try:
             await asyncio.sleep(SAVE_DELAY)
         except asyncio.CancelledError as exc:  # closing: write them now, never leave them waiting
             cancelled = exc
-        self._batch = None
-        try:
-            for start in range(0, len(rows), SAVE_BATCH):
-                self.store.diagnoses.save_many(rows[start : start + SAVE_BATCH])
-                if cancelled is None and start + SAVE_BATCH < len(rows):
+        if self._batch is batch:
+            self._batch = None
+        for start in range(0, len(batch), SAVE_BATCH):
+            if start:
+                await breathe()
+            chunk = batch[start : start + SAVE_BATCH]
+            try:
+                self.store.diagnoses.save_many([row for row, _ in chunk])
+            except Exception as exc:
+                if len(chunk) == 1:
+                    _fail(chunk[0], exc)
+                    continue
+                # One row may spoil the transaction: each alone, so that each waiter gets its
+                # own row's outcome (the rows before this transaction are written already).
+                for index, (row, written) in enumerate(chunk):
+                    if index:
+                        await breathe()
                     try:
-                        await asyncio.sleep(0)  # the loop runs between transactions
-                    except asyncio.CancelledError as exc:
-                        cancelled = exc
-        except Exception as exc:
-            written.set_exception(exc)
-            written.exception()  # retrieved here: each waiting diagnosis raises it
-        else:
-            written.set_result(None)
+                        self.store.diagnoses.save_many([row])
+                    except Exception as alone:
+                        _fail((row, written), alone)
+                    else:
+                        _succeed(written)
+            else:
+                for _, written in chunk:
+                    _succeed(written)
         if cancelled is not None:
             raise cancelled
 
@@ -552,6 +576,20 @@ class LLMManager(BaseManager):
             memory=job.resources.memory,
             max_tokens=self.max_tokens,
         )
+
+
+def _succeed(written: asyncio.Future[None]) -> None:
+    if not written.done():
+        written.set_result(None)
+
+
+def _fail(item: tuple[_Row, asyncio.Future[None]], exc: Exception) -> None:
+    (job, number, _), written = item
+    if not written.done():
+        written.set_exception(
+            StoreError(f"the diagnosis of job {job!r} attempt {number} was not stored: {exc}")
+        )
+        written.exception()  # retrieved here: its waiter raises it
 
 
 async def _scheduler_facts(view: ManagerRunView, name: str) -> dict[str, Any]:
