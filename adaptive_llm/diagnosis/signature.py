@@ -13,6 +13,7 @@ import os
 import re
 
 from adaptive_llm.diagnosis.model import Location
+from adaptive_llm.diagnosis.rules import QUOTED
 
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -23,9 +24,9 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b"), "<uuid>"),
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
     (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,}\b"), "<hex>"),
-    (re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"|`[^`\n]{0,200}`"), "<str>"),
+    (QUOTED, "<str>"),  # not from an apostrophe on: "can't open 'x'" masks 'x' alone
     (re.compile(r"(?:[A-Za-z]:)?(?:[\w.~-]*[/\\])+[\w.-]+"), "<path>"),
-    (re.compile(r"\b\d+(?:\.\d+)?\b"), "<n>"),
+    (re.compile(r"\b\d+(?:\.\d+)?\b|\b(?i:nan|inf|infinity)\b"), "<n>"),  # nan, inf: numbers
     (re.compile(r"\b[A-Za-z_-]*\d[\w-]*\b"), "<id>"),
     (re.compile(r"\s+"), " "),
 )
