@@ -7,6 +7,7 @@ Every log is the output of a program really run (Python, and node when it is ins
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from adaptive_llm.diagnosis import Diagnosis, diagnose, diagnose_without_log
-from adaptive_llm.diagnosis.signature import normalize_message
+from adaptive_llm.diagnosis.signature import normalize_message, signature
 
 
 def _run(cmd: list[str], cwd: Path, log: Path) -> None:
@@ -160,3 +161,154 @@ def test_values_in_a_message_do_not_change_its_signature() -> None:
     assert normalize_message("KeyError: nan") == normalize_message("KeyError: 1.5")
     assert normalize_message("loss is inf at step 3") == normalize_message("loss is nan at step 9")
     assert normalize_message("\u2018totl\u2019 undeclared") == "<str> undeclared"
+
+
+# --- a failure inside a library: its call site tells two bugs apart
+
+LIBRARY = """\
+import json
+import sys
+
+
+def read_config(text):
+    return json.loads(text)
+
+
+def read_report(text):
+    return json.loads(text)
+
+
+def setting(name):
+    return {"batch": 8}[name]
+
+
+def main():
+    if sys.argv[1] == "config":
+        read_config(sys.argv[2])
+    elif sys.argv[1] == "report":
+        read_report(sys.argv[2])
+    else:
+        setting(sys.argv[2])
+
+
+main()
+"""
+
+
+def _installed_package_job(tmp_path: Path, name: str, *args: str, pad: int = 0) -> Diagnosis:
+    """The user's code as an installed package (its frames in site-packages, none in the
+    job's workdir): ``python -m mypkg.cli ...``; ``pad`` lines added to the package (another
+    release) move every line of it."""
+    site = tmp_path / name / "venv" / "lib" / "python3.11" / "site-packages"
+    (site / "mypkg").mkdir(parents=True)
+    (site / "mypkg" / "__init__.py").write_text("")
+    (site / "mypkg" / "cli.py").write_text("# release note\n" * pad + LIBRARY)
+    work = tmp_path / name / "work"
+    work.mkdir()
+    _run([sys.executable, "-m", "mypkg.cli", *args], site, work / "job.log")
+    return diagnose(work / "job.log", workdir=work)
+
+
+def test_one_library_failure_in_two_jobs_is_one_cause(tmp_path: Path) -> None:
+    """Other paths, another value (the message's numbers), the package's lines moved."""
+    a = _installed_package_job(tmp_path, "a", "config", "")
+    b = _installed_package_job(tmp_path, "b", "config", "   ", pad=3)
+    assert a.error_type == b.error_type == "json.decoder.JSONDecodeError"
+    assert a.message != b.message  # "line 1 column 1 (char 0)", "line 1 column 4 (char 3)"
+    assert a.location is not None and a.location.file.endswith("json/decoder.py")
+    assert a.signature == b.signature
+
+
+def test_a_release_that_moved_the_librarys_lines_is_the_same_cause(tmp_path: Path) -> None:
+    a = _installed_package_job(tmp_path, "a", "setting", "lr")
+    b = _installed_package_job(tmp_path, "b", "setting", "momentum", pad=3)
+    assert a.error_type == b.error_type == "KeyError"
+    assert a.location is not None and b.location is not None
+    assert a.location.file.endswith("site-packages/mypkg/cli.py")
+    assert b.location.line == a.location.line + 3
+    assert a.signature == b.signature
+
+
+def test_two_call_sites_of_one_library_frame_are_two_causes(tmp_path: Path) -> None:
+    config = _installed_package_job(tmp_path, "a", "config", "")
+    report = _installed_package_job(tmp_path, "b", "report", "")
+    assert config.message == report.message
+    assert config.location == report.location  # the same line of json/decoder.py
+    assert config.signature != report.signature
+
+
+def _script_elsewhere_job(tmp_path: Path, name: str, *args: str) -> Diagnosis:
+    """The script run from a folder that is not the job's workdir (a container's /app, another
+    checkout): no frame of the log is in the workdir."""
+    app = tmp_path / name / "app"
+    app.mkdir(parents=True)
+    (app / "train.py").write_text(LIBRARY)
+    work = tmp_path / name / "work"
+    work.mkdir()
+    _run([sys.executable, str(app / "train.py"), *args], app, work / "job.log")
+    return diagnose(work / "job.log", workdir=work)
+
+
+def test_a_script_outside_the_workdir_gives_the_call_site(tmp_path: Path) -> None:
+    a = _script_elsewhere_job(tmp_path, "a", "config", "")
+    b = _script_elsewhere_job(tmp_path, "b", "config", "x")
+    report = _script_elsewhere_job(tmp_path, "c", "report", "")
+    assert a.message == b.message == report.message
+    assert a.location == b.location == report.location
+    assert a.signature == b.signature != report.signature
+
+
+def test_a_failure_in_the_users_code_keeps_its_signature(tmp_path: Path) -> None:
+    """Located in the workdir, the signature is the one it always was (stored LLM diagnoses
+    are found again): the call site is only for failures located outside it."""
+    diag = _python_job(tmp_path, "job", LIBRARY, "config", "")
+    assert diag.location is not None and diag.location.file.endswith("train.py")
+    assert diag.signature == signature(diag.category, diag.error_type, diag.message, diag.location)
+
+
+NODE_LIBRARY = """\
+"use strict";
+function read(text) {
+  return JSON.parse(text);
+}
+module.exports = { read };
+"""
+
+NODE_MAIN = """\
+const cfg = require("cfgread");
+
+function loadSettings(text) {
+  return cfg.read(text);
+}
+
+function loadReport(text) {
+  return cfg.read(text);
+}
+
+if (process.argv[2] === "settings") loadSettings(process.argv[3]);
+else loadReport(process.argv[3]);
+"""
+
+
+def _node_job(tmp_path: Path, name: str, *args: str, pad: int = 0) -> Diagnosis:
+    app = tmp_path / name / "app"
+    lib = app / "node_modules" / "cfgread"
+    lib.mkdir(parents=True)
+    (lib / "index.js").write_text("// release note\n" * pad + NODE_LIBRARY)
+    (app / "main.js").write_text(NODE_MAIN)
+    work = tmp_path / name / "work"
+    work.mkdir()
+    node = shutil.which("node")
+    assert node is not None
+    _run([node, str(app / "main.js"), *args], app, work / "job.log")
+    return diagnose(work / "job.log", workdir=work)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_library_failures_by_call_site(tmp_path: Path) -> None:
+    a = _node_job(tmp_path, "a", "settings", "")
+    b = _node_job(tmp_path, "b", "settings", " ", pad=2)
+    report = _node_job(tmp_path, "c", "report", "")
+    assert a.message == b.message == report.message == "Unexpected end of JSON input"
+    assert a.location is not None and "node_modules/cfgread/index.js" in a.location.file
+    assert a.signature == b.signature != report.signature
