@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from adaptive_llm.diagnosis.rules import unquoted
 from adaptive_llm.diagnosis.signals import Signal
 
 #: Scheduler states (SLURM names) that decide the category on their own.
@@ -68,10 +69,17 @@ _GPU_WORDS = re.compile(
     r"|illegal memory access|no CUDA-capable device|CUDA driver version is insufficient"
 )
 _NAN_WORDS = re.compile(r"\b(?:[Nn]a[Nn]s?|[Ii]nf(?:s|inity)?|non-finite|not finite)\b")
+#: Messages of a value that could not be read (parsed, converted): whatever the value was
+#: (``'nan'``, ``inf`` after the colon), the failure is the input's, not a computation's.
+_PARSE_FAILURE = re.compile(
+    r"(?i)invalid literal|could not convert string|(?:could not|cannot|unable to|failed to)"
+    r" (?:parse|interpret)|invalid (?:\w+ )?(?:value|choice|input|syntax|format|argument)s?"
+    r"(?! encountered)|is not a valid|does not match format"
+)
 
 _REASON_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)time ?limit|timed out|timeout"), "time_limit"),
-    (re.compile(r"(?i)out of memory|oom|memory limit"), "out_of_memory"),
+    (re.compile(r"(?i)out of memory|\boom|memory limit"), "out_of_memory"),  # not "bloom"
     (re.compile(r"(?i)SIGSEGV|SIGBUS|signal 11\b|signal 7\b|segmentation"), "segfault"),
     (re.compile(r"(?i)cancel|preempt"), "cancelled"),
     (re.compile(r"(?i)node fail|NODE_FAIL"), "node_failure"),
@@ -107,8 +115,9 @@ def classify(
     if category == "cancelled" and text_category == "time_limit":
         category = "time_limit"  # SLURM reports "CANCELLED ... DUE TO TIME LIMIT" sometimes
     if category is None and reason and (primary is None or primary.score < 100):
+        said = unquoted(reason)  # "could not trigger DAG 'timeout_probe': ..." is no timeout
         for pattern, cat in _REASON_RULES:
-            if pattern.search(reason):
+            if pattern.search(said):
                 category = cat
                 break
     if category is None:
@@ -143,11 +152,13 @@ def _category_from_signal(primary: Signal | None, signals: list[Signal]) -> str:
 
 
 def exception_category(error_type: str | None, message: str | None) -> str | None:
-    """The category implied by an exception type (and, for ImportError, its message)."""
+    """The category implied by an exception type and the words of its message: the values it
+    quotes are left out (``invalid literal for int(): 'nan'`` is a parse failure whatever the
+    value, ``Function 'X' returned nan values`` a numerical error whatever ``X``)."""
     if not error_type:
         return None
     short = error_type.rsplit(".", 1)[-1]
-    msg = message or ""
+    msg = unquoted(message or "")
     if short == "OutOfMemoryError" or "out of memory" in msg.lower():
         return "gpu_out_of_memory" if "cuda" in (error_type + msg).lower() else "out_of_memory"
     if _GPU_WORDS.search(msg):
@@ -158,7 +169,7 @@ def exception_category(error_type: str | None, message: str | None) -> str | Non
         return "missing_file"
     if short == "OSError" and "Permission denied" in msg:
         return "permission_denied"
-    if short in _NUMERIC_TYPES and _NAN_WORDS.search(msg):
+    if short in _NUMERIC_TYPES and _NAN_WORDS.search(msg) and not _PARSE_FAILURE.search(msg):
         return "numerical_error"  # "Input contains NaN", "returned nan values", "loss is inf"
     if "Cannot find module '" in msg or short in ("LoadError", "ClassNotFoundException"):
         return "missing_module"

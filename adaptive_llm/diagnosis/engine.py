@@ -11,7 +11,7 @@ from adaptive_llm._core.units import format_duration
 from adaptive_llm._core.units import format_size as format_bytes
 from adaptive_llm.diagnosis.classify import classify
 from adaptive_llm.diagnosis.excerpt import build_excerpt, estimate_tokens
-from adaptive_llm.diagnosis.location import locate
+from adaptive_llm.diagnosis.location import culprit
 from adaptive_llm.diagnosis.model import Diagnosis, Excerpt, Location
 from adaptive_llm.diagnosis.reader import LogText, read_log
 from adaptive_llm.diagnosis.redact import cut_index, redact
@@ -100,7 +100,7 @@ def _diagnose_text(
     signals = find_signals(log, memo)
     primary = primary_signal(signals)
     verdict = classify(primary, signals, state=state, reason=reason)
-    location = locate(log, primary, signals, workdir, verdict.category)
+    location, site = culprit(log, primary, signals, workdir, verdict.category)
     if location is not None and location.source is not None:  # redacted with context already
         location = Location(location.file, location.line, redact(location.source))
     spans, text, tokens = _fit_excerpt(log, signals, max_tokens)
@@ -121,7 +121,7 @@ def _diagnose_text(
         category=verdict.category,
         summary=redact(summary),
         excerpt=Excerpt(text=text, spans=spans),
-        signature=signature(verdict.category, verdict.error_type, message, location),
+        signature=signature(verdict.category, verdict.error_type, message, location, site),
         tokens=tokens,
         error_type=verdict.error_type,
         message=message,

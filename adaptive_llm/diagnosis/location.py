@@ -12,7 +12,7 @@ import os
 import re
 
 from adaptive_llm.diagnosis.model import Location
-from adaptive_llm.diagnosis.paths import Workspace, repo_tail
+from adaptive_llm.diagnosis.paths import Workspace, is_library, repo_tail
 from adaptive_llm.diagnosis.reader import LogText
 from adaptive_llm.diagnosis.redact import redact
 from adaptive_llm.diagnosis.signals import FRAME_LINE, Signal, by_strength
@@ -144,9 +144,42 @@ def locate(
 ) -> Location | None:
     """The culprit location for the primary signal, with source lines when available; for a
     test failure, the first failed test's (its report, or the exception in it)."""
+    return culprit(log, primary, signals, workdir, category)[0]
+
+
+def culprit(
+    log: LogText,
+    primary: Signal | None,
+    signals: list[Signal],
+    workdir: str | None,
+    category: str | None = None,
+) -> tuple[Location | None, tuple[str, ...]]:
+    """:func:`locate`'s location and, when it is not the user's code (a library's frame, no
+    frame of the workdir found), the call site of the failure (see :func:`call_site`); ``()``
+    when the location is the user's or the failure shows no frames."""
     if primary is None:
-        return None
+        return None, ()
     ws = Workspace(workdir)
+    found = _find(log, primary, signals, ws, category)
+    if found is None:
+        return None, ()
+    file, line_no = found
+    site = () if ws.is_user(file) else call_site(log, primary)
+    local = ws.local(file)
+    if local is None and os.path.isabs(file) and os.path.isfile(file):
+        local = os.path.normpath(file)  # a library's file on this machine: its lines help too
+    if local is not None:
+        return Location(file=local, line=line_no, source=source_context(local, line_no)), site
+    return Location(file=repo_tail(file), line=line_no), site
+
+
+def _find(
+    log: LogText,
+    primary: Signal,
+    signals: list[Signal],
+    ws: Workspace,
+    category: str | None,
+) -> tuple[str, int] | None:
     found = _first_test_location(log, signals, ws) if category == "test_failure" else None
     found = found or _signal_location(log, primary, ws)
     if found is None:  # e.g. a test summary: look in the other signals, strongest first
@@ -163,15 +196,72 @@ def locate(
                     break
             if found:
                 break
-    if found is None:
+    return found
+
+
+def call_site(log: LogText, sig: Signal) -> tuple[str, ...]:
+    """The frames of a failure's stack (its block and the frames after it) that tell its call
+    site, in the log's order: the frames outside libraries and runtimes as ``name:line``
+    (``train.py:12``, wherever the file was: another machine, another checkout); when there
+    are none, the library frames without their folders, numbers and addresses
+    (``File "decoder.py", line <n>, in raw_decode``), so the chain of functions tells two
+    call sites apart and a library's other release (its lines moved) does not. At most
+    :data:`MAX_SITE_FRAMES`, repeats (a recursion) once."""
+    own: list[str] = []
+    library: list[str] = []
+    for line in [*_lines(log, sig.start, sig.end), *_frames_after(log, sig.end)]:
+        frame = _site_frame(line)
+        if frame is None:
+            continue
+        file, line_no, outside = frame
+        if outside:
+            _append(own, f"{_basename(file)}:{line_no}")
+        else:
+            _append(library, _masked_frame(line))
+    return tuple(own or library)
+
+
+#: Frames of one failure kept for its call site.
+MAX_SITE_FRAMES = 32
+#: A JVM frame of any class, the JDK's too (``at java.util.HashMap.get(HashMap.java:12)``).
+_JVM_FRAME = re.compile(r"\bat (?P<frame>[\w$.<>/-]+)\((?P<file>[\w$-]+\.\w+):(?P<line>\d+)\)")
+_SITE_HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-fA-F]{12,}\b")
+_SITE_FOLDERS = re.compile(r"(?:[A-Za-z]:)?(?:[\w.$@+~-]*[/\\])+(?=[\w.$@+<~-])")
+_SITE_NUMBER = re.compile(r"\d+")
+
+
+def _site_frame(line: str) -> tuple[str, int, bool] | None:
+    """The file and line a stack frame names, and whether the file is outside libraries."""
+    python = _FRAME.match(line)
+    if python is not None:
+        file = python.group("file")
+        return file, int(python.group("line")), not is_library(file)
+    jvm = _JVM_FRAME.search(line)
+    if jvm is not None:  # the JDK's and frameworks' classes are library frames
+        file = _jvm_file(jvm)
+        return (file or jvm.group("file")), int(jvm.group("line")), file is not None
+    if not _CANDIDATE.search(line):
         return None
-    file, line_no = found
-    local = ws.local(file)
-    if local is None and os.path.isabs(file) and os.path.isfile(file):
-        local = os.path.normpath(file)  # a library's file on this machine: its lines help too
-    if local is not None:
-        return Location(file=local, line=line_no, source=source_context(local, line_no))
-    return Location(file=repo_tail(file), line=line_no)
+    for pattern in _FILE_LINE_FORMATS:
+        match = pattern.search(line)
+        if match is not None:
+            file = match.group("file")
+            return file, int(match.group("line")), not is_library(file)
+    return None
+
+
+def _masked_frame(line: str) -> str:
+    text = _SITE_NUMBER.sub("<n>", _SITE_FOLDERS.sub("", _SITE_HEX.sub("<hex>", line)))
+    return " ".join(text.split())
+
+
+def _basename(file: str) -> str:
+    return file.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _append(frames: list[str], frame: str) -> None:
+    if len(frames) < MAX_SITE_FRAMES and frame not in frames:
+        frames.append(frame)
 
 
 def _first_test_location(

@@ -76,7 +76,7 @@ class Rule:
             return True
         if floating is None or (self.need and not any(n in low for n in self.need)):
             return False
-        return floating.search(line) is not None
+        return outside_quotes(floating.search, line)
 
 
 _RULES: tuple[Rule, ...] = (
@@ -724,6 +724,46 @@ def plan(mask: int) -> Plan:
 
 #: A Python exception line: ``pkg.mod.Type: message`` (message optional).
 EXCEPTION_LINE = re.compile(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)(?::\s*(.*))?$")
+
+#: A value that a message quotes: ``'nan'``, ``"abc"``, a backticked or typographically quoted
+#: name. A ``'`` after a letter is an apostrophe (``can't``) and opens nothing; one before a
+#: letter closes nothing.
+QUOTED = re.compile(
+    r"(?<!\w)'[^'\n]{0,200}'(?!\w)|\"[^\"\n]{0,200}\"|`[^`\n]{0,200}`"
+    r"|\u2018[^\u2019\n]{0,200}\u2019|\u201c[^\u201d\n]{0,200}\u201d"
+)
+_QUOTES = ("'", '"', "`", "\u2018", "\u201c")
+
+
+def unquoted(text: str) -> str:
+    """``text`` with the values it quotes emptied, their quotes kept (``invalid literal for
+    int() with base 10: ''``): what a message says, without the data it shows. A word of a
+    value (``'nan'``, ``'oom'``, ``"Killed"``) is the user's input, not the failure's kind."""
+    if not any(q in text for q in _QUOTES):
+        return text
+    return QUOTED.sub(lambda m: m.group()[0] + m.group()[-1], text)
+
+
+def outside_quotes(search: Callable[[str], re.Match[str] | None], line: str) -> bool:
+    """Whether ``search`` finds its pattern in ``line`` other than inside a value the line
+    quotes (``KeyError: 'Segmentation fault'`` shows no crash)."""
+    found = search(line)
+    if found is None:
+        return False
+    return not in_quotes(line, found.start(), found.end()) or search(unquoted(line)) is not None
+
+
+def in_quotes(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` lies inside one value that ``text`` quotes."""
+    if not any(q in text for q in _QUOTES):
+        return False
+    for match in QUOTED.finditer(text):
+        if match.start() < start and end < match.end():
+            return True
+        if match.start() >= end:
+            break
+    return False
+
 
 #: Lines that say there was no failure despite matching a rule ("0 failed", "Errors: 0").
 NEGATIVE = re.compile(

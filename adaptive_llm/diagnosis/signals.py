@@ -20,7 +20,9 @@ from adaptive_llm.diagnosis.rules import (
     NEGATIVE,
     RULE_ORDER,
     RULES,
+    outside_quotes,
     plan,
+    unquoted,
 )
 
 #: Signals at most this many lines apart belong to one group.
@@ -212,7 +214,7 @@ def _match_lines(lines: list[str]) -> dict[int, str]:
                             break
                     else:
                         continue
-                if floating_search(line) is None or (negated and negative(line)):
+                if not outside_quotes(floating_search, line) or (negated and negative(line)):
                     continue
                 best[idx] = known[line] = name
                 break
@@ -269,9 +271,9 @@ def _expand(region: Region, idx: int, name: str) -> Signal:
         block = "\n".join(lines[idx : end + 1])
         if (message or "").startswith("test timed out after"):
             sig.category = "time_limit"
-        elif _PANIC_SEGV.search(block):
+        elif _PANIC_SEGV.search(unquoted(block)):
             sig.category = "segfault"
-        elif _PANIC_OOM.search(block):
+        elif _PANIC_OOM.search(unquoted(block)):
             sig.category = "out_of_memory"
     elif rule.block == "frames":
         end = idx
@@ -430,8 +432,9 @@ def _uncaught(rule: str, line: str) -> tuple[str | None, str | None]:
 
 
 def _fortran_category(message: str) -> str | None:
-    """The category a Fortran runtime error's message implies."""
-    low = message.lower()
+    """The category a Fortran runtime error's message implies (not the file it quotes:
+    ``Cannot open file 'bounds.dat': No such file or directory``)."""
+    low = unquoted(message).lower()
     if "bound" in low or "outside of expected range" in low:
         return "segfault"  # an array index out of its bounds: a memory access error
     if "no such file" in low or "cannot open file" in low:
