@@ -240,8 +240,7 @@ def _print_status(store: Store, layout: Layout, *, as_json: bool) -> int:
     time, so 100,000 jobs print from the first rows on in bounded memory (only the failures'
     views are kept, for the causes after the table)."""
     from ..diagnosis import Diagnosis
-    from ..jobs.model import JobState
-    from ..managers.causes import causes_text, failures_by_cause
+    from ..managers.causes import causes_text, failures_by_cause, grouped
     from ..managers.job_manager import OUTAGE_KEY
     from ..managers.views import JobView, build_views
     from .table import stream_table, user_path
@@ -249,7 +248,7 @@ def _print_status(store: Store, layout: Layout, *, as_json: bool) -> int:
     # An outage recorded by the run that drives the workdir now (an older one's is stale).
     outage = store.meta(OUTAGE_KEY) if layout.in_use() else None
     approvals = {t.removeprefix("job:"): n for t, n in store.chat.pending_counts().items()}
-    grouped: list[JobView] = []
+    kept: list[JobView] = []  # for the causes after the table
 
     def views() -> Iterator[JobView]:
         for batch in store.jobs.latest_by_name():
@@ -265,34 +264,32 @@ def _print_status(store: Store, layout: Layout, *, as_json: bool) -> int:
 
             jobs = [job for job, _, _ in batch]
             for view in build_views(jobs, attempts, diagnosis, outage=outage, approvals=approvals):
-                if view.state.is_failure or view.state is JobState.CANCELLED or view.run:
-                    grouped.append(view)
+                if grouped(view.state, view.run):
+                    kept.append(view)
                 yield view
 
     out = sys.stdout
-    if as_json:  # the text of json.dumps({"jobs": rows}, indent=2), a row at a time
-        out.write('{\n  "jobs": [')
-        count = 0
-        for view in views():
-            row = json.dumps(view.to_dict(), indent=2).replace("\n", "\n    ")
-            out.write(("," if count else "") + "\n    " + row)
-            count += 1
-            if count % 500 == 0:
-                out.flush()
-        out.write("\n  ]\n}\n" if count else "]\n}\n")
-        return 0
     written = 0
 
-    def write(line: str) -> None:
+    def write(text: str) -> None:  # flushed every 500 rows: the reader sees them come
         nonlocal written
-        out.write(line + "\n")
+        out.write(text)
         written += 1
         if written % 500 == 0:
             out.flush()
 
+    if as_json:  # the text of json.dumps({"jobs": rows}, indent=2), a row at a time
+        write('{\n  "jobs": [')
+        separator = ""
+        for view in views():
+            row = json.dumps(view.to_dict(), indent=2).replace("\n", "\n    ")
+            write(f"{separator}\n    {row}")
+            separator = ","
+        write("\n  ]\n}\n" if separator else "]\n}\n")
+        return 0
     # paths the user can paste where they stand
-    stream_table((view.to_dict() for view in views()), write)
-    causes = causes_text(failures_by_cause(grouped), show=user_path)
+    stream_table((view.to_dict() for view in views()), lambda line: write(line + "\n"))
+    causes = causes_text(failures_by_cause(kept), show=user_path)
     if causes:
-        out.write(f"\n{causes}\n")
+        write(f"\n{causes}\n")
     return 0

@@ -58,36 +58,29 @@ def stream_table(
     wider cell later pushes the rest of its line right, so 100,000 rows print as they come,
     with the first ones at once."""
 
+    here = user_cwd() if base is None else None  # once, not per row
+
     def shown(path: object) -> str:
         if path is None:
             return "-"
         text = str(path)
         if base is None:
-            return user_path(text)
+            return user_path(text, here)
         if Path(text).is_relative_to(base):
             return str(Path(text).relative_to(base))
         return text
 
-    here = user_cwd() if base is None else None
-
     def cells(row: dict[str, Any]) -> tuple[str, ...]:
         exit_text = f"sig {row['signal']}" if row.get("signal") else _text(row.get("exit_code"))
         loc = row.get("location")
-        if base is None:
-            where = f"{user_path(loc['file'], here)}:{loc['line']}" if loc else "-"
-            log = row.get("log_path")
-            log_text = "-" if log is None else user_path(str(log), here)
-        else:
-            where = f"{shown(loc['file'])}:{loc['line']}" if loc else "-"
-            log_text = shown(row.get("log_path"))
         return (
             row["name"],
             row["state"],
             str(row["attempt"]),
             exit_text,
             _text(row.get("category")),
-            where,
-            log_text,
+            f"{shown(loc['file'])}:{loc['line']}" if loc else "-",
+            shown(row.get("log_path")),
         )
 
     header = ("JOB", "STATE", "TRY", "EXIT", "CATEGORY", "WHERE", "LOG")

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..jobs.model import JobState
 from .views import JobView, Where
 
-__all__ = ["Cause", "RunFailures", "causes_text", "failures_by_cause"]
+__all__ = ["Cause", "RunFailures", "causes_text", "failures_by_cause", "grouped"]
 
 #: The reason Airflow's ``upstream_failed`` gives (see ``airflow_model.REASONS``).
 _UPSTREAM = "upstream task failed"
@@ -42,6 +42,13 @@ class RunFailures:
     @property
     def failed(self) -> int:
         return sum(len(c.jobs) for c in self.causes)
+
+
+def grouped(state: JobState, run: str | None) -> bool:
+    """Whether :func:`failures_by_cause` needs the view of a job in ``state`` (of ``run``):
+    the failed and cancelled jobs, and every job of a run (for the run's states). The rest
+    can be left out of its input without changing its result."""
+    return state.is_failure or state is JobState.CANCELLED or run is not None
 
 
 def failures_by_cause(views: Iterable[JobView]) -> list[RunFailures]:

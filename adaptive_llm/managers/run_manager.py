@@ -21,6 +21,7 @@ from ..llm.limits import ModelLimits
 from ..llm.retry import RetryPolicy
 from ..store import Store, StoreError
 from ..store.layout import Layout
+from .causes import grouped
 from .job_manager import JobManager
 from .llm_manager import LLMManager
 from .views import JobPage, JobView, build_views, run_of, shown_state
@@ -187,18 +188,13 @@ class RunManager:
         )
 
     def grouped_views(self) -> list[JobView]:
-        """The views ``failures_by_cause`` groups: the failed and cancelled jobs, and every
-        job of a run a scheduler runs together (an Airflow DAG run, for its states)."""
-        jm = self.job_manager
-        jobs, attempts = jm.jobs, jm.attempts
-        chosen = []
-        for name, attempt in attempts.items():
-            job = jobs.get(name)
-            if job is None:
-                continue
-            state = attempt.state
-            if state.is_failure or state is JobState.CANCELLED or run_of(job, attempt):
-                chosen.append(job)
+        """The views ``failures_by_cause`` groups (see ``causes.grouped``)."""
+        jobs, attempts = self.job_manager.jobs, self.job_manager.attempts
+        chosen = [
+            job
+            for name, attempt in attempts.items()
+            if (job := jobs.get(name)) is not None and grouped(attempt.state, run_of(job, attempt))
+        ]
         return self._views(chosen)
 
     def _views(self, jobs: Iterable[Job]) -> list[JobView]:
