@@ -63,51 +63,20 @@ import ipywidgets.widgets.widget as widget_module  # type: ignore[import-untyped
 
 import adaptive_llm  # noqa: E402
 from adaptive_llm import info  # noqa: E402
-from adaptive_llm.jobs.model import Attempt, Job, JobState  # noqa: E402
-from adaptive_llm.jobs.schedulers.base import AttemptReport, Scheduler, SubmitRequest  # noqa: E402
+from adaptive_llm.jobs.model import Job, JobState  # noqa: E402
+from adaptive_llm.jobs.schedulers.base import AttemptReport  # noqa: E402
 from adaptive_llm.managers.run_manager import RunManager  # noqa: E402
+
+# The scale bench's cluster double and helpers (it imports the package already imported here,
+# so a child measuring another tree keeps that tree's code).
+sys.path.insert(1, str(Path(__file__).resolve().parent))
+from manager_scale import BenchScheduler, rss_bytes, until  # noqa: E402
 
 PAGE = 50
 
 
 def log(message: str) -> None:
     print(f"[job_table] {message}", file=sys.stderr, flush=True)
-
-
-class TableScheduler(Scheduler):
-    """An in-memory cluster: submits succeed at once, polls answer for every asked attempt."""
-
-    name = "bench"
-
-    def __init__(self) -> None:
-        self.status: dict[str, AttemptReport] = {}
-        self.requests: dict[str, SubmitRequest] = {}
-        self._next = 0
-
-    async def submit(self, request: SubmitRequest) -> str:
-        self._next += 1
-        sid = str(self._next)
-        self.requests[sid] = request
-        self.status[sid] = AttemptReport(JobState.RUNNING, started_at=time.time())
-        return sid
-
-    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
-        result = {}
-        for i, a in enumerate(attempts):
-            if i and i % 5000 == 0:
-                await asyncio.sleep(0)
-            if a.scheduler_id:
-                result[a.scheduler_id] = self.status[a.scheduler_id]
-        return result
-
-    async def cancel(self, attempt: Attempt) -> None:
-        if attempt.scheduler_id:
-            self.status[attempt.scheduler_id] = AttemptReport(JobState.CANCELLED, reason="cancel")
-
-    def set(self, names: set[str], report: AttemptReport) -> None:
-        for sid, request in self.requests.items():
-            if request.job.name in names:
-                self.status[sid] = report
 
 
 def traceback_text(cause: int, job: int) -> str:
@@ -117,19 +86,6 @@ def traceback_text(cause: int, job: int) -> str:
         f"    value = table[key_{cause}]\n"
         f"KeyError: 'column_{cause}_{job}'\n"
     )
-
-
-def rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout:.0f} s for {what}")
-        await asyncio.sleep(0.05)
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -142,38 +98,42 @@ async def table_figures(args: argparse.Namespace, workdir: Path) -> dict[str, An
     names = [f"job-{i:06d}" for i in range(args.jobs)]
     jobs = [Job(n, ["python", "train.py", "--seed", str(i)]) for i, n in enumerate(names)]
     failing = set(names[1 : 1 + 2 * args.fail : 2])  # some on the first page
-    scheduler = TableScheduler()
+    scheduler = BenchScheduler()
     rm = RunManager(jobs, workdir=workdir, scheduler=scheduler, poll_interval=0.2)
     jm, lm = rm.job_manager, rm.llm_manager
     log(f"{args.jobs} jobs: submitting")
     rm.start()
     await until(lambda: sum(bool(a.scheduler_id) for a in jm.attempts.values()) == args.jobs,
                 600, "submissions")  # fmt: skip
+    scheduler.start_all()
+    ids = {request.job.name: sid for sid, request in scheduler.requests.items()}
     for request in scheduler.requests.values():
         name = request.job.name
         if name in failing:
             path = Path(str(request.log_path))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(traceback_text(int(name[4:]) % args.causes, int(name[4:])))  # noqa: ASYNC240
-    scheduler.set(failing, AttemptReport(JobState.FAILED, exit_code=1, ended_at=time.time()))
+    scheduler.fail([ids[name] for name in failing])
     log(f"{len(failing)} failures: diagnosing")
     await until(lambda: all(lm.cached(n) is not None for n in failing), 600, "diagnoses")
 
     figures: dict[str, Any] = {"jobs": args.jobs, "failures": len(failing)}
     gc.collect()
-    widgets0, rss0 = len(widget_module._instances), rss()
+    widgets0, rss0 = len(widget_module._instances), rss_bytes()
     made: list[Any] = []
     figures["first_render_ms"] = timed(lambda: made.append(info(rm)))
     table = made[0]
     figures["widgets_created"] = len(widget_module._instances) - widgets0
-    figures["rss_grown_mib"] = round((rss() - rss0) / 2**20, 1)
+    figures["rss_grown_mib"] = round((rss_bytes() - rss0) / 2**20, 1)
     table._loop_task.cancel()  # the refreshes measured are the ones below
     await asyncio.sleep(0)
 
     # 1,000 running jobs complete, the first page's running ones among them.
     running = [n for n in names if n not in failing]
     done = set(running[:1000])
-    scheduler.set(done, AttemptReport(JobState.COMPLETED, exit_code=0, ended_at=time.time()))
+    completed = AttemptReport(JobState.COMPLETED, exit_code=0, ended_at=time.time())
+    for name in done:
+        scheduler.status[ids[name]] = completed
     await until(lambda: all(jm.attempts[n].state is JobState.COMPLETED for n in done), 60,
                 "the update")  # fmt: skip
     figures["update_1000_ms"] = timed(table.refresh)
