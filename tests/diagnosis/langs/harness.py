@@ -13,7 +13,8 @@ Each case is a folder of ``cases/``:
 
 ``case.toml`` keys: ``language``, ``tool``, ``command`` (argv; ``{python}`` is this interpreter,
 ``{npm_bin}`` the ``node_modules/.bin`` of the ``npm`` packages), ``needs`` (executables on
-PATH), ``npm`` (pinned npm packages, installed once into the cache), ``env`` (extra variables),
+PATH, or absolute paths of files the command reads, such as a library's jar), ``npm`` (pinned
+npm packages, installed once into the cache), ``env`` (extra variables),
 ``timeout`` (seconds, default 120), ``optional`` (a tool CI cannot install from the registries:
 skipped, never failed, when missing) and ``[expect]`` with ``category``, ``file``, ``line``
 (``file`` and ``line`` left out where the tool names no line of the user's: then none is
@@ -91,9 +92,14 @@ def load_cases() -> list[Case]:
 
 
 def missing(case: Case) -> list[str]:
-    """The executables the case needs that are not on PATH (npm itself for npm packages)."""
+    """What the case needs and this machine lacks: executables not on PATH (npm itself for
+    npm packages), files given by their absolute path that are not there."""
     needs = [*case.needs, *(["npm", "node"] if case.npm else [])]
-    return [tool for tool in needs if shutil.which(tool) is None]
+    return [
+        need
+        for need in needs
+        if not (os.path.isfile(need) if os.path.isabs(need) else shutil.which(need))
+    ]
 
 
 def npm_bin(packages: tuple[str, ...]) -> Path:
