@@ -5,18 +5,21 @@ stuck manager), a worker that cannot start falls back to threads, and ``close`` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adaptive_llm import DiagnosisError, Job, JobState, RunManager
+from adaptive_llm._core.aio import within
 from adaptive_llm.diagnosis import Diagnosis, diagnose
-from adaptive_llm.managers.diagnosis_pool import DiagnosisPool, WorkerError
+from adaptive_llm.managers.diagnosis_pool import DiagnosisPool, EngineError, WorkerError
 
 CASES = Path(__file__).parent / "diagnosis" / "langs" / "cases"
 FAIL = [sys.executable, "-c", "print('about to fail'); raise ValueError('bad value 42')"]
@@ -215,3 +218,134 @@ async def test_a_diagnosis_cancelled_while_its_worker_starts_leaves_no_worker(
         return False
 
     await until(gone, "the starting worker to be ended and reaped")
+
+
+NO_WORKERS = ["/nonexistent/python3"]
+#: Options on which the real engine raises (its own exception, the same on every try).
+RAISES = {"max_tokens": "many"}
+
+
+async def test_the_engine_raising_is_the_same_engine_error_in_a_worker_and_in_a_thread(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "job.log"
+    log.write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    in_worker, in_thread = DiagnosisPool(1), DiagnosisPool(1, command=NO_WORKERS)
+    try:
+        errors = []
+        for pool in (in_worker, in_thread):
+            with pytest.raises(EngineError, match=r"^TypeError: '>' not supported") as caught:
+                await pool.run(log, **RAISES)
+            errors.append(str(caught.value))
+            assert (await pool.run(log)).error_type == "KeyError"  # and the pool goes on
+        assert errors[0] == errors[1]
+        assert in_worker.fallback_reason is None and in_worker.started == 1  # not a crash
+        assert in_thread.fallback_reason is not None
+    finally:
+        await in_worker.close()
+        await in_thread.close()
+
+
+@pytest.mark.parametrize("where", ["worker", "thread"])
+async def test_the_engine_raising_is_a_stored_diagnosis_in_a_worker_and_in_a_thread(
+    workdir: Path, where: str
+) -> None:
+    """A worker that crashes or hangs is transient (not stored, see above); the engine's own
+    exception is its verdict on the log, kept like any diagnosis wherever it ran."""
+    rm = RunManager([Job("bad", FAIL)], workdir=workdir, poll_interval=0.1)
+    lm = rm.llm_manager
+    lm.max_tokens = RAISES["max_tokens"]  # type: ignore[assignment]
+    if where == "thread":
+        lm.pool.command = NO_WORKERS
+    rm.start()
+    try:
+        await rm.wait(timeout=60)
+        diagnosis = lm.cached("bad")
+        assert diagnosis is not None
+        assert "the diagnosis engine failed: TypeError: '>' not supported" in diagnosis.summary
+        stored = rm.store.diagnoses.get("bad", 1)
+        assert stored is not None and stored["summary"] == diagnosis.summary
+        assert (lm.pool.fallback_reason is None) == (where == "worker")
+    finally:
+        await rm.close()
+
+
+async def test_workers_that_could_not_start_are_tried_again_after_a_back_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = tmp_path / "job.log"
+    log.write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    fixed, tries = tmp_path / "fixed", tmp_path / "tries"
+    # A real start command that fails (exit 3) until ``fixed`` exists, counting its starts.
+    script = f'echo x >> {tries}; test -e {fixed} || exit 3; exec "$0" "$@"'
+    command = ["sh", "-c", script, *DiagnosisPool(1).command]
+
+    def started() -> int:
+        return len(tries.read_text().splitlines()) if tries.exists() else 0
+
+    pool = DiagnosisPool(1, command=command, retry_start=1.0)
+    try:
+        assert (await pool.run(log)).error_type == "KeyError"  # in a thread
+        assert pool.fallback_reason is not None and started() == 1
+        await pool.run(log)
+        assert started() == 1  # not tried again for every diagnosis
+        await asyncio.sleep(1.1)
+        await pool.run(log)
+        assert started() == 2 and pool.fallback_reason is not None  # tried again, failed
+        await asyncio.sleep(1.1)
+        await pool.run(log)
+        assert started() == 2  # the back-off doubled: 2 s now
+        fixed.touch()
+        await asyncio.sleep(1.0)
+        assert (await pool.run(log)).error_type == "KeyError"
+        assert started() == 3 and pool.fallback_reason is None
+        assert pool.started == 1 and pool.workers == 1  # back in a worker process
+        await pool.run(log)
+        assert started() == 3 and pool.started == 1  # and it is reused
+        warnings = [r for r in caplog.records if "kernel's threads" in r.getMessage()]
+        assert len(warnings) == 1
+    finally:
+        await pool.close()
+
+
+async def test_a_diagnosis_in_a_thread_is_bounded_in_time_and_so_are_stuck_threads(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "job.log"
+    os.mkfifo(fifo)  # nobody writes: the engine blocks opening it, in a thread it cannot leave
+    good = tmp_path / "good.log"
+    good.write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    pool = DiagnosisPool(2, command=NO_WORKERS, timeout=0.5)
+
+    def threads() -> int:
+        return sum(t.name.startswith("adaptive-llm-diagnosis") for t in threading.enumerate())
+
+    def release() -> None:  # a writer that opens and closes: the blocked readers read EOF
+        with contextlib.suppress(OSError):  # ENXIO: no reader has it open (yet, or any more)
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    try:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        slow = [pool.run(fifo) for _ in range(3)]
+        outcomes = await within(asyncio.gather(*slow, return_exceptions=True), 10)
+        assert loop.time() - began < 5
+        assert [type(o) for o in outcomes] == [WorkerError] * 3, outcomes
+        assert "longer than 0.5 s" in str(outcomes[0]) and "thread" in str(outcomes[0])
+        # Two threads hold the two first; the third was refused at once (not a third thread).
+        assert "all still held" in str(outcomes[2])
+        assert pool.stuck_threads == 2 and threads() == 2
+        with pytest.raises(WorkerError, match="all still held"):
+            await within(pool.run(good), 1)
+        assert threads() == 2
+        while pool.stuck_threads:
+            release()
+            await asyncio.sleep(0.05)
+        assert (await within(pool.run(good), 10)).error_type == "KeyError"
+        assert threads() <= 4  # 2 * size at most, ever
+    finally:
+        deadline = asyncio.get_running_loop().time() + 10
+        while pool.stuck_threads and asyncio.get_running_loop().time() < deadline:
+            release()
+            await asyncio.sleep(0.05)
+        await pool.close()

@@ -455,6 +455,63 @@ def test_the_latest_attempts_know_which_jobs_are_unfinished() -> None:
     assert list(latest.unfinished) == ["c", "b"]  # in the order they became so
     del latest["c"]
     assert list(latest.unfinished) == ["b"] and set(latest) == {"a", "b"}
-    with pytest.raises(TypeError, match="one attempt at a time"):
-        latest.update({"d": at("d", JobState.RUNNING)})
-    assert "d" not in latest and list(latest.unfinished) == ["b"]
+
+
+def test_every_way_of_changing_the_latest_attempts_keeps_the_unfinished_right() -> None:
+    import copy
+    import pickle
+
+    from adaptive_llm.jobs.model import Attempt
+    from adaptive_llm.managers.job_manager import LatestAttempts
+
+    def at(name: str, state: JobState) -> Attempt:
+        return Attempt(name, 1, state, f"/logs/{name}.log")
+
+    def right(latest: LatestAttempts) -> list[str]:
+        assert type(latest) is LatestAttempts
+        assert set(latest.unfinished) == {n for n, a in latest.items() if not a.state.is_final}
+        return list(latest.unfinished)
+
+    run, done = JobState.RUNNING, JobState.COMPLETED
+    latest = LatestAttempts({"a": at("a", run), "b": at("b", done)})
+    latest |= {"c": at("c", run), "a": at("a", done)}
+    assert right(latest) == ["c"]
+    latest.update({"d": at("d", run)}, e=at("e", run))
+    latest.update([("e", at("e", done))])
+    assert right(latest) == ["c", "d"]
+    assert latest.setdefault("c", at("c", done)).state is run  # there: unchanged
+    assert latest.setdefault("f", at("f", run)).state is run
+    assert right(latest) == ["c", "d", "f"]
+    assert latest.pop("c").state is run and latest.pop("nope", None) is None
+    with pytest.raises(KeyError):
+        latest.pop("nope")
+    assert right(latest) == ["d", "f"]
+    assert latest.popitem()[0] == "f" and right(latest) == ["d"]
+    del latest["d"]
+    assert right(latest) == []
+    latest["g"] = at("g", run)
+    # Copies have their own unfinished: changing one leaves the other as it was.
+    for twin in (
+        latest.copy(),
+        copy.copy(latest),
+        copy.deepcopy(latest),
+        pickle.loads(pickle.dumps(latest)),
+        latest | {},
+        {} | latest,
+    ):
+        assert right(twin) == ["g"] and twin == latest
+        twin["g"] = at("g", done)
+        assert right(twin) == [] and right(latest) == ["g"]
+    merged = latest | {"h": at("h", run)}
+    assert right(merged) == ["g", "h"] and right(latest) == ["g"]
+    assert right({"h": at("h", run)} | latest) == ["h", "g"]
+    # Bad input is a clear error and changes nothing.
+    with pytest.raises(TypeError, match="must be an Attempt"):
+        latest.update({"i": at("i", run), "j": "RUNNING"})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="must be an Attempt"):
+        latest["j"] = None  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="holds attempts"):
+        LatestAttempts.fromkeys(["x"])
+    assert right(latest) == ["g"] and set(latest) == {"a", "b", "e", "g"}
+    latest.clear()
+    assert right(latest) == [] and not latest

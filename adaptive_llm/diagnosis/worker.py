@@ -5,7 +5,8 @@ so the engine's CPU work runs outside the kernel's process and its GIL. The prot
 object per line: the worker prints ``{"ready": pid}`` once, then for each request line
 ``{"id": n, "path": ..., "options": {...}}`` (the keyword arguments of
 :func:`adaptive_llm.diagnosis.diagnose`) one answer line, ``{"id": n, "diagnosis": {...}}``
-(``Diagnosis.to_dict()``), or ``{"id": n, "error": "...", "kind": "unreadable" | "failed"}``.
+(``Diagnosis.to_dict()``), or ``{"id": n, "error": "...", "kind": ...}``: ``unreadable`` (the
+log cannot be read), ``engine`` (the engine raised on it), ``failed`` (a malformed request).
 It exits at the end of its input: when the manager closes it, or when the kernel is gone.
 """
 
@@ -41,8 +42,8 @@ def answer(request: Any) -> dict[str, Any]:
         diag = diagnose(path, **options)
     except DiagnosisError as exc:
         return {"id": ident, "error": str(exc), "kind": "unreadable"}
-    except Exception as exc:  # reported to the manager as this diagnosis's error
-        return {"id": ident, "error": f"{type(exc).__name__}: {exc}", "kind": "failed"}
+    except Exception as exc:  # the engine's verdict on this log: the same on every try
+        return {"id": ident, "error": f"{type(exc).__name__}: {exc}", "kind": "engine"}
     return {"id": ident, "diagnosis": diag.to_dict()}
 
 

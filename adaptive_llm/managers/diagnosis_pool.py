@@ -7,9 +7,16 @@ first diagnosis needs one and reused; each serves one diagnosis at a time over a
 lines, and the loop only reads and decodes the answer.
 
 - A worker that crashes, or takes longer than ``timeout`` (it is killed), gives that one
-  diagnosis an error (:class:`WorkerError`); the next diagnosis starts a new worker.
+  diagnosis an error (:class:`WorkerError`: transient, the next try may succeed); the next
+  diagnosis starts a new worker.
+- The engine raising on a log is its verdict on that log, the same on every try and in either
+  place: :class:`EngineError`, from a worker and from a thread alike.
 - A worker that cannot start at all (no interpreter, an import that fails) is not retried for
-  every job: the pool falls back to the kernel's threads, and says so in the log once.
+  every job: the pool falls back to the kernel's threads (said in the log once) and tries
+  workers again after ``retry_start`` seconds, doubling up to ``START_RETRY_MAX``. A diagnosis
+  in a thread is bounded by ``timeout`` too: its caller gets a ``WorkerError`` (the thread
+  cannot be stopped and goes on); while ``size`` threads are held so, further diagnoses get a
+  ``WorkerError`` at once instead of more threads.
 - ``close()`` ends the workers (end of input, then a kill after a grace period) and reaps them.
 """
 
@@ -22,7 +29,6 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,6 +45,10 @@ START_TIMEOUT = 30.0
 CLOSE_GRACE = 2.0
 #: Default bound of one diagnosis in a worker (the engine takes seconds on a 1 GiB log).
 DIAGNOSIS_TIMEOUT = 300.0
+#: Seconds before workers are tried again once they could not start (doubling) ...
+START_RETRY = 30.0
+#: ... up to this.
+START_RETRY_MAX = 600.0
 
 
 _PATH_VARIABLE = "ADAPTIVE_LLM_WORKER_SYS_PATH"
@@ -59,7 +69,23 @@ def _absolute(path: str | os.PathLike[str], options: dict[str, Any]) -> tuple[st
 
 
 class WorkerError(Exception):
-    """A diagnosis worker crashed, hung, or answered nonsense: this diagnosis has no result."""
+    """A diagnosis worker crashed, hung, or answered nonsense: this diagnosis has no result
+    (transient: another try may give one)."""
+
+
+class EngineError(Exception):
+    """The diagnosis engine raised on this log (``"TypeError: ..."``): the same on every try,
+    in a worker or in a thread."""
+
+
+def _engine(path: str, options: dict[str, Any]) -> Diagnosis:
+    """``diagnose`` as a worker runs it: the engine's own exception is an ``EngineError``."""
+    try:
+        return diagnose(path, **options)
+    except DiagnosisError:
+        raise
+    except Exception as exc:
+        raise EngineError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class _Worker:
@@ -129,9 +155,11 @@ class DiagnosisPool:
         *,
         timeout: float = DIAGNOSIS_TIMEOUT,
         command: list[str] | None = None,
+        retry_start: float = START_RETRY,
     ) -> None:
         self.size = max(1, size)
         self.timeout = timeout
+        self.retry_start = retry_start
         self.command = command or [sys.executable, "-c", _BOOT]
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -140,9 +168,15 @@ class DiagnosisPool:
         self._slots = asyncio.Semaphore(self.size)
         self._ids = 0
         self._closed = False
-        #: Set when workers cannot start here: diagnoses run in the kernel's threads instead.
+        #: Set while workers cannot start here: diagnoses run in the kernel's threads instead
+        #: (until a start tried again succeeds).
         self.fallback_reason: str | None = None
+        #: When workers are tried again (the loop's clock), and the back-off after that.
+        self._retry_at = 0.0
+        self._retry_delay = retry_start
         self._threads: ThreadPoolExecutor | None = None
+        #: Thread diagnoses whose caller gave up on them (timeout) and that still run.
+        self.stuck_threads = 0
         #: Workers started so far (a crash or a timeout starts a new one).
         self.started = 0
 
@@ -158,7 +192,7 @@ class DiagnosisPool:
             raise WorkerError("the diagnosis pool is closed")
         path, options = _absolute(path, options)
         async with self._slots:
-            worker = None if self.fallback_reason else await self._take()
+            worker = None if self._in_fallback() else await self._take()
             if worker is None:
                 return await self._in_thread(path, options)
             self._ids += 1
@@ -190,7 +224,16 @@ class DiagnosisPool:
         error = str(reply.get("error", "no answer"))
         if reply.get("kind") == "unreadable":
             raise DiagnosisError(error)
-        raise WorkerError(f"the diagnosis engine failed: {error}")
+        if reply.get("kind") == "engine":
+            raise EngineError(error)
+        raise WorkerError(f"the diagnosis worker failed: {error}")
+
+    def _in_fallback(self) -> bool:
+        """Whether diagnoses run in threads now (workers could not start, and it is not yet
+        time to try them again)."""
+        return (
+            self.fallback_reason is not None and asyncio.get_running_loop().time() < self._retry_at
+        )
 
     async def _take(self) -> _Worker | None:
         """An idle live worker, or a new one; None when workers cannot start (fallback)."""
@@ -244,22 +287,67 @@ class DiagnosisPool:
             self._fall_back(reason)
             return None
         self.started += 1
+        if self.fallback_reason is not None:
+            log.info("diagnosis workers start again; diagnoses run in them, not in threads")
+            self.fallback_reason = None
+            self._retry_delay = self.retry_start
         return worker
 
     def _fall_back(self, reason: str) -> None:
+        now = asyncio.get_running_loop().time()
         if self.fallback_reason is None:
             log.warning(
-                "diagnoses run in the kernel's threads, not in worker processes: %s", reason
+                "diagnoses run in the kernel's threads, not in worker processes (tried again"
+                " in %g s): %s",
+                self._retry_delay,
+                reason,
+            )
+        elif now < self._retry_at:  # another start of the same try
+            self.fallback_reason = reason
+            return
+        else:
+            self._retry_delay = min(2 * self._retry_delay, START_RETRY_MAX)
+            log.info(
+                "diagnosis workers still cannot start (tried again in %g s): %s",
+                self._retry_delay,
+                reason,
             )
         self.fallback_reason = reason
+        self._retry_at = now + self._retry_delay
 
     async def _in_thread(self, path: str, options: dict[str, Any]) -> Diagnosis:
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(
-                max_workers=self.size, thread_name_prefix="adaptive-llm-diagnosis"
+        if self.stuck_threads >= self.size:
+            raise WorkerError(
+                f"the {self.size} diagnosis thread(s) are all still held by diagnoses that took"
+                f" longer than {self.timeout:g} s (a thread cannot be stopped); not started"
             )
-        call: Callable[[], Diagnosis] = lambda: diagnose(path, **options)  # noqa: E731
-        return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+        if self._threads is None:
+            # ``size`` for the diagnoses running (the slots) and ``size`` for stuck ones: a
+            # diagnosis never waits in the executor's queue behind a stuck thread.
+            self._threads = ThreadPoolExecutor(
+                max_workers=2 * self.size, thread_name_prefix="adaptive-llm-diagnosis"
+            )
+        loop = asyncio.get_running_loop()
+        done = self._threads.submit(_engine, path, options)
+        try:
+            return await within(asyncio.wrap_future(done), self.timeout)
+        except TimeoutError:
+            raise WorkerError(
+                f"the diagnosis took longer than {self.timeout:g} s (in a thread of the kernel,"
+                " which goes on until the engine returns)"
+            ) from None
+        finally:
+            if not done.done():  # its caller is gone; the thread is not, until it returns
+                self.stuck_threads += 1
+
+                def ended(_: object) -> None:
+                    with contextlib.suppress(RuntimeError):  # the loop is closed
+                        loop.call_soon_threadsafe(self._unstick)
+
+                done.add_done_callback(ended)
+
+    def _unstick(self) -> None:
+        self.stuck_threads -= 1
 
     def kill(self) -> None:
         """Kill every worker now, without waiting (``close`` waits and reaps them)."""

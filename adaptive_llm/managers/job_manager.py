@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self
 
 from ..errors import JobBusyError as JobBusyError
 from ..errors import UnknownJobError as UnknownJobError
@@ -49,17 +49,22 @@ class FailureEvent:
 
 
 class LatestAttempts(dict[str, Attempt]):
-    """The latest attempt of each job by name, knowing at once how many are not final."""
+    """The latest attempt of each job by name, knowing at once how many are not final.
+
+    Every way of changing it (``[]=``, ``del``, ``update``, ``|=``, ``setdefault``, ``pop``,
+    ``popitem``, ``clear``) keeps ``unfinished`` right; ``copy()``, ``|``, ``copy.copy`` and
+    pickling give a ``LatestAttempts`` with its own ``unfinished``."""
 
     def __init__(self, items: Mapping[str, Attempt] | None = None) -> None:
         super().__init__()
         #: Names of the jobs whose latest attempt is not final (a dict: in the order they
         #: became so).
         self.unfinished: dict[str, None] = {}
-        for name, attempt in (items or {}).items():
-            self[name] = attempt
+        self.update(items or {})
 
     def __setitem__(self, name: str, attempt: Attempt) -> None:
+        if not isinstance(attempt, Attempt):
+            raise TypeError(f"the latest attempt of {name!r} must be an Attempt, got {attempt!r}")
         super().__setitem__(name, attempt)
         if attempt.state.is_final:
             self.unfinished.pop(name, None)
@@ -70,10 +75,64 @@ class LatestAttempts(dict[str, Attempt]):
         super().__delitem__(name)
         self.unfinished.pop(name, None)
 
-    def _unsupported(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("set or delete one attempt at a time (the unfinished set follows them)")
+    def update(self, *args: Any, **kwargs: Attempt) -> None:
+        items = dict(*args, **kwargs)
+        for name, attempt in items.items():  # all or nothing
+            if not isinstance(attempt, Attempt):
+                raise TypeError(
+                    f"the latest attempt of {name!r} must be an Attempt, got {attempt!r}"
+                )
+        for name, attempt in items.items():
+            self[name] = attempt
 
-    update = setdefault = pop = popitem = clear = _unsupported
+    # Only attempts by name go in (dict's own signatures also allow other types: not here).
+    def __ior__(self, other: Mapping[str, Attempt]) -> Self:  # type: ignore[override]
+        self.update(other)
+        return self
+
+    def __or__(self, other: Mapping[str, Attempt]) -> LatestAttempts:  # type: ignore[override]
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other: Mapping[str, Attempt]) -> LatestAttempts:  # type: ignore[override]
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        merged = LatestAttempts(other)
+        merged.update(self)
+        return merged
+
+    def copy(self) -> LatestAttempts:
+        return LatestAttempts(self)
+
+    __copy__ = copy
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy.deepcopy and pickle: through __init__
+        return (type(self), (dict(self),))
+
+    def setdefault(self, name: str, attempt: Attempt) -> Attempt:
+        if name not in self:
+            self[name] = attempt
+        return self[name]
+
+    def pop(self, name: str, *default: Any) -> Any:
+        self.unfinished.pop(name, None)
+        return super().pop(name, *default)
+
+    def popitem(self) -> tuple[str, Attempt]:
+        name, attempt = super().popitem()
+        self.unfinished.pop(name, None)
+        return name, attempt
+
+    def clear(self) -> None:
+        super().clear()
+        self.unfinished.clear()
+
+    @classmethod
+    def fromkeys(cls, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("LatestAttempts holds attempts: build it from a mapping of them")
 
 
 class JobManager(BaseManager):

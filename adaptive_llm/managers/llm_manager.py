@@ -29,7 +29,7 @@ from ..llm.provider import uses_model
 from ..llm.retry import RetryPolicy
 from ..store import Store
 from .base import BaseManager, Changes
-from .diagnosis_pool import DiagnosisPool, WorkerError
+from .diagnosis_pool import DiagnosisPool, EngineError, WorkerError
 from .job_manager import FailureEvent, JobManager
 from .run_view import ManagerRunView
 
@@ -403,6 +403,14 @@ class LLMManager(BaseManager):
                 result = await self._run_engine(job, attempt)
             except DiagnosisError as exc:
                 result = self._without_log(job, attempt, str(exc))
+            except EngineError as exc:  # its verdict on this log, in a worker or a thread: kept
+                log.warning(
+                    "diagnosis of %s attempt %d: the engine failed: %s",
+                    job.name,
+                    attempt.number,
+                    exc,
+                )
+                result = self._without_log(job, attempt, f"the diagnosis engine failed: {exc}")
             except WorkerError as exc:
                 # A crashed or hung worker: this diagnosis says so, in this run only (not
                 # stored: a new run tries again).
