@@ -182,3 +182,36 @@ def test_one_duration_format_for_the_whole_package() -> None:
     assert units.format_duration(2.5) == "2.5s" and units.format_duration(90) == "1m30s"
     assert units.format_size(3 << 29) == "1.5 GiB" and units.format_size(512) == "512 B"
     assert units.format_memory(512 << 20) == "512M"
+
+
+def test_jobs_asking_for_the_same_resources_share_one_object() -> None:
+    """A sweep of many jobs holds one Resources per distinct request, not one per job (each
+    object is one more for the garbage collector to walk at 100,000 jobs)."""
+    sweep = [
+        Job(f"s{i}", ["true"], resources={"time_limit": "1:00:00", "memory": "4G"})
+        for i in range(50)
+    ]
+    assert len({id(job.resources) for job in sweep}) == 1
+    defaults = [Job(f"d{i}", ["true"]) for i in range(20)]
+    assert len({id(job.resources) for job in defaults}) == 1
+    # different requests stay different objects, with their own values
+    other = Job("o", ["true"], resources=Resources(time_limit=3600, memory="8G"))
+    assert other.resources is not sweep[0].resources
+    assert other.resources.memory == 8 * 2**30
+    assert sweep[0].resources.memory == 4 * 2**30
+    # extras take part in the comparison: lists and the same list as a string alike
+    a = Job(
+        "a", ["true"], resources={"extra": {"partition": "gpu", "sbatch_lines": "--gres=gpu:1"}}
+    )
+    b = Job(
+        "b", ["true"], resources={"extra": {"partition": "gpu", "sbatch_lines": ["--gres=gpu:1"]}}
+    )
+    c = Job(
+        "c", ["true"], resources={"extra": {"partition": "cpu", "sbatch_lines": "--gres=gpu:1"}}
+    )
+    assert a.resources is b.resources
+    assert c.resources is not a.resources and c.resources.extra["partition"] == "cpu"
+    # a changed copy is its own request, and the original is untouched
+    longer = sweep[0].with_resources(time_limit="2:00:00")
+    assert longer.resources.time_limit == 7200 and sweep[1].resources.time_limit == 3600
+    assert longer.resources is Job("x", ["true"], resources=longer.resources.to_dict()).resources

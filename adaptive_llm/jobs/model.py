@@ -11,7 +11,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .resources import Resources, format_duration, format_memory, parse_duration, parse_memory
+from .resources import (
+    Resources,
+    format_duration,
+    format_memory,
+    parse_duration,
+    parse_memory,
+    shared,
+)
 from .sbatch_options import check_text
 from .sbatch_read import sbatch_job_fields
 
@@ -111,13 +118,15 @@ class Job:
             cwd = os.fspath(self.cwd)
             object.__setattr__(self, "cwd", check_text(f"job {self.name!r}: cwd", cwd))
         object.__setattr__(self, "env", _checked_env(self.name, self.env))
-        if isinstance(self.resources, Mapping):
-            object.__setattr__(self, "resources", Resources(**self.resources))
-        elif not isinstance(self.resources, Resources):
+        resources = self.resources
+        if isinstance(resources, Mapping):
+            resources = Resources(**resources)
+        elif not isinstance(resources, Resources):
             raise ValueError(
                 f"job {self.name!r}: resources must be Resources or a mapping, got"
-                f" {type(self.resources).__name__}"
+                f" {type(resources).__name__}"
             )
+        object.__setattr__(self, "resources", shared(resources))
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ValueError(f"job {self.name!r}: max_attempts must be >= 1")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,26 @@ class Resources:
             cpus=_cpus(data.get("cpus", 1)),
             extra=data.get("extra") or {},
         )
+
+
+#: One object for equal resources while any job holds it: a sweep of 100,000 jobs asking for
+#: the same limits holds one ``Resources``, not 100,000 (each one the garbage collector walks).
+_SHARED: weakref.WeakValueDictionary[tuple[Any, ...], Resources] = weakref.WeakValueDictionary()
+
+
+def shared(resources: Resources) -> Resources:
+    """The one ``Resources`` equal to ``resources`` that jobs share (``resources`` itself the
+    first time). Resources are frozen and ``extra`` is read only, so sharing is not seen."""
+    extra = tuple(
+        (key, tuple(value) if isinstance(value, list) else value)
+        for key, value in sorted(resources.extra.items())
+    )
+    key = (resources.time_limit, resources.memory, resources.cpus, extra)
+    found = _SHARED.get(key)
+    if found is not None and found == resources:
+        return found
+    _SHARED[key] = resources
+    return resources
 
 
 def _cpus(value: Any) -> int:
