@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 import textwrap
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -470,6 +471,8 @@ def test_every_way_of_changing_the_latest_attempts_keeps_the_unfinished_right() 
     def right(latest: LatestAttempts) -> list[str]:
         assert type(latest) is LatestAttempts
         assert set(latest.unfinished) == {n for n, a in latest.items() if not a.state.is_final}
+        # the counts by state too (a paged table's counts come from them)
+        assert latest.states == dict(Counter(a.state for a in latest.values()))
         return list(latest.unfinished)
 
     run, done = JobState.RUNNING, JobState.COMPLETED
@@ -515,3 +518,44 @@ def test_every_way_of_changing_the_latest_attempts_keeps_the_unfinished_right() 
     assert right(latest) == ["g"] and set(latest) == {"a", "b", "e", "g"}
     latest.clear()
     assert right(latest) == [] and not latest
+
+
+async def test_the_page_counts_kept_as_attempts_change_are_those_of_a_pass(
+    make_rm: MakeRM, workdir: Path, proc: Any
+) -> None:
+    """Without a filter, ``job_page`` takes its counts from those the latest attempts keep
+    and its page as a slice; a search makes it pass over every job. Both say the same, in
+    every state: no attempt yet, running, final, and while the scheduler does not answer."""
+    pidfile = workdir / "slow.pid"
+    jobs = [Job(f"job{i}", proc.py("raise SystemExit(1)" if i % 2 else "pass")) for i in range(7)]
+    jobs.append(Job("job-slow", proc.py(sleeper_code(pidfile))))
+    rm = make_rm(jobs)
+
+    def same() -> dict[str, int]:
+        latest = rm.job_manager.attempts
+        assert latest.states == {s: n for s, n in Counter(a.state for a in latest.values()).items()}
+        kept, passed = rm.job_page(2, 4), rm.job_page(2, 4, match="JOB")
+        assert kept.counts == passed.counts
+        assert [v.name for v in kept.views] == [v.name for v in passed.views]
+        assert (kept.matching, kept.total, kept.start) == (passed.matching, passed.total, 2)
+        assert sum(kept.counts.values()) == kept.total == len(jobs)
+        return kept.counts
+
+    assert same() == {"PENDING": 8}
+    rm.start()
+    await proc.until(
+        lambda: (
+            rm.job_manager.state("job-slow") is JobState.RUNNING
+            and all(rm.job_manager.state(f"job{i}").is_final for i in range(7))
+        ),
+        what="the short jobs final, the slow one running",
+    )
+    assert same() == {"COMPLETED": 4, "FAILED": 3, "RUNNING": 1}
+    rm.job_manager.scheduler_error = "the scheduler does not answer"
+    assert same() == {"COMPLETED": 4, "FAILED": 3, "UNKNOWN": 1}
+    rm.job_manager.scheduler_error = None
+    assert [v.name for v in rm.job_page(7, 50).views] == ["job-slow"]
+    assert rm.job_page(50, 5).views == []
+    await rm.cancel_job("job-slow")
+    await rm.wait(timeout=30)
+    assert same() == {"COMPLETED": 4, "FAILED": 3, "CANCELLED": 1}

@@ -60,19 +60,35 @@ class LatestAttempts(dict[str, Attempt]):
         #: Names of the jobs whose latest attempt is not final (a dict: in the order they
         #: became so).
         self.unfinished: dict[str, None] = {}
+        #: How many latest attempts are in each state (states with none left out).
+        self.states: dict[JobState, int] = {}
         self.update(items or {})
 
     def __setitem__(self, name: str, attempt: Attempt) -> None:
         if not isinstance(attempt, Attempt):
             raise TypeError(f"the latest attempt of {name!r} must be an Attempt, got {attempt!r}")
+        old = self.get(name)
         super().__setitem__(name, attempt)
-        if attempt.state.is_final:
+        if old is not None:
+            self._uncount(old)
+        state = attempt.state
+        self.states[state] = self.states.get(state, 0) + 1
+        if state.is_final:
             self.unfinished.pop(name, None)
         else:
             self.unfinished[name] = None
 
+    def _uncount(self, attempt: Attempt) -> None:
+        left = self.states[attempt.state] - 1
+        if left:
+            self.states[attempt.state] = left
+        else:
+            del self.states[attempt.state]
+
     def __delitem__(self, name: str) -> None:
+        old = self[name]
         super().__delitem__(name)
+        self._uncount(old)
         self.unfinished.pop(name, None)
 
     def update(self, *args: Any, **kwargs: Attempt) -> None:
@@ -118,17 +134,22 @@ class LatestAttempts(dict[str, Attempt]):
         return self[name]
 
     def pop(self, name: str, *default: Any) -> Any:
-        self.unfinished.pop(name, None)
-        return super().pop(name, *default)
+        if name not in self:
+            return super().pop(name, *default)  # the default, or KeyError
+        attempt = self[name]
+        del self[name]
+        return attempt
 
     def popitem(self) -> tuple[str, Attempt]:
         name, attempt = super().popitem()
+        self._uncount(attempt)
         self.unfinished.pop(name, None)
         return name, attempt
 
     def clear(self) -> None:
         super().clear()
         self.unfinished.clear()
+        self.states.clear()
 
     @classmethod
     def fromkeys(cls, *args: Any, **kwargs: Any) -> NoReturn:
@@ -180,8 +201,15 @@ class JobManager(BaseManager):
         self.store.set_meta(OUTAGE_KEY, None)  # an earlier process's outage: polled anew
         for job in self.store.jobs.all(skip=self.jobs):
             self.jobs[job.name] = job
-        self.attempts = LatestAttempts(self.store.jobs.latest_attempts())
+        self.attempts = self._stored_attempts()
         self._loaded = True
+
+    def _stored_attempts(self) -> LatestAttempts:
+        """The stored latest attempts of the known jobs (a job whose stored definition is no
+        longer valid is left out with a warning by the store, and so are its attempts)."""
+        jobs = self.jobs
+        latest = self.store.jobs.latest_attempts()
+        return LatestAttempts({name: a for name, a in latest.items() if name in jobs})
 
     async def _record_jobs(self) -> None:
         """Store the run's job definitions, ``SUBMIT_BATCH`` per transaction, yielding between
@@ -333,7 +361,7 @@ class JobManager(BaseManager):
             self.attempts[attempt.job] = replace(attempt, scheduler_id=scheduler_id)
         if forget:
             self.store.jobs.delete_attempts([(a.job, a.number) for a in forget])
-            self.attempts = LatestAttempts(self.store.jobs.latest_attempts())
+            self.attempts = self._stored_attempts()
         return {a.job for a in forget}
 
     async def poll_once(self) -> int:

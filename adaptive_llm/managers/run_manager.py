@@ -8,6 +8,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Container, Iterable, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,7 +25,7 @@ from ..store.layout import Layout
 from .causes import grouped
 from .job_manager import JobManager
 from .llm_manager import LLMManager
-from .views import JobPage, JobView, build_views, run_of, shown_state
+from .views import JobPage, JobView, build_views, run_of, shown_counts, shown_state
 from .workdir_lock import release_workdir, take_workdir
 
 log = logging.getLogger(__name__)
@@ -160,13 +161,24 @@ class RunManager:
     ) -> JobPage:
         """``count`` jobs from the ``start``-th of those shown in ``states`` (None: all) whose
         name holds ``match`` (case-insensitive), with counts over all jobs: what a paged
-        table needs, at the cost of one pass over the names and ``count`` views."""
+        table needs. Without a filter or a search it costs ``count`` views (the counts are
+        kept as attempts change); with one, also a pass over the names."""
         jm = self.job_manager
         jobs, attempts, outage = jm.jobs, jm.attempts, jm.scheduler_error
         needle = match.casefold()
-        counts: Counter[JobState] = Counter()
-        chosen: list[str] = []
         end = start + max(0, count)
+        counts = shown_counts(len(jobs), attempts.states, outage)
+        if states is None and not needle and counts is not None:
+            # no filter: the counts are kept as attempts change, the page is a slice
+            return JobPage(
+                views=self._views([jobs[name] for name in islice(jobs, max(0, start), end)]),
+                start=start,
+                matching=len(jobs),
+                total=len(jobs),
+                counts={state.value: n for state, n in counts.items()},
+            )
+        counts = Counter()
+        chosen: list[str] = []
         matching = 0
         get = attempts.get
         for name in jobs:

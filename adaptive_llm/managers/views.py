@@ -4,6 +4,7 @@ it, so they agree (during a scheduler outage an unfinished job is ``UNKNOWN`` ev
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,23 @@ def shown_state(attempt: Attempt | None, outage: str | None) -> JobState:
     if outage is not None and not state.is_final:
         return JobState.UNKNOWN
     return state
+
+
+def shown_counts(
+    jobs: int, states: Mapping[JobState, int], outage: str | None
+) -> Counter[JobState] | None:
+    """Jobs by shown state (see ``shown_state``) from the counts of their latest attempts'
+    states: ``jobs`` jobs, those without an attempt ``PENDING``. None if the attempts are
+    more than the jobs (then only a pass over the jobs can tell)."""
+    counts: Counter[JobState] = Counter()
+    for state, n in states.items():
+        counts[JobState.UNKNOWN if outage is not None and not state.is_final else state] += n
+    pending = jobs - sum(states.values())
+    if pending < 0:
+        return None
+    if pending:
+        counts[JobState.UNKNOWN if outage is not None else JobState.PENDING] += pending
+    return counts
 
 
 @dataclass(frozen=True)
