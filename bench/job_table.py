@@ -106,11 +106,10 @@ async def table_figures(args: argparse.Namespace, workdir: Path) -> dict[str, An
     await until(lambda: sum(bool(a.scheduler_id) for a in jm.attempts.values()) == args.jobs,
                 600, "submissions")  # fmt: skip
     scheduler.start_all()
-    ids = {request.job.name: sid for sid, request in scheduler.requests.items()}
-    for request in scheduler.requests.values():
-        name = request.job.name
+    ids = {name: sid for sid, (name, _) in scheduler.requests.items()}
+    for name, log_path in scheduler.requests.values():
         if name in failing:
-            path = Path(str(request.log_path))
+            path = Path(log_path)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(traceback_text(int(name[4:]) % args.causes, int(name[4:])))  # noqa: ASYNC240
     scheduler.fail([ids[name] for name in failing])

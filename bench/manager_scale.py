@@ -123,14 +123,23 @@ def log(message: str) -> None:
 # -- the scheduler double ----------------------------------------------------------------------
 
 
+_PENDING = AttemptReport(JobState.PENDING)
+
+
 class BenchScheduler(Scheduler):
     """An in-memory cluster: submits succeed at once, polls answer for every asked attempt."""
 
     name = "bench"
 
     def __init__(self) -> None:
+        # What the cluster holds, kept as small as a real one would keep it in the kernel
+        # (nothing): one report object per state change shared by the jobs it changes, and
+        # (job name, log path) tuples that the garbage collector does not track. A record
+        # object per job here would be as many objects again as the managers hold, and the
+        # collector's full passes (the loop lag at 100,000 jobs) would measure the double.
         self.status: dict[str, AttemptReport] = {}
-        self.requests: dict[str, SubmitRequest] = {}
+        #: scheduler id -> (job name, log path)
+        self.requests: dict[str, tuple[str, str]] = {}
         self.polls = 0
         #: ``perf_counter`` when a poll first reported the failure burst.
         self.failure_reported_at: float | None = None
@@ -140,8 +149,8 @@ class BenchScheduler(Scheduler):
     async def submit(self, request: SubmitRequest) -> str:
         self._next += 1
         scheduler_id = str(self._next)
-        self.requests[scheduler_id] = request
-        self.status[scheduler_id] = AttemptReport(JobState.PENDING)
+        self.requests[scheduler_id] = (request.job.name, str(request.log_path))
+        self.status[scheduler_id] = _PENDING
         return scheduler_id
 
     async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
@@ -170,23 +179,23 @@ class BenchScheduler(Scheduler):
     # -- what the "cluster" does, driven by the bench ------------------------------------------
 
     def start_all(self) -> None:
-        now = time.time()
+        running = AttemptReport(JobState.RUNNING, started_at=time.time())
         for sid in self.status:
-            self.status[sid] = AttemptReport(JobState.RUNNING, started_at=now)
+            self.status[sid] = running
 
     def fail(self, ids: Sequence[str]) -> None:
-        now = time.time()
+        failed = AttemptReport(
+            JobState.FAILED, exit_code=1, reason="NonZeroExitCode", ended_at=time.time()
+        )
         self._failing = set(ids)
         for sid in ids:
-            self.status[sid] = AttemptReport(
-                JobState.FAILED, exit_code=1, reason="NonZeroExitCode", ended_at=now
-            )
+            self.status[sid] = failed
 
     def complete_rest(self) -> None:
-        now = time.time()
+        completed = AttemptReport(JobState.COMPLETED, exit_code=0, ended_at=time.time())
         for sid, st in self.status.items():
             if not st.state.is_final:
-                self.status[sid] = AttemptReport(JobState.COMPLETED, exit_code=0, ended_at=now)
+                self.status[sid] = completed
 
 
 # -- failure logs ----------------------------------------------------------------------------
@@ -593,6 +602,8 @@ class GcPauses:
 
     def __init__(self) -> None:
         self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        #: Objects the collector tracks after each full collection.
+        self.tracked: list[int] = []
         self._began = 0.0
 
     def __enter__(self) -> GcPauses:
@@ -607,9 +618,11 @@ class GcPauses:
             self._began = time.perf_counter()
         else:
             self.pauses[info["generation"]].append(time.perf_counter() - self._began)
+            if info["generation"] == 2:  # what it walked (counted after the pause is timed)
+                self.tracked.append(len(gc.get_objects()))
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             f"gen{generation}": {
                 "collections": len(values),
                 "max_ms": round(max(values, default=0.0) * 1000, 1),
@@ -617,6 +630,8 @@ class GcPauses:
             }
             for generation, values in self.pauses.items()
         }
+        out["gen2"]["tracked_objects_after"] = self.tracked
+        return out
 
 
 class PollTimer:
@@ -892,11 +907,10 @@ async def _phases(
         return random.Random(args.seed).sample(ids, args.failures)
 
     failing: list[str] = await own_work(probe, pick)
-    failing_jobs = [scheduler.requests[s].job.name for s in failing]
+    failing_jobs = [scheduler.requests[s][0] for s in failing]
     t0 = time.perf_counter()
     targets = [
-        (name, str(scheduler.requests[s].log_path))
-        for name, s in zip(failing_jobs, failing, strict=True)
+        (name, scheduler.requests[s][1]) for name, s in zip(failing_jobs, failing, strict=True)
     ]
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         written = await asyncio.get_running_loop().run_in_executor(
