@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ import pytest
 
 from adaptive_llm import Job, JobState, RunManager, StoreError
 from adaptive_llm.diagnosis import diagnose_without_log
+from adaptive_llm.jobs.model import Attempt, AttemptReport
+from adaptive_llm.jobs.schedulers.base import Scheduler, SubmitRequest
 from adaptive_llm.managers import llm_manager
 
 MakeRM = Any
@@ -77,3 +81,90 @@ async def test_a_diagnosis_the_store_refuses_stands_for_the_run_and_the_loop_goe
     await rm.wait(timeout=60)
     assert rm.job("a").attempt == 2
     assert rm.store.diagnoses.get("a", 2) is not None
+
+
+class _FailAtOnce(Scheduler):
+    """A cluster where every job fails as soon as it is submitted, its log written."""
+
+    name = "fail-at-once"
+
+    def __init__(self) -> None:
+        self.ids = 0
+
+    async def submit(self, request: SubmitRequest) -> str:
+        request.log_path.parent.mkdir(parents=True, exist_ok=True)
+        request.log_path.write_text(
+            f'Traceback (most recent call last):\n  File "train.py", line 3, in <module>\n'
+            f"KeyError: 'shard-{request.job.name}'\n"
+        )
+        self.ids += 1
+        return str(self.ids)
+
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
+        failed = AttemptReport(JobState.FAILED, exit_code=1, ended_at=time.time())
+        return {a.scheduler_id: failed for a in attempts if a.scheduler_id}
+
+    async def cancel(self, attempt: Attempt) -> None:
+        return None
+
+
+async def test_a_burst_of_failures_waits_in_a_queue_not_in_a_task_each(make_rm: MakeRM) -> None:
+    """300 jobs fail in one poll: the diagnoses wait in a queue taken by as many runners as
+    the pool has workers, so the loop holds a few dozen tasks, not 300 (each task is objects
+    the garbage collector walks, and 10,000 of them stalled the loop); every one is diagnosed
+    and stored."""
+    names = [f"job{i:03d}" for i in range(300)]
+    rm: RunManager = make_rm(
+        [Job(name, ["python", "train.py"]) for name in names], scheduler=_FailAtOnce()
+    )
+    most = 0
+
+    async def count_tasks() -> None:
+        nonlocal most
+        while True:
+            most = max(most, len(asyncio.all_tasks()))
+            await asyncio.sleep(0)
+
+    counter = asyncio.create_task(count_tasks())
+    try:
+        rm.start()
+        await rm.wait(timeout=120)
+    finally:
+        counter.cancel()
+    lm = rm.llm_manager
+    for name in names:
+        diagnosis = lm.cached(name)
+        assert diagnosis is not None and diagnosis.error_type == "KeyError", name
+    assert len(rm.store.diagnoses.offline()) == 300
+    assert most < 60, f"{most} tasks at once for 300 failures"
+    # Asked for again while queued or done: the one diagnosis, not a second computation.
+    computed = lm.computed
+    assert (await lm.diagnosis("job007")) is lm.cached("job007")
+    assert lm.computed == computed == 300
+
+
+async def test_closing_during_a_burst_leaves_no_diagnosis_waiting(make_rm: MakeRM) -> None:
+    """Closed while most of a burst is still queued: close returns, whoever waits for a
+    queued diagnosis is told (cancelled, not left waiting), and every diagnosis cached is
+    stored."""
+    names = [f"job{i:03d}" for i in range(200)]
+    rm: RunManager = make_rm(
+        [Job(name, ["python", "train.py"]) for name in names], scheduler=_FailAtOnce()
+    )
+    lm = rm.llm_manager
+    rm.start()
+    deadline = time.monotonic() + 60
+    while lm.computed < 5:
+        assert time.monotonic() < deadline, "no diagnosis began"
+        await asyncio.sleep(0.01)
+    waiting = asyncio.ensure_future(lm.diagnosis(names[-1]))
+    await asyncio.sleep(0)
+    await asyncio.wait_for(rm.close(), 30)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, 5)
+    assert lm._inflight == {} and not lm._queue
+    with sqlite3.connect(rm.store.path) as db:
+        stored = [job for (job,) in db.execute("SELECT job FROM diagnoses")]
+    assert 5 <= len(stored) < 200
+    # cached only once written (closing writes what was pending: some are written, not cached)
+    assert {name for name in names if lm.cached(name) is not None} <= set(stored)

@@ -1,9 +1,9 @@
 """Diagnose every failed attempt in the background; serve cached diagnoses at once.
 
 One diagnosis per attempt, however often it is asked for: concurrent requests share the
-same in-flight computation. Diagnoses run in a small thread pool (bounded concurrency) so
-that reading a large log never stalls the notebook's event loop, and are kept in the store,
-so a restarted kernel finds them again.
+same in-flight computation. Diagnoses run in a small pool of worker processes (bounded
+concurrency; threads if workers cannot start) so that reading a large log never stalls the
+notebook's event loop, and are kept in the store, so a restarted kernel finds them again.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._core.aio import within
@@ -98,8 +99,12 @@ class LLMManager(BaseManager):
         self.max_tokens = max_tokens
         self.changes = Changes()
         self._cache: dict[tuple[str, int], Diagnosis] = {}
-        self._inflight: dict[tuple[str, int], asyncio.Task[Diagnosis]] = {}
-        self._semaphore = asyncio.Semaphore(self.concurrency)
+        #: The diagnoses asked for and not yet cached, each with the future of its result.
+        self._inflight: dict[tuple[str, int], asyncio.Future[Diagnosis]] = {}
+        #: Those of them waiting for the engine, taken in order by ``concurrency`` runners:
+        #: a burst of 10,000 failures is 10,000 futures, not 10,000 tasks.
+        self._queue: deque[tuple[Job, Attempt]] = deque()
+        self._runners = 0
         #: Worker processes for the offline engine (started at the first diagnosis).
         self.pool = DiagnosisPool(self.concurrency)
         self._events = job_manager.subscribe()
@@ -386,53 +391,106 @@ class LLMManager(BaseManager):
             return cached
         return await asyncio.shield(self._schedule(job, attempt))
 
-    def _schedule(self, job: Job, attempt: Attempt) -> asyncio.Task[Diagnosis]:
-        """The one task computing this attempt's diagnosis (started if not running)."""
+    def _schedule(self, job: Job, attempt: Attempt) -> asyncio.Future[Diagnosis]:
+        """The one future of this attempt's diagnosis (queued for the engine if new)."""
         key = (job.name, attempt.number)
-        task = self._inflight.get(key)
-        if task is None:
-            task = self._spawn(self._compute(job, attempt), name=f"diagnose-{job.name}")
-            self._inflight[key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        return task
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._inflight[key] = future
+            future.add_done_callback(lambda _: self._inflight.pop(key, None))
+            self._queue.append((job, attempt))
+            if self._runners < self.concurrency:
+                self._runners += 1
+                self._spawn(self._run_queue(), name="diagnoses")
+        return future
 
-    async def _compute(self, job: Job, attempt: Attempt) -> Diagnosis:
-        transient = False
-        async with self._semaphore:
-            try:
-                result = await self._run_engine(job, attempt)
-            except DiagnosisError as exc:
-                result = self._without_log(job, attempt, str(exc))
-            except EngineError as exc:  # its verdict on this log, in a worker or a thread: kept
-                log.warning(
-                    "diagnosis of %s attempt %d: the engine failed: %s",
-                    job.name,
-                    attempt.number,
-                    exc,
+    async def _run_queue(self) -> None:
+        """Run the engine on queued attempts until none is left; each result is written and
+        cached by a task of its own, so the next diagnosis need not wait for the store."""
+        try:
+            while self._queue:
+                job, attempt = self._queue.popleft()
+                future = self._inflight.get((job.name, attempt.number))
+                if future is None or future.done():
+                    continue
+                try:
+                    result, transient = await self._engine(job, attempt)
+                except BaseException:
+                    future.cancel()
+                    raise
+                finishing = self._spawn(
+                    self._finish(job, attempt, result, transient, future),
+                    name=f"diagnosed-{job.name}",
                 )
-                result = self._without_log(job, attempt, f"the diagnosis engine failed: {exc}")
-            except WorkerError as exc:
-                # A crashed or hung worker: this diagnosis says so, in this run only (not
-                # stored: a new run tries again).
-                log.warning("diagnosis of %s attempt %d: %s", job.name, attempt.number, exc)
-                result = self._without_log(job, attempt, str(exc))
-                transient = True
-            except Exception as exc:  # the engine must never take the manager down
-                log.exception("diagnosis of %s attempt %d failed", job.name, attempt.number)
-                result = self._without_log(job, attempt, f"the diagnosis engine failed: {exc!r}")
-        if not transient:
-            try:
-                await self._save(job.name, attempt.number, result.to_dict())
-            except StoreError as exc:  # it stands in this run; a new run diagnoses it again
-                log.error("%s; it is kept for this run only", exc)
-                self.last_error = exc
-        self._cache[(job.name, attempt.number)] = result
-        self.computed += 1
-        if self.uses_model and not transient:  # no lasting LLM answer about a worker crash
-            self._schedule_llm(job, attempt, result)
-        self.changes.notify()
-        self.job_manager.changes.notify()
-        return result
+                # cancelled (closing), even before it began: nobody is left waiting
+                finishing.add_done_callback(_cancel_if_pending(future))
+        except asyncio.CancelledError:  # closing: nobody is left waiting
+            while self._queue:
+                job, attempt = self._queue.popleft()
+                queued = self._inflight.get((job.name, attempt.number))
+                if queued is not None:
+                    queued.cancel()
+            raise
+        finally:
+            self._runners -= 1
+
+    async def _engine(self, job: Job, attempt: Attempt) -> tuple[Diagnosis, bool]:
+        """The engine's diagnosis of the attempt, and whether it is transient (a worker's
+        crash or timeout: not stored, a new run tries again)."""
+        try:
+            return await self._run_engine(job, attempt), False
+        except DiagnosisError as exc:
+            return self._without_log(job, attempt, str(exc)), False
+        except EngineError as exc:  # its verdict on this log, in a worker or a thread: kept
+            log.warning(
+                "diagnosis of %s attempt %d: the engine failed: %s",
+                job.name,
+                attempt.number,
+                exc,
+            )
+            return self._without_log(job, attempt, f"the diagnosis engine failed: {exc}"), False
+        except WorkerError as exc:
+            # A crashed or hung worker: this diagnosis says so, in this run only (not
+            # stored: a new run tries again).
+            log.warning("diagnosis of %s attempt %d: %s", job.name, attempt.number, exc)
+            return self._without_log(job, attempt, str(exc)), True
+        except Exception as exc:  # the engine must never take the manager down
+            log.exception("diagnosis of %s attempt %d failed", job.name, attempt.number)
+            return (
+                self._without_log(job, attempt, f"the diagnosis engine failed: {exc!r}"),
+                False,
+            )
+
+    async def _finish(
+        self,
+        job: Job,
+        attempt: Attempt,
+        result: Diagnosis,
+        transient: bool,
+        future: asyncio.Future[Diagnosis],
+    ) -> None:
+        """Write the diagnosis, then cache it and say so (cached only once it is written)."""
+        try:
+            if not transient:
+                try:
+                    await self._save(job.name, attempt.number, result.to_dict())
+                except StoreError as exc:  # it stands in this run; a new run diagnoses it again
+                    log.error("%s; it is kept for this run only", exc)
+                    self.last_error = exc
+            self._cache[(job.name, attempt.number)] = result
+            self.computed += 1
+            if self.uses_model and not transient:  # no lasting LLM answer about a worker crash
+                self._schedule_llm(job, attempt, result)
+            self.changes.notify()
+            self.job_manager.changes.notify()
+        except Exception as exc:  # to those waiting for it (the task's failure is logged)
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # retrieved: not logged a second time when it is freed
+            raise
+        if not future.done():
+            future.set_result(result)
 
     async def _save(self, job: str, number: int, data: dict[str, Any]) -> None:
         """Store a diagnosis; those that end within ``SAVE_DELAY`` of each other are written
@@ -608,3 +666,15 @@ async def _scheduler_facts(view: ManagerRunView, name: str) -> dict[str, Any]:
     except Exception as exc:
         log.warning("no scheduler facts for the LLM diagnosis of %s: %s", name, exc or "timeout")
         return {}
+
+
+def _cancel_if_pending(
+    future: asyncio.Future[Diagnosis],
+) -> Callable[[asyncio.Future[Any]], None]:
+    """A done callback that cancels ``future`` if it is still pending."""
+
+    def cancel(_: asyncio.Future[Any]) -> None:
+        if not future.done():
+            future.cancel()
+
+    return cancel
