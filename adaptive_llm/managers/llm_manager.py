@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._core.aio import within
@@ -397,8 +397,7 @@ class LLMManager(BaseManager):
         future = self._inflight.get(key)
         if future is None:
             future = asyncio.get_running_loop().create_future()
-            self._inflight[key] = future
-            future.add_done_callback(lambda _: self._inflight.pop(key, None))
+            self._inflight[key] = future  # until settled by ``_finish`` (or ``cancel``)
             self._queue.append((job, attempt))
             if self._runners < self.concurrency:
                 self._runners += 1
@@ -407,33 +406,31 @@ class LLMManager(BaseManager):
 
     async def _run_queue(self) -> None:
         """Run the engine on queued attempts until none is left; each result is written and
-        cached by a task of its own, so the next diagnosis need not wait for the store."""
+        cached by a task of its own, so the next diagnosis need not wait for the store.
+        (Cancelled, it leaves the futures to ``cancel``.)"""
         try:
             while self._queue:
                 job, attempt = self._queue.popleft()
                 future = self._inflight.get((job.name, attempt.number))
                 if future is None or future.done():
                     continue
-                try:
-                    result, transient = await self._engine(job, attempt)
-                except BaseException:
-                    future.cancel()
-                    raise
-                finishing = self._spawn(
+                result, transient = await self._engine(job, attempt)
+                self._spawn(
                     self._finish(job, attempt, result, transient, future),
                     name=f"diagnosed-{job.name}",
                 )
-                # cancelled (closing), even before it began: nobody is left waiting
-                finishing.add_done_callback(_cancel_if_pending(future))
-        except asyncio.CancelledError:  # closing: nobody is left waiting
-            while self._queue:
-                job, attempt = self._queue.popleft()
-                queued = self._inflight.get((job.name, attempt.number))
-                if queued is not None:
-                    queued.cancel()
-            raise
         finally:
             self._runners -= 1
+
+    def cancel(self) -> bool:
+        """Stop the loop and its tasks; whoever waits for a diagnosis not yet cached is
+        cancelled, not left waiting (a task cancelled before it began settles nothing)."""
+        stopped = super().cancel()
+        self._queue.clear()
+        inflight, self._inflight = self._inflight, {}
+        for future in inflight.values():
+            future.cancel()
+        return stopped
 
     async def _engine(self, job: Job, attempt: Attempt) -> tuple[Diagnosis, bool]:
         """The engine's diagnosis of the attempt, and whether it is transient (a worker's
@@ -471,6 +468,7 @@ class LLMManager(BaseManager):
         future: asyncio.Future[Diagnosis],
     ) -> None:
         """Write the diagnosis, then cache it and say so (cached only once it is written)."""
+        key = (job.name, attempt.number)
         try:
             if not transient:
                 try:
@@ -478,7 +476,7 @@ class LLMManager(BaseManager):
                 except StoreError as exc:  # it stands in this run; a new run diagnoses it again
                     log.error("%s; it is kept for this run only", exc)
                     self.last_error = exc
-            self._cache[(job.name, attempt.number)] = result
+            self._cache[key] = result
             self.computed += 1
             if self.uses_model and not transient:  # no lasting LLM answer about a worker crash
                 self._schedule_llm(job, attempt, result)
@@ -489,6 +487,9 @@ class LLMManager(BaseManager):
                 future.set_exception(exc)
                 future.exception()  # retrieved: not logged a second time when it is freed
             raise
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
         if not future.done():
             future.set_result(result)
 
@@ -666,15 +667,3 @@ async def _scheduler_facts(view: ManagerRunView, name: str) -> dict[str, Any]:
     except Exception as exc:
         log.warning("no scheduler facts for the LLM diagnosis of %s: %s", name, exc or "timeout")
         return {}
-
-
-def _cancel_if_pending(
-    future: asyncio.Future[Diagnosis],
-) -> Callable[[asyncio.Future[Any]], None]:
-    """A done callback that cancels ``future`` if it is still pending."""
-
-    def cancel(_: asyncio.Future[Any]) -> None:
-        if not future.done():
-            future.cancel()
-
-    return cancel
