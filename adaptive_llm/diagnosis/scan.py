@@ -150,14 +150,14 @@ class FileScan:
         self, lo: int, hi: int, end: int, anchors: tuple[bytes, ...], probe: tuple[int, ...]
     ) -> list[tuple[int, Step]] | None:
         """Hits of ``[lo, hi)`` found by a child (or here if it fails), each with its step."""
-        child = self._start_child(lo, hi, anchors, probe)
+        child = self._start_child(lo, hi, end, anchors, probe)
         if child is not None and child.stdout is not None:
             steps = self._number(lo, _reported(child.stdout), end)
             child.wait()
             if steps is not None and child.returncode == 0:
                 return steps
         self.searched_here += 1
-        offsets = find_hits(self.fd, lo, hi, anchors, probe)
+        offsets = find_hits(self.fd, lo, hi, anchors, probe, limit=end)
         return self._number(lo, iter(offsets), end)
 
     def _number(self, lo: int, offsets: Iterator[int], end: int) -> list[tuple[int, Step]] | None:
@@ -219,9 +219,10 @@ class FileScan:
         return proc
 
     def _start_child(
-        self, lo: int, hi: int, anchors: tuple[bytes, ...], probe: tuple[int, ...]
+        self, lo: int, hi: int, limit: int, anchors: tuple[bytes, ...], probe: tuple[int, ...]
     ) -> subprocess.Popen[bytes] | None:
-        """A Python child finding the anchors in ``[lo, hi)`` of the (inherited) file."""
+        """A Python child finding the anchors in ``[lo, hi)`` of the (inherited) file that
+        end by ``limit`` (the end of the whole range searched)."""
         import subprocess
 
         cmd = [sys.executable, "-I", "-S", os.path.abspath(__file__), str(self.fd), str(lo)]
@@ -230,6 +231,7 @@ class FileScan:
                 [
                     *cmd,
                     str(hi),
+                    str(limit),
                     *(a.hex() + (f":{probe[i]}" if probe else "") for i, a in enumerate(anchors)),
                 ],
                 stdout=subprocess.PIPE,
@@ -376,15 +378,25 @@ def _probe_search(
 
 
 def find_hits(
-    fd: int, lo: int, hi: int, anchors: tuple[bytes, ...], probe: tuple[int, ...] = ()
+    fd: int,
+    lo: int,
+    hi: int,
+    anchors: tuple[bytes, ...],
+    probe: tuple[int, ...] = (),
+    *,
+    limit: int | None = None,
 ) -> list[int]:
-    """Offsets in ``[lo, hi)`` where an anchor starts (first few and last ones), by ``pread``."""
+    """Offsets in ``[lo, hi)`` where an anchor starts (first few and last ones), by ``pread``.
+
+    An anchor may run past ``hi`` but not past ``limit`` (the end of the whole range searched,
+    of which ``[lo, hi)`` is a part): as in one search of that range."""
     overlap = max((len(a) for a in anchors), default=1) - 1
+    stop = hi + overlap if limit is None else max(hi, min(hi + overlap, limit))
     first: list[int] = []
     last: deque[int] = deque(maxlen=MAX_HITS_LAST)
     for start in range(lo, hi, CHUNK_BYTES):
         n = min(CHUNK_BYTES, hi - start)
-        buf = os.pread(fd, n + overlap, start)
+        buf = os.pread(fd, min(n + overlap, stop - start), start)
         for pos in _search(buf, 0, min(n, len(buf)), anchors, probe):
             (first if len(first) < MAX_HITS_FIRST else last).append(start + pos)
         if len(buf) < n:
@@ -436,7 +448,8 @@ def _chunks(fd: int, start: int, end: int) -> Iterator[tuple[int, bytearray, int
 
 
 def _child(argv: list[str]) -> int:
-    """Find anchors in ``[lo, hi)`` of the inherited ``fd``; print their offsets, then ``end``.
+    """Find anchors in ``[lo, hi)`` of the inherited ``fd`` that end by ``limit``; print their
+    offsets, then ``end``.
 
     The first few hits are printed as soon as they are found (the parent starts numbering them
     at once), the last ones at the end. The file is mapped (no copy) and each chunk's pages are
@@ -446,11 +459,11 @@ def _child(argv: list[str]) -> int:
     """
     import mmap
 
-    fd, lo, hi = int(argv[0]), int(argv[1]), int(argv[2])
-    anchors = tuple(bytes.fromhex(a.partition(":")[0]) for a in argv[3:])
-    probe = tuple(int(a.partition(":")[2]) for a in argv[3:] if ":" in a)
+    fd, lo, hi, limit = int(argv[0]), int(argv[1]), int(argv[2]), int(argv[3])
+    anchors = tuple(bytes.fromhex(a.partition(":")[0]) for a in argv[4:])
+    probe = tuple(int(a.partition(":")[2]) for a in argv[4:] if ":" in a)
     overlap = max((len(a) for a in anchors), default=1) - 1
-    stop = min(os.fstat(fd).st_size, hi + overlap)
+    stop = min(os.fstat(fd).st_size, hi + overlap, max(hi, limit))
     out = sys.stdout
     first = 0
     last: deque[int] = deque(maxlen=MAX_HITS_LAST)

@@ -213,3 +213,24 @@ def test_large_log_spans_are_exact_with_the_helpers(tmp_path: Path, helped: None
         assert diagnosis.error_type == "ZeroDivisionError"
         assert any(a <= error_line <= b for a, b in diagnosis.excerpt.spans)
         assert diagnosis.excerpt.spans[-1][1] == len(lines) - 1
+
+
+@pytest.mark.parametrize("child", ["working", "failing"])
+def test_a_range_ending_inside_an_anchor_has_no_hit_there(
+    tmp_path: Path, helped: None, monkeypatch: pytest.MonkeyPatch, child: str
+) -> None:
+    """As in the in-process scan, a hit is an anchor wholly before the range's end: the
+    children (and the search here when they fail) may read past the end of their half, not
+    past the end of the range (the tail after it is judged on its own)."""
+    noise = _noise(random.Random(31), 20_000)
+    data = _log(tmp_path / "b.log", [noise, TB + b"\n", noise, TB, b"\n", noise])
+    if child == "failing":
+        monkeypatch.setattr(scan.sys, "executable", "/bin/false")
+    for at in (len(noise), data.rindex(TB)):
+        for end in (at, at + 1, at + len(TB) // 2, at + len(TB) - 1, at + len(TB)):
+            helped_result, own = _both(
+                tmp_path / "b.log", end, ANCHORS, searched_here=2 if child == "failing" else 0
+            )
+            assert helped_result == own, (at, end)
+            whole = (at, data[:at].count(b"\n") + 1) in own[0]  # type: ignore[index]
+            assert whole == (end >= at + len(TB)), (at, end)
