@@ -18,7 +18,8 @@ What it measures
     wall time is reported (peak RSS: the maximum over the measured runs). The report says
     whether the engine found the error (category, spans around the error's lines) and the goals
     of issue #3: error at the end <= 0.5 s wall and <= 150 MB RSS for the whole command; error in
-    the middle <= 3x grep's time.
+    the middle <= 3x grep's time; and those of issue #17 (``goals_17``): <= 0.15 s and <= 50 MB
+    at the end, <= 1.2x grep in the middle.
 
 Run
     .venv/bin/python bench/huge_log.py [--size 1GiB] [--repeat 3] [--tmpdir DIR]
@@ -52,6 +53,10 @@ BLOCK = 1 << 20  # 1 MiB write buffers
 GOAL_END_WALL_S = 0.5
 GOAL_END_RSS_MB = 150.0
 GOAL_MIDDLE_RATIO = 3.0
+#: Issue #17's goals.
+GOAL17_END_WALL_S = 0.15
+GOAL17_END_RSS_MB = 50.0
+GOAL17_MIDDLE_RATIO = 1.2
 
 END_TRACEBACK = b"""Traceback (most recent call last):
   File "/home/user/project/train.py", line 42, in <module>
@@ -401,10 +406,17 @@ def main(argv: list[str] | None = None) -> int:
                     "rss_le_150MB": eng["peak_rss_mb"] <= GOAL_END_RSS_MB,
                     "found": eng.get("found"),
                 }
+                res["goals_17"] = {
+                    "wall_le_0.15s": eng["best_wall_s"] <= GOAL17_END_WALL_S,
+                    "rss_le_50MB": eng["peak_rss_mb"] <= GOAL17_END_RSS_MB,
+                }
             elif name == "middle":
                 res["goals"] = {
                     "le_3x_grep": ratio is not None and ratio <= GOAL_MIDDLE_RATIO,
                     "found": eng.get("found"),
+                }
+                res["goals_17"] = {
+                    "le_1.2x_grep": ratio is not None and ratio <= GOAL17_MIDDLE_RATIO,
                 }
             results[name] = res
             log(
@@ -443,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
         "goals": {
             "end": f"<= {GOAL_END_WALL_S} s wall, <= {GOAL_END_RSS_MB:.0f} MB RSS",
             "middle": f"<= {GOAL_MIDDLE_RATIO:.0f}x grep wall",
+        },
+        "goals_17": {
+            "end": f"<= {GOAL17_END_WALL_S} s wall, <= {GOAL17_END_RSS_MB:.0f} MB RSS",
+            "middle": f"<= {GOAL17_MIDDLE_RATIO}x grep wall",
         },
         "cases": results,
     }
