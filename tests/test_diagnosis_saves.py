@@ -168,3 +168,30 @@ async def test_closing_during_a_burst_leaves_no_diagnosis_waiting(make_rm: MakeR
     assert 5 <= len(stored) < 200
     # cached only once written (closing writes what was pending: some are written, not cached)
     assert {name for name in names if lm.cached(name) is not None} <= set(stored)
+
+
+async def test_a_manager_replaced_as_its_runners_are_made_still_answers(make_rm: MakeRM) -> None:
+    """A RunManager replaced by a newer one on its workdir in the very step its diagnosis
+    loop made its runners (cancelled before they began, so they ran no code of their own):
+    they do not stay counted, so a diagnosis asked of it afterwards is answered (here: the
+    pool is closed), not left waiting for a runner that never comes."""
+    names = ["a", "b", "c"]
+    jobs = [Job(name, ["python", "train.py"]) for name in names]
+    first: RunManager = make_rm(jobs, scheduler=_FailAtOnce(), diagnosis_concurrency=2)
+    first.start()
+    await first.wait(timeout=60)
+    await first.close()
+    with sqlite3.connect(first.store.path) as db:  # failed attempts a new run diagnoses
+        db.execute("DELETE FROM diagnoses")
+    second: RunManager = make_rm(jobs, scheduler=_FailAtOnce(), diagnosis_concurrency=2)
+    second.start()
+    lm = second.llm_manager
+    await asyncio.sleep(0)  # its diagnosis loop queues the three failures for two runners
+    assert len(lm._queue) == 3 and len(lm._inflight) == 3
+    third: RunManager = make_rm(jobs, scheduler=_FailAtOnce(), diagnosis_concurrency=2)
+    third.start()  # replaces it at once
+    assert second.closed and lm._inflight == {}
+    diagnosis = await asyncio.wait_for(lm.diagnosis("a"), 30)
+    assert diagnosis is not None and lm._inflight == {}
+    await third.wait(timeout=60)  # the newer one diagnoses them all
+    assert {name for name, _ in third.store.diagnoses.offline()} == set(names)

@@ -215,3 +215,49 @@ def test_jobs_asking_for_the_same_resources_share_one_object() -> None:
     longer = sweep[0].with_resources(time_limit="2:00:00")
     assert longer.resources.time_limit == 7200 and sweep[1].resources.time_limit == 3600
     assert longer.resources is Job("x", ["true"], resources=longer.resources.to_dict()).resources
+
+
+def test_shared_resources_cannot_be_changed_through_one_job() -> None:
+    """Jobs asking for the same resources share one object, so its ``extra`` (the partition,
+    the ``#SBATCH`` lines) is read only: changing it through one job would change every other
+    job's request too, unchecked. A changed copy is made with ``with_resources``; the extras
+    still compare, copy, pickle and serialize as a plain dict and list."""
+    import copy
+    import json
+    import pickle
+
+    asked = {"extra": {"partition": "gpu", "sbatch_lines": ["--exclusive"]}}
+    mine, other = Job("mine", ["true"], resources=asked), Job("other", ["true"], resources=asked)
+    extra, lines = mine.resources.extra, mine.resources.extra["sbatch_lines"]
+    for change in [
+        lambda: extra.__setitem__("partition", "cpu"),
+        lambda: extra.__delitem__("partition"),
+        lambda: extra.update(partition="cpu"),
+        lambda: extra.setdefault("account", "me"),
+        lambda: extra.pop("partition"),
+        lambda: extra.popitem(),
+        lambda: extra.clear(),
+        lambda: extra.__ior__({"account": "me"}),
+        lambda: lines.append("--output=/home/u/.bashrc"),
+        lambda: lines.extend(["--uid=0"]),
+        lambda: lines.insert(0, "--uid=0"),
+        lambda: lines.__setitem__(0, "--uid=0"),
+        lambda: lines.__delitem__(0),
+        lambda: lines.__iadd__(["--uid=0"]),
+        lambda: lines.__imul__(2),
+        lambda: lines.pop(),
+        lambda: lines.remove("--exclusive"),
+        lambda: lines.clear(),
+        lambda: lines.sort(),
+        lambda: lines.reverse(),
+    ]:
+        with pytest.raises(TypeError, match="read only"):
+            change()
+    assert other.resources.extra == {"partition": "gpu", "sbatch_lines": ["--exclusive"]}
+    assert mine.resources.to_dict()["extra"] == asked["extra"]
+    assert json.loads(json.dumps(mine.to_dict()))["resources"]["extra"] == asked["extra"]
+    for copied in (pickle.loads(pickle.dumps(mine)), copy.deepcopy(mine), copy.copy(mine)):
+        assert copied == mine and copied.resources.extra == asked["extra"]
+    changed = mine.with_resources(extra={**extra, "partition": "cpu"})
+    assert changed.resources.extra["partition"] == "cpu"
+    assert other.resources.extra["partition"] == "gpu"

@@ -559,3 +559,18 @@ async def test_the_page_counts_kept_as_attempts_change_are_those_of_a_pass(
     await rm.cancel_job("job-slow")
     await rm.wait(timeout=30)
     assert same() == {"COMPLETED": 4, "FAILED": 3, "CANCELLED": 1}
+
+
+async def test_a_page_before_the_first_job_is_empty_with_or_without_a_search(
+    make_rm: MakeRM,
+) -> None:
+    """A page that ends before the first job (a negative start) is empty, and one that
+    starts past any index a slice can take is empty too: the kept-counts path (no filter)
+    answers as the pass over the jobs does, not with islice's ValueError."""
+    rm = make_rm([Job(f"job{i}", ["true"]) for i in range(5)])
+    for start, count in [(-20, 10), (-3, 5), (2**63, 5), (-(2**63), 2**62)]:
+        kept, passed = rm.job_page(start, count), rm.job_page(start, count, match="job")
+        assert [v.name for v in kept.views] == [v.name for v in passed.views], (start, count)
+        assert (kept.matching, kept.total, kept.counts) == (5, 5, {"PENDING": 5})
+        assert (passed.matching, passed.total, passed.counts) == (5, 5, {"PENDING": 5})
+    assert [v.name for v in rm.job_page(-3, 5).views] == ["job0", "job1"]

@@ -365,8 +365,10 @@ def test_the_renderer_refuses_hostile_paths(tmp_path: Path, log: str, cwd: str, 
 
 
 def test_the_renderer_checks_again_whoever_built_the_job(tmp_path: Path) -> None:
-    job = Job("j", ["true"], resources=Resources(extra={"partition": "gpu"}))
-    job.resources.extra["partition"] = "gpu\nrm -rf ~"  # changed after its checks
+    resources = Resources(extra={"partition": "gpu"})
+    # changed after its checks (``extra`` is read only; whoever is bent on it goes around)
+    dict.__setitem__(resources.extra, "partition", "gpu\nrm -rf ~")
+    job = Job("j", ["true"], resources=resources)
     with pytest.raises(SbatchError, match="partition"):
         render_sbatch(job, log_path=tmp_path / "a.log", cwd=tmp_path)
     with pytest.raises(SbatchError, match="partition"):

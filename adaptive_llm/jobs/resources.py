@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from .._core.units import BINARY_UNITS as BINARY_UNITS
 from .._core.units import MAX_CPUS as MAX_CPUS
@@ -44,7 +44,10 @@ class Resources:
             raise ValueError(f"cpus must be a positive integer, got {self.cpus!r}")
         if self.cpus > MAX_CPUS:
             raise ValueError(f"cpus {self.cpus} is over the maximum of {MAX_CPUS}")
-        object.__setattr__(self, "extra", check_extra(self.extra))
+        extra = check_extra(self.extra)
+        if "sbatch_lines" in extra:
+            extra["sbatch_lines"] = _ReadOnlyList(extra["sbatch_lines"])
+        object.__setattr__(self, "extra", _ReadOnlyDict(extra))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +68,40 @@ class Resources:
         )
 
 
+_READ_ONLY = (
+    "resources.extra is read only (jobs asking for the same resources share it): make a"
+    " changed copy, e.g. job.with_resources(extra={**job.resources.extra, 'partition': 'x'})"
+)
+
+
+class _ReadOnlyDict(dict[str, Any]):
+    """``Resources.extra``: a dict that refuses to change (one ``Resources`` is shared by every
+    job asking for the same, see ``shared``); it compares, copies, pickles and serializes as
+    a dict."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(_READ_ONLY)
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = setdefault = pop = popitem = clear = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle and copy: through the constructor
+        return (type(self), (dict(self),))
+
+
+class _ReadOnlyList(list[str]):
+    """``extra["sbatch_lines"]``: a list that refuses to change (see ``_ReadOnlyDict``)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(_READ_ONLY)
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self),))
+
+
 #: One object for equal resources while any job holds it: a sweep of 100,000 jobs asking for
 #: the same limits holds one ``Resources``, not 100,000 (each one the garbage collector walks).
 _SHARED: weakref.WeakValueDictionary[tuple[Any, ...], Resources] = weakref.WeakValueDictionary()
@@ -72,7 +109,8 @@ _SHARED: weakref.WeakValueDictionary[tuple[Any, ...], Resources] = weakref.WeakV
 
 def shared(resources: Resources) -> Resources:
     """The one ``Resources`` equal to ``resources`` that jobs share (``resources`` itself the
-    first time). Resources are frozen and ``extra`` is read only, so sharing is not seen."""
+    first time). Resources are frozen and ``extra`` is read only (``_ReadOnlyDict``, its
+    ``sbatch_lines`` a ``_ReadOnlyList``), so sharing is not seen."""
     extra = tuple(
         (key, tuple(value) if isinstance(value, list) else value)
         for key, value in sorted(resources.extra.items())

@@ -105,6 +105,9 @@ class LLMManager(BaseManager):
         #: a burst of 10,000 failures is 10,000 futures, not 10,000 tasks.
         self._queue: deque[tuple[Job, Attempt]] = deque()
         self._runners = 0
+        #: Counts the ``cancel`` calls: a runner made before the last one no longer counts
+        #: (cancelled before it began, it runs not even its ``finally``).
+        self._generation = 0
         #: Worker processes for the offline engine (started at the first diagnosis).
         self.pool = DiagnosisPool(self.concurrency)
         self._events = job_manager.subscribe()
@@ -401,15 +404,15 @@ class LLMManager(BaseManager):
             self._queue.append((job, attempt))
             if self._runners < self.concurrency:
                 self._runners += 1
-                self._spawn(self._run_queue(), name="diagnoses")
+                self._spawn(self._run_queue(self._generation), name="diagnoses")
         return future
 
-    async def _run_queue(self) -> None:
+    async def _run_queue(self, generation: int) -> None:
         """Run the engine on queued attempts until none is left; each result is written and
         cached by a task of its own, so the next diagnosis need not wait for the store.
         (Cancelled, it leaves the futures to ``cancel``.)"""
         try:
-            while self._queue:
+            while self._queue and generation == self._generation:
                 job, attempt = self._queue.popleft()
                 future = self._inflight.get((job.name, attempt.number))
                 if future is None or future.done():
@@ -420,12 +423,18 @@ class LLMManager(BaseManager):
                     name=f"diagnosed-{job.name}",
                 )
         finally:
-            self._runners -= 1
+            if generation == self._generation:
+                self._runners -= 1
 
     def cancel(self) -> bool:
         """Stop the loop and its tasks; whoever waits for a diagnosis not yet cached is
         cancelled, not left waiting (a task cancelled before it began settles nothing)."""
         stopped = super().cancel()
+        # Its runners are cancelled, and one cancelled before it began never runs the
+        # ``finally`` that uncounts it: none counts now, so a diagnosis asked for later
+        # gets a runner of its own (counted, those would have been ``concurrency`` forever).
+        self._generation += 1
+        self._runners = 0
         self._queue.clear()
         inflight, self._inflight = self._inflight, {}
         for future in inflight.values():

@@ -169,9 +169,12 @@ class RunManager:
         end = start + max(0, count)
         counts = shown_counts(len(jobs), attempts.states, outage)
         if states is None and not needle and counts is not None:
-            # no filter: the counts are kept as attempts change, the page is a slice
+            # no filter: the counts are kept as attempts change, the page is a slice (its
+            # bounds within the jobs: islice takes no negative index and none past maxsize)
+            first = min(max(0, start), len(jobs))
+            last = min(max(first, end), len(jobs))
             return JobPage(
-                views=self._views([jobs[name] for name in islice(jobs, max(0, start), end)]),
+                views=self._views([jobs[name] for name in islice(jobs, first, last)]),
                 start=start,
                 matching=len(jobs),
                 total=len(jobs),
