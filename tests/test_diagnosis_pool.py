@@ -209,6 +209,8 @@ async def test_a_diagnosis_cancelled_while_its_worker_starts_leaves_no_worker(
     with pytest.raises(asyncio.CancelledError):
         await task
     await pool.close()
+    # reaped by close itself, not later by the child watcher (when the loop may be closed)
+    assert worker.process.returncode is not None
 
     def gone() -> bool:
         try:

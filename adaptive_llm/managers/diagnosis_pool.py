@@ -267,6 +267,8 @@ class DiagnosisPool:
             return None
         worker = _Worker(process)
         assert process.stdout is not None
+        # those killed while they started and reaped since need no reaping by ``close``
+        self._starting = {w for w in self._starting if w.process.returncode is None}
         self._starting.add(worker)
         try:
             raw = await within(process.stdout.readline(), START_TIMEOUT)
@@ -274,10 +276,9 @@ class DiagnosisPool:
         except (TimeoutError, ValueError, asyncio.LimitOverrunError):
             ready = None
         except BaseException:  # cancelled while it starts: it must not outlive this
-            worker.kill()
+            worker.kill()  # and it stays among the starting ones, so ``close`` reaps it
             raise
-        finally:
-            self._starting.discard(worker)
+        self._starting.discard(worker)
         if self._closed:
             await worker.stop(0)
             raise WorkerError("the diagnosis pool is closed")
