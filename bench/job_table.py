@@ -18,8 +18,13 @@ Measures (one run)
     * ``refresh_unchanged``, ``page_turn`` (to the middle page), ``filter_failed`` and
       ``find`` (a job's name typed in the find box): one refresh each;
     * ``status`` and ``status_json``: ``adaptive-llm status [--json] --workdir W`` as a
-      subprocess after the run is closed: time to the first row, whole wall time, peak RSS
-      of the child (``os.wait4``).
+      subprocess after the run is closed: time to the first row, whole wall time, and the
+      peak memory three ways: ``ru_maxrss`` of the command (``os.wait4`` in a small wrapper),
+      its ``VmHWM`` read as it exits, tracemalloc's peak (a second run, traced; Python's
+      allocations only). ``status_empty``, ``status_json_empty``: the same on a store with
+      no jobs (the imports alone). The command runs with ``PYTHONSAFEPATH=1`` and reports
+      the package it imported; the bench stops if that is not the tree it meant (run from
+      the checkout, ``-m`` put the current directory first and the baseline was this code).
     * the baseline, in the same run: ``--baseline-ref`` (default ``1e67c0b``, the last commit
       before the paged table and the streamed status) is extracted with ``git archive``. Its
       ``status`` runs on the same 100,000-job workdir; its table (one row of widgets per job)
@@ -156,25 +161,78 @@ async def table_figures(args: argparse.Namespace, workdir: Path) -> dict[str, An
     return figures
 
 
-#: Runs the command from a small process, so the peak RSS it reports is the command's own (a
-#: child forked from this 250 MB bench would count this bench's pages until its exec).
+#: Runs the command from a small process and reports its peak RSS as the kernel counted it
+#: (``ru_maxrss`` of ``os.wait4``): a child forked from this 250 MB bench would count this
+#: bench's pages until its exec, this wrapper's 9 MB are below any command's.
 _WRAPPER = (
-    "import resource, subprocess, sys\n"
-    "code = subprocess.call(sys.argv[1:])\n"
-    "sys.stderr.write('maxrss=%d exit=%d' % ("
-    "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code))\n"
+    "import os, sys\n"
+    "pid = os.spawnv(os.P_NOWAIT, sys.argv[1], sys.argv[1:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "sys.stderr.write('maxrss=%d exit=%d' % (usage.ru_maxrss, os.waitstatus_to_exitcode(status)))\n"
 )
 
+#: The command itself (``python -c _COMMAND status ...``), which writes to the file named by
+#: ``$JOB_TABLE_REPORT``, as it exits: the package it imported, its ``VmHWM`` from
+#: ``/proc/self/status`` and, when run with ``PYTHONTRACEMALLOC=1``, tracemalloc's peak.
+_COMMAND = """
+import atexit, json, os, runpy, sys, tracemalloc
 
-def status_figures(workdir: Path, package: Path, as_json: bool) -> dict[str, Any]:
-    """``adaptive-llm status`` of ``package`` on ``workdir``: first row, whole, peak RSS."""
-    env = {**os.environ, "PYTHONPATH": str(package)}
-    argv = [sys.executable, "-m", "adaptive_llm.cli", "status", "--workdir", str(workdir)]
-    t0 = time.perf_counter()
+def report():
+    import adaptive_llm
+    out = {"package": os.path.dirname(adaptive_llm.__file__)}
+    try:
+        with open("/proc/self/status") as fh:
+            out["vmhwm_kib"] = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        pass
+    if tracemalloc.is_tracing():
+        out["tracemalloc_peak"] = tracemalloc.get_traced_memory()[1]
+    with open(os.environ["JOB_TABLE_REPORT"], "w") as fh:
+        json.dump(out, fh)
+
+atexit.register(report)
+sys.argv[0] = "adaptive-llm"
+runpy.run_module("adaptive_llm.cli", run_name="__main__", alter_sys=True)
+"""
+
+
+def _command(
+    workdir: Path, package: Path, as_json: bool, *, trace: bool
+) -> tuple[subprocess.Popen[bytes], Path]:
+    report = Path(tempfile.mkstemp(prefix="job_table-report-")[1])
+    # PYTHONSAFEPATH: the current directory (this checkout, when the bench runs from it)
+    # must not come before PYTHONPATH, or every tree measured is this one.
+    env = {**os.environ, "PYTHONPATH": str(package), "PYTHONSAFEPATH": "1",
+           "JOB_TABLE_REPORT": str(report)}  # fmt: skip
+    env.pop("PYTHONTRACEMALLOC", None)
+    if trace:
+        env["PYTHONTRACEMALLOC"] = "1"
+    argv = [sys.executable, "-c", _COMMAND, "status", "--workdir", str(workdir)]
     proc = subprocess.Popen(
         [sys.executable, "-S", "-c", _WRAPPER, *argv, *(["--json"] if as_json else [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )  # fmt: skip
+    return proc, report
+
+
+def _read_report(report: Path, package: Path) -> dict[str, Any]:
+    try:
+        found: dict[str, Any] = json.loads(report.read_text() or "{}")
+    finally:
+        report.unlink(missing_ok=True)
+    imported = found.get("package")
+    if imported is None or Path(imported).resolve() != (package / "adaptive_llm").resolve():
+        raise SystemExit(f"job_table: status imported {imported}, not {package}/adaptive_llm")
+    return found
+
+
+def status_figures(workdir: Path, package: Path, as_json: bool) -> dict[str, Any]:
+    """``adaptive-llm status`` of ``package`` on ``workdir``: first row, whole, and its peak
+    memory three ways: the kernel's ``ru_maxrss`` (``os.wait4``), ``VmHWM`` read by the
+    command as it exits, and tracemalloc's peak (Python's allocations only, imports
+    included; a second run, traced)."""
+    t0 = time.perf_counter()
+    proc, report = _command(workdir, package, as_json, trace=False)
     assert proc.stdout is not None and proc.stderr is not None
     first = proc.stdout.readline()
     first_s = time.perf_counter() - t0
@@ -184,15 +242,33 @@ def status_figures(workdir: Path, package: Path, as_json: bool) -> dict[str, Any
     size = len(first)
     while chunk := proc.stdout.read(1 << 20):
         size += len(chunk)
-    report = proc.stderr.read().decode(errors="replace").rsplit("maxrss=", 1)[-1].split()
+    wrapper = proc.stderr.read().decode(errors="replace").rsplit("maxrss=", 1)[-1].split()
     proc.wait()
+    wall_s = time.perf_counter() - t0
+    found = _read_report(report, package)
+
+    traced, report = _command(workdir, package, as_json, trace=True)
+    traced.communicate()
+    peak = _read_report(report, package).get("tracemalloc_peak")
     return {
         "first_row_s": round(first_s, 3),
-        "wall_s": round(time.perf_counter() - t0, 3),
-        "peak_rss_mib": round(int(report[0]) / 1024, 1),
+        "wall_s": round(wall_s, 3),
+        "peak_rss_mib": round(int(wrapper[0]) / 1024, 1),
+        "vmhwm_mib": round(found["vmhwm_kib"] / 1024, 1) if "vmhwm_kib" in found else None,
+        "tracemalloc_peak_mib": None if peak is None else round(peak / 2**20, 1),
         "bytes": size,
-        "exit": int(report[1].removeprefix("exit=")),
+        "exit": int(wrapper[1].removeprefix("exit=")),
+        "package": found["package"],
     }
+
+
+def empty_store(into: Path) -> Path:
+    """A workdir whose store records no jobs: what ``status`` costs for its imports alone."""
+    from adaptive_llm.store import Store
+    from adaptive_llm.store.layout import Layout
+
+    Store(Layout.of(into).store).close()
+    return into
 
 
 def extract(ref: str, into: Path) -> Path:
@@ -251,17 +327,22 @@ def main() -> int:
         log("adaptive-llm status")
         out["status"] = status_figures(work, REPO, as_json=False)
         out["status_json"] = status_figures(work, REPO, as_json=True)
+        empty = empty_store(Path(tmp) / "empty")
+        out["status_empty"] = status_figures(empty, REPO, as_json=False)
+        out["status_json_empty"] = status_figures(empty, REPO, as_json=True)
         if not args.no_baseline:
             old = extract(args.baseline_ref, Path(tmp))
             log(f"the baseline ({args.baseline_ref}): status, and the table at "
                 f"{args.baseline_jobs} jobs")  # fmt: skip
             base_status = status_figures(work, old, as_json=False)
             base_json = status_figures(work, old, as_json=True)
+            base_empty = status_figures(empty, old, as_json=False)
             now_small = child(REPO, args.baseline_jobs, args)
             old_small = child(old, args.baseline_jobs, args)
             out["baseline"] = {
                 "status": base_status,
                 "status_json": base_json,
+                "status_empty": base_empty,
                 "table_now": now_small,
                 "table_before": old_small,
             }
@@ -273,6 +354,12 @@ def main() -> int:
                 "status_rss": _ratio(out["status"]["peak_rss_mib"], base_status["peak_rss_mib"]),
                 "status_json_rss": _ratio(
                     out["status_json"]["peak_rss_mib"], base_json["peak_rss_mib"]
+                ),
+                "status_tracemalloc": _ratio(
+                    out["status"]["tracemalloc_peak_mib"], base_status["tracemalloc_peak_mib"]
+                ),
+                "status_json_tracemalloc": _ratio(
+                    out["status_json"]["tracemalloc_peak_mib"], base_json["tracemalloc_peak_mib"]
                 ),
                 f"first_render_at_{args.baseline_jobs}": _ratio(
                     now_small["first_render_ms"], old_small["first_render_ms"]
@@ -289,8 +376,8 @@ def main() -> int:
     return 0
 
 
-def _ratio(a: float, b: float) -> float | None:
-    return round(a / b, 3) if b else None
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
 
 
 if __name__ == "__main__":

@@ -237,10 +237,11 @@ def _status(workdir: Path, *, as_json: bool) -> int:
 
 def _print_status(store: Store, layout: Layout, *, as_json: bool) -> int:
     """Stream the rows of ``adaptive-llm status``: read, shown and forgotten a batch at a
-    time, so 100,000 jobs print from the first rows on in bounded memory (only the failures'
-    views are kept, for the causes after the table)."""
+    time, so 100,000 jobs print from the first rows on in bounded memory (for the causes
+    after the table, only the failed jobs' names are kept, in a ``FailureTally``; the JSON
+    has no causes and keeps nothing)."""
     from ..diagnosis import Diagnosis
-    from ..managers.causes import causes_text, failures_by_cause, grouped
+    from ..managers.causes import FailureTally, causes_text, grouped
     from ..managers.job_manager import OUTAGE_KEY
     from ..managers.views import JobView, build_views
     from .table import stream_table, user_path
@@ -248,7 +249,7 @@ def _print_status(store: Store, layout: Layout, *, as_json: bool) -> int:
     # An outage recorded by the run that drives the workdir now (an older one's is stale).
     outage = store.meta(OUTAGE_KEY) if layout.in_use() else None
     approvals = {t.removeprefix("job:"): n for t, n in store.chat.pending_counts().items()}
-    kept: list[JobView] = []  # for the causes after the table
+    tally = FailureTally()  # the causes after the table (the JSON has none: nothing kept)
 
     def views() -> Iterator[JobView]:
         for batch in store.jobs.latest_by_name():
@@ -264,8 +265,8 @@ def _print_status(store: Store, layout: Layout, *, as_json: bool) -> int:
 
             jobs = [job for job, _, _ in batch]
             for view in build_views(jobs, attempts, diagnosis, outage=outage, approvals=approvals):
-                if grouped(view.state, view.run):
-                    kept.append(view)
+                if not as_json and grouped(view.state, view.run):
+                    tally.add(view)
                 yield view
 
     out = sys.stdout
@@ -289,7 +290,7 @@ def _print_status(store: Store, layout: Layout, *, as_json: bool) -> int:
         return 0
     # paths the user can paste where they stand
     stream_table((view.to_dict() for view in views()), lambda line: write(line + "\n"))
-    causes = causes_text(failures_by_cause(kept), show=user_path)
+    causes = causes_text(tally.sections(), show=user_path)
     if causes:
         write(f"\n{causes}\n")
     return 0

@@ -26,11 +26,17 @@ def user_path(path: str | os.PathLike[str], cwd: Path | None = None) -> str:
     """``path`` as the user can paste it from where they stand (``cwd``, by default
     :func:`user_cwd`): relative to it when inside it (``adaptive-llm-demo/.adaptive_llm/
     logs/...``), else absolute."""
-    absolute = Path(os.path.abspath(os.fspath(path)))
+    absolute = os.path.abspath(os.fspath(path))
     here = user_cwd() if cwd is None else cwd
-    if here is not None and absolute != here and absolute.is_relative_to(here):
-        return str(absolute.relative_to(here))
-    return str(absolute)
+    if here is None:
+        return absolute
+    # Strings, not Paths: a Path interns every part it parses, and status has 100,000 paths.
+    inside = os.fspath(here)
+    inside = inside if inside.endswith("/") else inside + "/"
+    same_root = absolute.startswith("//") == inside.startswith("//")  # POSIX's own "//"
+    if same_root and absolute.startswith(inside) and len(absolute) > len(inside):
+        return absolute[len(inside) :]
+    return absolute
 
 
 def format_table(rows: list[dict[str, Any]], base: Path | None = None) -> str:

@@ -35,6 +35,15 @@ def test_job_table_bench_measures_one_page_of_widgets_and_a_streamed_status() ->
         figures = doc[key]
         assert figures["exit"] == 0 and figures["bytes"] > 400 * 40  # every row printed
         assert 0 < figures["first_row_s"] <= figures["wall_s"]
+        assert figures["package"] == str(ROOT / "adaptive_llm")
+    for key in ("status", "status_json", "status_empty", "status_json_empty"):
+        figures = doc[key]
+        # The peak three ways: the kernel's two counters agree; Python's allocations are
+        # part of them (the interpreter's own memory and the libraries' are not traced).
+        assert figures["exit"] == 0
+        assert abs(figures["peak_rss_mib"] - figures["vmhwm_mib"]) < 2
+        assert 0 < figures["tracemalloc_peak_mib"] < figures["vmhwm_mib"]
+    assert doc["status_empty"]["bytes"] < 200 < doc["status"]["bytes"]  # the heading alone
     assert "baseline" not in doc
 
 
@@ -43,6 +52,11 @@ def test_job_table_bench_compares_with_a_baseline_tree_in_the_same_run() -> None
     baseline = doc["baseline"]
     assert baseline["table_now"]["jobs"] == baseline["table_before"]["jobs"] == 200
     assert baseline["status"]["exit"] == 0 and baseline["status"]["bytes"] > 0
+    # The baseline's status ran the extracted tree, not this checkout (the bench runs from
+    # it, and ``-m`` put the current directory before PYTHONPATH: both ran this code).
+    for key in ("status", "status_json", "status_empty"):
+        assert Path(baseline[key]["package"]).parent.name == "tree"
+        assert baseline[key]["package"] != str(ROOT / "adaptive_llm")
     # The page's widgets do not grow with the jobs (200 or 400 jobs: the same page); the
     # baseline here is HEAD's tree extracted with git archive, so it builds the same page.
     now, before = baseline["table_now"], baseline["table_before"]
