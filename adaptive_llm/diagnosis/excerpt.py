@@ -229,6 +229,22 @@ def _shape(line: str | None) -> str | None:
     return None if line is None else _DIGITS.sub("0", line)
 
 
+_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _shapes_of(lines: list[str]) -> list[str]:
+    """:func:`_shape` of each line (none holds a newline), for all lines at once: in ASCII
+    text every digit becomes ``0`` and each run of zeros one ``0``, as ``\\d+`` -> ``0`` does
+    (outside ASCII, ``\\d`` matches other digits too: line by line)."""
+    text = "\n".join(lines)
+    if not text.isascii():
+        return [_DIGITS.sub("0", line) for line in lines]
+    data = text.encode("ascii").translate(_TO_ZERO)
+    while b"00" in data:
+        data = data.replace(b"00", b"0")
+    return data.decode("ascii").split("\n")
+
+
 def _block_of(chosen: dict[int, str], n: int) -> tuple[int | None, int | None]:
     if n not in chosen:
         return None, None
@@ -254,7 +270,7 @@ def _render(
     for lo, hi in spans:
         if lo > prev + 1:
             out.append(f"[... {lo - prev - 1} lines omitted ...]")
-        shapes = [_shape(chosen[k]) for k in range(lo, hi + 1)]  # once per line
+        shapes = _shapes_of([chosen[k] for k in range(lo, hi + 1)])
         n = lo
         while n <= hi:
             line, run = chosen[n], 1

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from adaptive_llm.diagnosis.excerpt import _choose, _Lines, _render, _whole, build_excerpt
+from adaptive_llm.diagnosis.excerpt import (
+    _choose,
+    _Lines,
+    _render,
+    _shape,
+    _shapes_of,
+    _whole,
+    build_excerpt,
+)
 from adaptive_llm.diagnosis.reader import read_log
 from adaptive_llm.diagnosis.signals import find_signals, group_signals
 
@@ -65,3 +73,13 @@ def test_a_bench_sized_log_takes_every_line_at_once(tmp_path: Path) -> None:
     path.write_text(_log_text(random.Random(1)) * 2, encoding="utf-8")
     log = read_log(str(path))
     assert _whole(_Lines(log), 4000 * 4 // 2) is not None
+
+
+def test_shapes_of_lines_at_once_are_each_lines_shape() -> None:
+    rng = random.Random(7)
+    alphabet = "0123456789 ab.:-x"
+    lines = ["", "0", "00", "007 x 0", "a1b22c333d4444", "1e-05 0.0000 10", "\u0663\u0664 x 5"]
+    lines += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(300)]
+    assert _shapes_of(lines) == [_shape(line) for line in lines]
+    ascii_only = [line for line in lines if line.isascii()]
+    assert _shapes_of(ascii_only) == [_shape(line) for line in ascii_only]
