@@ -52,6 +52,8 @@ CHECKOUT = re.compile(
     r"|/workspace/|/github/workspace/|/opt/atlassian/pipelines/agent/build/|/app/|/src/)"
 )
 
+_DRIVE = re.compile(r"[A-Za-z]:")
+
 
 def normalise(path: str) -> str:
     """``path`` with forward slashes, no ``file://`` and no leading ``./``."""
@@ -115,7 +117,7 @@ class Workspace:
         if os.path.isabs(norm) and _is_file(norm) and self._inside(norm):
             return os.path.normpath(norm)
         parts = [p for p in norm.split("/") if p and p != "."]
-        if parts and re.fullmatch(r"[A-Za-z]:", parts[0]):
+        if parts and _DRIVE.fullmatch(parts[0]):
             parts = parts[1:]
         for i in range(max(1, len(parts) - 1)):  # tails of two parts at least, or the name
             if ".." in parts[i:]:
@@ -163,10 +165,8 @@ class Workspace:
     def _inside(self, path: str) -> bool:
         assert self.root is not None
         real = realpath(path)
-        try:
-            return os.path.commonpath([real, self.root]) == self.root
-        except ValueError:  # different drives
-            return False
+        # os.path.commonpath([real, root]) == root, for these normalised absolute paths
+        return real == self.root or real.startswith(self._prefix)
 
     def is_user(self, path: str) -> bool:
         """A file of the user's code: not a library's, and (with a workspace) one of its files."""

@@ -124,3 +124,20 @@ def test_realpath_is_os_realpath(tmp_path: Path) -> None:
     paths.add("/home/user/project-0/src/train.py")
     for path in sorted(paths):
         assert realpath(path) == os.path.realpath(path), path
+
+
+def test_inside_the_workspace_is_a_common_path_with_its_root(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "ab" / "c").mkdir(parents=True)
+    (tmp_path / "ab" / "in").symlink_to(tmp_path / "a" / "b")
+    (tmp_path / "a" / "out").symlink_to(tmp_path / "ab")
+    paths = ["/", "/x", str(tmp_path), f"{tmp_path}/a", f"{tmp_path}/a/", f"{tmp_path}/a/b/f.py"]
+    paths += [f"{tmp_path}/ab", f"{tmp_path}/ab/c", f"{tmp_path}/a/../ab", f"{tmp_path}/ab/in/f"]
+    paths += [f"{tmp_path}/a/out/c", f"{tmp_path}//a//b", f"{tmp_path}/a/./b", "/home/u/a/b.py"]
+    for root in (str(tmp_path / "a"), "/", str(tmp_path / "ab" / "in")):
+        ws = Workspace(root)
+        assert ws.root is not None
+        for path in paths:
+            real = os.path.realpath(path)
+            expected = os.path.commonpath([real, ws.root]) == ws.root
+            assert ws._inside(path) == expected, (root, path)
