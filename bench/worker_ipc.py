@@ -7,8 +7,9 @@ sleeps until its answer was read and the next request written, and each request 
 again. Here one worker is driven directly (blocking pipes, no event loop), with ``k``
 requests in flight (``k`` lines written, then ``k`` answers read): ``k = 1`` is the pool's
 protocol, larger ``k`` what pipelining would give. Per ``k``: wall time per log, the engine's
-own time per log (the answers' ``elapsed_ms``) and the gap between them (protocol, JSON,
-wake-ups). Rounds alternate over the values of ``k``; each figure is the best round.
+own time per log (the answers' ``elapsed_ms``), the gap between them (protocol, JSON,
+wake-ups) and the worker's CPU time per log (``/proc``: the engine and the protocol's work, not
+its waits). Rounds alternate over the values of ``k``; each figure is the best round.
 
 The logs are ``manager_scale.py``'s failing jobs' (``engine_ab.bench_logs``), diagnosed with the
 LLM manager's options.
@@ -34,10 +35,20 @@ from typing import Any
 from engine_ab import ROOT, Request, bench_logs  # bench/engine_ab.py: the same logs
 
 
-def drive(proc: subprocess.Popen[str], requests: list[Request], k: int) -> tuple[float, float]:
-    """Seconds of wall time and of engine time for all ``requests``, ``k`` in flight."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drive(
+    proc: subprocess.Popen[str], requests: list[Request], k: int
+) -> tuple[float, float, float]:
+    """Seconds of wall time, of engine time and of the worker's CPU time for all
+    ``requests``, ``k`` in flight."""
     assert proc.stdin is not None and proc.stdout is not None
     engine_ms = 0.0
+    cpu0 = cpu_seconds(proc.pid)
     t0 = time.perf_counter()
     for i in range(0, len(requests), k):
         chunk = requests[i : i + k]
@@ -50,7 +61,7 @@ def drive(proc: subprocess.Popen[str], requests: list[Request], k: int) -> tuple
         for _ in chunk:
             reply = json.loads(proc.stdout.readline())
             engine_ms += float(reply["diagnosis"]["elapsed_ms"])
-    return time.perf_counter() - t0, engine_ms / 1000
+    return time.perf_counter() - t0, engine_ms / 1000, cpu_seconds(proc.pid) - cpu0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,12 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         assert proc.stdout is not None and proc.stdin is not None
         proc.stdout.readline()  # {"ready": pid}
         drive(proc, requests[:50], 1)  # imports and first compilations out of the way
-        best: dict[int, tuple[float, float]] = {}
+        best: dict[int, tuple[float, float, float]] = {}
         for _ in range(args.rounds):
             for k in args.in_flight:
-                wall, engine = drive(proc, requests, k)
+                wall, engine, cpu = drive(proc, requests, k)
                 if k not in best or wall < best[k][0]:
-                    best[k] = (wall, engine)
+                    best[k] = (wall, engine, cpu)
         proc.stdin.close()
         proc.wait(timeout=60)
     n = len(requests)
@@ -88,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             "wall_us_per_log": round(wall / n * 1e6, 1),
             "engine_us_per_log": round(engine / n * 1e6, 1),
             "gap_us_per_log": round((wall - engine) / n * 1e6, 1),
+            "worker_cpu_us_per_log": round(cpu / n * 1e6, 1),
         }
-        for k, (wall, engine) in sorted(best.items())
+        for k, (wall, engine, cpu) in sorted(best.items())
     }
     doc = {
         "logs": n,
