@@ -112,12 +112,12 @@ def extract(ref: str, into: Path) -> Path:
 
 
 class Worker:
-    def __init__(self, name: str, root: Path, repeat: int) -> None:
+    def __init__(self, name: str, root: Path, repeat: int, cwd: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
         self.name = name
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _WORKER, str(repeat)],
-            cwd=root,
+            cwd=cwd,  # the same for both: without a workdir, suggestions look at the cwd
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -176,17 +176,19 @@ def main(argv: list[str] | None = None) -> int:
             requests = [(path, {}) for path in corpus_logs(args.corpora)]
             if not requests:
                 sys.exit(f"engine_ab: no corpus logs under {args.corpora}")
-        doc = compare(requests[: args.limit], baseline, args.repeat)
+        cwd = Path(tmp) / "cwd"
+        cwd.mkdir()
+        doc = compare(requests[: args.limit], baseline, args.repeat, cwd)
     doc["baseline"] = args.baseline_ref or str(args.baseline)
     doc["logs_from"] = f"manager_scale.py ({args.causes} causes)" if args.bench_logs else "corpora"
     print(json.dumps(doc, indent=2))
     return 0
 
 
-def compare(requests: list[Request], baseline: Path, repeat: int) -> dict[str, Any]:
+def compare(requests: list[Request], baseline: Path, repeat: int, cwd: Path) -> dict[str, Any]:
     workers = {
-        "now": Worker("now", ROOT, repeat),
-        "baseline": Worker("baseline", baseline, repeat),
+        "now": Worker("now", ROOT, repeat, cwd),
+        "baseline": Worker("baseline", baseline, repeat, cwd),
     }
     for w in workers.values():  # imports and first compilations out of the way
         for request in requests[:5]:
