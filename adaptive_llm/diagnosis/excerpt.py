@@ -129,8 +129,17 @@ def build_excerpt(
     if not log.regions or budget == 0:
         return [], ""
     lines = _Lines(log)
-    sel = _Selection(lines, budget)
     first, last = log.regions[0].start, log.regions[-1].end
+    chosen = _whole(lines, int(budget * GROUP_SHARE))
+    if chosen is None:
+        chosen = _choose(lines, groups, budget)
+    return _render(chosen, first, last, log.complete)
+
+
+def _choose(lines: _Lines, groups: list[Group], budget: int) -> dict[int, str]:
+    """The lines of the excerpt (see the module's docstring), within ``budget`` characters."""
+    first, last = lines.regions[0].start, lines.regions[-1].end
+    sel = _Selection(lines, budget)
     # 1. The last lines, always.
     sel.add_fitting(last, max(first, last - TAIL_LINES + 1), -1)
     # 2. The strongest groups with a little context; oversized ones by head and tail.
@@ -154,7 +163,30 @@ def build_excerpt(
     anchors.append(last)
     _widen(sel, anchors, first, last, WIDEN_DOWN, WIDEN_UP)
     _widen(sel, anchors, first, last, 1, 1)  # use up what is left, line by line
-    return _render(sel.chosen, first, last, log.complete)
+    return sel.chosen
+
+
+def _whole(lines: _Lines, share: int) -> dict[int, str] | None:
+    """Every line, when :func:`_choose` would end with every line anyway (a small log).
+
+    That is so when all lines are read (one region) and everything could be added within one
+    group's share: a line costs at most its length + 1, each addition at most one gap marker,
+    and there are at most as many additions as lines. Then every addition fits, and widening
+    the tail's block upwards reaches the first line. None: make the choice.
+    """
+    if len(lines.regions) != 1:
+        return None
+    region = lines.regions[0]
+    chosen: dict[int, str] = {}
+    bound = 0
+    for n, line in enumerate(region.lines, region.start):
+        if len(line) > EXCERPT_LINE_CHARS:
+            line = shorten(line, EXCERPT_LINE_CHARS)
+        chosen[n] = line
+        bound += len(line) + 1 + _Selection.GAP_COST
+        if bound > share:
+            return None
+    return chosen
 
 
 def _fill(sel: _Selection, lo: int, hi: int, key: int, limit: int) -> None:
@@ -197,6 +229,22 @@ def _shape(line: str | None) -> str | None:
     return None if line is None else _DIGITS.sub("0", line)
 
 
+_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _shapes_of(lines: list[str]) -> list[str]:
+    """:func:`_shape` of each line (none holds a newline), for all lines at once: in ASCII
+    text every digit becomes ``0`` and each run of zeros one ``0``, as ``\\d+`` -> ``0`` does
+    (outside ASCII, ``\\d`` matches other digits too: line by line)."""
+    text = "\n".join(lines)
+    if not text.isascii():
+        return [_DIGITS.sub("0", line) for line in lines]
+    data = text.encode("ascii").translate(_TO_ZERO)
+    while b"00" in data:
+        data = data.replace(b"00", b"0")
+    return data.decode("ascii").split("\n")
+
+
 def _block_of(chosen: dict[int, str], n: int) -> tuple[int | None, int | None]:
     if n not in chosen:
         return None, None
@@ -222,11 +270,12 @@ def _render(
     for lo, hi in spans:
         if lo > prev + 1:
             out.append(f"[... {lo - prev - 1} lines omitted ...]")
+        shapes = _shapes_of([chosen[k] for k in range(lo, hi + 1)])
         n = lo
         while n <= hi:
             line, run = chosen[n], 1
-            key = _shape(line)
-            while n + run <= hi and _shape(chosen[n + run]) == key:
+            key = shapes[n - lo]
+            while n + run <= hi and shapes[n + run - lo] == key:
                 run += 1
             if run > 2 and (run - 2) * len(line) > 60:
                 same = all(chosen[k] == line for k in range(n, n + run))

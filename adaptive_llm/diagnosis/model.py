@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import DiagnosisError as DiagnosisError
@@ -71,19 +71,29 @@ class Diagnosis:
     engine: str = "offline"
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object printed by ``adaptive-llm diagnose --json`` and stored in SQLite."""
-        data = asdict(self)
-        data["excerpt"] = {
-            "text": self.excerpt.text,
-            "spans": [[a, b] for a, b in self.excerpt.spans],
+        """The JSON object printed by ``adaptive-llm diagnose --json`` and stored in SQLite:
+        the fields in their order (what ``dataclasses.asdict`` gives, built directly: a
+        worker sends one per diagnosis)."""
+        loc = self.location
+        return {
+            "path": self.path,
+            "category": self.category,
+            "summary": self.summary,
+            "excerpt": {
+                "text": self.excerpt.text,
+                "spans": [[a, b] for a, b in self.excerpt.spans],
+            },
+            "signature": self.signature,
+            "tokens": self.tokens,
+            "error_type": self.error_type,
+            "message": self.message,
+            "location": (
+                None if loc is None else {"file": loc.file, "line": loc.line, "source": loc.source}
+            ),
+            "suggestion": self.suggestion,
+            "elapsed_ms": self.elapsed_ms,
+            "engine": self.engine,
         }
-        if self.location is not None:
-            data["location"] = {
-                "file": self.location.file,
-                "line": self.location.line,
-                "source": self.location.source,
-            }
-        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Diagnosis:

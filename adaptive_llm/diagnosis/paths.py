@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sysconfig
 from functools import lru_cache
 
@@ -51,6 +52,8 @@ CHECKOUT = re.compile(
     r"|/workspace/|/github/workspace/|/opt/atlassian/pipelines/agent/build/|/app/|/src/)"
 )
 
+_DRIVE = re.compile(r"[A-Za-z]:")
+
 
 def normalise(path: str) -> str:
     """``path`` with forward slashes, no ``file://`` and no leading ``./``."""
@@ -63,6 +66,7 @@ def normalise(path: str) -> str:
     return path
 
 
+@lru_cache(maxsize=4096)  # of the text alone: a log names its few files many times
 def is_library(path: str) -> bool:
     """A file of a library, a runtime or the standard library, never the user's code."""
     norm = normalise(path)
@@ -82,7 +86,9 @@ class Workspace:
     """Maps the paths of one log to the files of one workspace (``root``; None: no mapping)."""
 
     def __init__(self, root: str | None) -> None:
-        self.root = os.path.realpath(root) if root else None
+        self.root = realpath(root) if root else None
+        #: ``root`` as the start of a path inside it.
+        self._prefix = "" if self.root is None else self.root.rstrip("/") + "/"
         self._index: dict[str, list[str]] | None = None
         self._known: dict[str, str | None] = {}
         self._user: dict[str, bool] = {}
@@ -111,11 +117,13 @@ class Workspace:
         if os.path.isabs(norm) and _is_file(norm) and self._inside(norm):
             return os.path.normpath(norm)
         parts = [p for p in norm.split("/") if p and p != "."]
-        if parts and re.fullmatch(r"[A-Za-z]:", parts[0]):
+        if parts and _DRIVE.fullmatch(parts[0]):
             parts = parts[1:]
         for i in range(max(1, len(parts) - 1)):  # tails of two parts at least, or the name
-            candidate = os.path.join(self.root, *parts[i:])
-            if ".." not in parts[i:] and _is_file(candidate) and self._inside(candidate):
+            if ".." in parts[i:]:
+                continue
+            candidate = self._prefix + "/".join(parts[i:])  # os.path.join(root, *parts[i:])
+            if _is_file(candidate) and self._inside(candidate):
                 return os.path.normpath(candidate)
         return self._by_name(parts) if parts else None
 
@@ -156,11 +164,9 @@ class Workspace:
 
     def _inside(self, path: str) -> bool:
         assert self.root is not None
-        real = os.path.realpath(path)
-        try:
-            return os.path.commonpath([real, self.root]) == self.root
-        except ValueError:  # different drives
-            return False
+        real = realpath(path)
+        # os.path.commonpath([real, root]) == root, for these normalised absolute paths
+        return real == self.root or real.startswith(self._prefix)
 
     def is_user(self, path: str) -> bool:
         """A file of the user's code: not a library's, and (with a workspace) one of its files."""
@@ -176,13 +182,40 @@ class Workspace:
             return True
         norm = normalise(path)
         if os.path.isabs(norm) and self._inside(norm):  # the workspace's, even if gone since
-            rel = os.path.relpath(os.path.realpath(norm), self.root)
+            rel = os.path.relpath(realpath(norm), self.root)
         else:
             found = self.local(path)
             if found is None:
                 return False
             rel = normalise(os.path.relpath(found, self.root))
         return not DEPENDENCY.search(rel)
+
+
+def realpath(path: str) -> str:
+    """``os.path.realpath(path)``, with fewer system calls for a path that does not exist.
+
+    Logs name files of other machines (``/home/runner/work/...``): once a component of such
+    a path is missing, nothing below it exists and can be a link, so the rest is joined as it
+    is, where ``os.path.realpath`` would look each component up in turn. Any other case (a
+    link, a relative path, ``..``, another error) is ``os.path.realpath``'s.
+    """
+    if not path.startswith("/"):
+        return os.path.realpath(path)
+    names = [name for name in path.split("/") if name and name != "."]
+    if ".." in names:
+        return os.path.realpath(path)
+    done = ""
+    for i, name in enumerate(names):
+        done = f"{done}/{name}"
+        try:
+            mode = os.lstat(done).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return "/".join([done, *names[i + 1 :]])
+        except (OSError, ValueError):
+            return os.path.realpath(path)
+        if stat.S_ISLNK(mode):
+            return os.path.realpath(path)
+    return done or "/"
 
 
 def _is_file(path: str) -> bool:

@@ -208,7 +208,8 @@ def _last_cr_segment(line: str) -> str:
 
 def _from_bytes(path: str, size: int, data: bytes, *, complete: bool) -> LogText:
     log = LogText(path=path, size=size, complete=complete)
-    if looks_binary(data[:65536]) or looks_binary(data[-65536:]):
+    # The head and the tail (one sample when the data is no longer than one).
+    if looks_binary(data[:65536]) or (len(data) > 65536 and looks_binary(data[-65536:])):
         log.binary = True
         log.total_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
         return log

@@ -686,8 +686,8 @@ for _i, _rule in enumerate(RULE_ORDER):
 
 MatchFn = Callable[[str], "re.Match[str] | None"]
 #: A plan's floating test: the rule's name, its floating alternatives' ``search``, its needs,
-#: and whether a match must not be ``NEGATIVE``'s.
-FloatingTest = tuple[str, MatchFn, tuple[str, ...], bool]
+#: whether a match must not be ``NEGATIVE``'s, and the rule's index in ``RULE_ORDER``.
+FloatingTest = tuple[str, MatchFn, tuple[str, ...], bool, int]
 Plan = tuple[MatchFn | None, tuple[FloatingTest, ...]]
 _PLANS: dict[int, Plan] = {}
 #: Distinct masks whose plans are kept (a log has a few dozen; the bound is for the process).
@@ -698,7 +698,11 @@ def plan(mask: int) -> Plan:
     """For the rules of ``mask``: one ``match`` of all their anchored alternatives together
     (None if they have none), and their floating tests in ``RULE_ORDER``. A line that matches
     none of the anchored alternatives can only match a floating one: the first floating test
-    that passes is then the line's best rule, as the whole ordered loop would find."""
+    that passes is then the line's best rule, as the whole ordered loop would find.
+
+    Each rule's anchored alternatives are the group named ``r<i>`` (``i``: its index in
+    ``RULE_ORDER``), in that order: a match's ``lastgroup`` is the first rule whose anchored
+    part matches (the first alternative that matches wins; the outer group closes last)."""
     known = _PLANS.get(mask)
     if known is not None:
         return known
@@ -710,11 +714,12 @@ def plan(mask: int) -> Plan:
         rest ^= low_bit
         rule = RULE_ORDER[low_bit.bit_length() - 1]
         anchored_part, floating_part = _compiled(rule.pattern)
+        index = low_bit.bit_length() - 1
         if anchored_part is not None:
-            anchored.append(f"(?:{anchored_part.pattern})")
+            anchored.append(f"(?P<r{index}>{anchored_part.pattern})")
         if floating_part is not None:
             negated = rule.name == "error_word"  # a match must not be NEGATIVE's
-            floating.append((rule.name, floating_part.search, rule.need, negated))
+            floating.append((rule.name, floating_part.search, rule.need, negated, index))
     union = re.compile("|".join(anchored)).match if anchored else None
     if len(_PLANS) >= MAX_PLANS:
         _PLANS.clear()

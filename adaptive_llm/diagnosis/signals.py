@@ -204,8 +204,17 @@ def _match_lines(lines: list[str]) -> dict[int, str]:
         known[line] = None
         low_line = ""
         anchored, floating = plan(mask)
-        if anchored is None or anchored(line) is None:  # only a floating part can match
-            for name, floating_search, need, negated in floating:
+        hit = None if anchored is None else anchored(line)
+        # Without an anchored match only a floating part can match; with one, of rule ``first``
+        # (the first whose anchored part matches), only the floating parts of the rules before
+        # it can do better (error_word may be NEGATIVE's: then the rules in their order).
+        group = None if hit is None else hit.lastgroup
+        first = len(RULE_ORDER) if group is None else int(group[1:])
+        if hit is None or (group is not None and RULE_ORDER[first].name != "error_word"):
+            found = None if hit is None else RULE_ORDER[first].name
+            for name, floating_search, need, negated, index in floating:
+                if index >= first:
+                    break
                 if need:
                     if not low_line:
                         low_line = line.lower()
@@ -216,8 +225,10 @@ def _match_lines(lines: list[str]) -> dict[int, str]:
                         continue
                 if not outside_quotes(floating_search, line) or (negated and negative(line)):
                     continue
-                best[idx] = known[line] = name
+                found = name
                 break
+            if found is not None:
+                best[idx] = known[line] = found
             continue
         low_line = low_line or line.lower()
         while mask:  # some rule's anchored part matches (few lines): the rules in their order

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptive_llm.diagnosis.paths import Workspace, is_library, repo_tail
+from adaptive_llm.diagnosis.paths import Workspace, is_library, realpath, repo_tail
 
 
 @pytest.fixture
@@ -99,3 +99,45 @@ def test_libraries_of_many_languages() -> None:
     ):
         assert is_library(path), path
     assert not is_library("/home/runner/work/p/p/src/train.py")
+
+
+def test_realpath_is_os_realpath(tmp_path: Path) -> None:
+    """The shortcut for missing components resolves every path as ``os.path.realpath`` does:
+    links (to folders, files, missing targets, loops), files used as folders, ``.`` and
+    ``..``, doubled slashes, relative paths."""
+    root = tmp_path / "root"
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "src" / "pkg" / "mod.py").write_text("x = 1\n")
+    (root / "link").symlink_to(root / "src")
+    (root / "dangling").symlink_to(root / "nowhere" / "deeper")
+    (root / "loop").symlink_to(root / "loop")
+    (root / "filelink").symlink_to(root / "src" / "pkg" / "mod.py")
+    (root / "rel").symlink_to("src/pkg")
+    names = ["src", "pkg", "mod.py", "link", "dangling", "loop", "filelink", "rel", "missing"]
+    names += [".", "..", ""]
+    paths = {str(root), "/", "//", "relative/path", "", str(root) + "/"}
+    for a in names:
+        for b in names:
+            for c in ("mod.py", "x", "..", ""):
+                paths.add(f"{root}/{a}/{b}/{c}")
+                paths.add(f"{root}//{a}/{b}")
+    paths.add("/home/user/project-0/src/train.py")
+    for path in sorted(paths):
+        assert realpath(path) == os.path.realpath(path), path
+
+
+def test_inside_the_workspace_is_a_common_path_with_its_root(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "ab" / "c").mkdir(parents=True)
+    (tmp_path / "ab" / "in").symlink_to(tmp_path / "a" / "b")
+    (tmp_path / "a" / "out").symlink_to(tmp_path / "ab")
+    paths = ["/", "/x", str(tmp_path), f"{tmp_path}/a", f"{tmp_path}/a/", f"{tmp_path}/a/b/f.py"]
+    paths += [f"{tmp_path}/ab", f"{tmp_path}/ab/c", f"{tmp_path}/a/../ab", f"{tmp_path}/ab/in/f"]
+    paths += [f"{tmp_path}/a/out/c", f"{tmp_path}//a//b", f"{tmp_path}/a/./b", "/home/u/a/b.py"]
+    for root in (str(tmp_path / "a"), "/", str(tmp_path / "ab" / "in")):
+        ws = Workspace(root)
+        assert ws.root is not None
+        for path in paths:
+            real = os.path.realpath(path)
+            expected = os.path.commonpath([real, ws.root]) == ws.root
+            assert ws._inside(path) == expected, (root, path)
