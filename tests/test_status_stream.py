@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptive_llm import Attempt, Job, JobState
+from adaptive_llm import Attempt, Job, JobState, cli
 from adaptive_llm.cli import main
 from adaptive_llm.cli.table import format_table, stream_table, user_path
 from adaptive_llm.diagnosis import Diagnosis, diagnose
@@ -99,6 +99,20 @@ def test_status_json_streamed_is_the_whole_document_byte_for_byte(tmp_path: Path
     assert len(rows) == 1234 and rows == sorted(rows, key=lambda r: str(r["name"]))
     assert {r["state"] for r in rows} == {"PENDING", "FAILED", "COMPLETED", "CANCELLED"}
     assert any(r["attempt"] == 2 and r["category"] for r in rows)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 617, 1234, 5000])
+def test_status_json_is_the_same_text_whatever_rows_go_per_dumps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Rows are encoded ``JSON_CHUNK`` at a time (one ``json.dumps`` each, not one per row):
+    one row a chunk, chunks that end inside a store batch and at its end, one chunk for all."""
+    fill(tmp_path, 1234)
+    rows, _ = whole(tmp_path)
+    monkeypatch.setattr(cli, "JSON_CHUNK", chunk)
+    code, out, err = status(tmp_path, as_json=True)
+    assert (code, err) == (0, "")
+    assert out == json.dumps({"jobs": rows}, indent=2) + "\n"
 
 
 def test_status_json_of_a_store_with_no_jobs(tmp_path: Path) -> None:

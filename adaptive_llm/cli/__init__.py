@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from ..jobs.model import Attempt
     from ..store import Store
     from ..store.layout import Layout
+
+#: Rows of ``status --json`` encoded per ``json.dumps`` (and written, and flushed, together).
+JSON_CHUNK = 500
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -279,13 +282,25 @@ def _print_status(store: Store, layout: Layout, *, as_json: bool) -> int:
         if written % 500 == 0:
             out.flush()
 
-    if as_json:  # the text of json.dumps({"jobs": rows}, indent=2), a row at a time
+    if as_json:  # the text of json.dumps({"jobs": rows}, indent=2), 500 rows at a time
         write('{\n  "jobs": [')
         separator = ""
-        for view in views():
-            row = json.dumps(view.to_dict(), indent=2).replace("\n", "\n    ")
-            write(f"{separator}\n    {row}")
+        chunk: list[dict[str, Any]] = []
+
+        def rows_out() -> None:  # one dumps per chunk: its per-call cost is not paid per row
+            nonlocal separator
+            text = json.dumps(chunk, indent=2)  # "[\n  {...},\n  {...}\n]"
+            write(f"{separator}\n  " + text[2:-2].replace("\n", "\n  "))
+            out.flush()
             separator = ","
+            chunk.clear()
+
+        for view in views():
+            chunk.append(view.to_dict())
+            if len(chunk) == JSON_CHUNK:
+                rows_out()
+        if chunk:
+            rows_out()
         write("\n  ]\n}\n" if separator else "]\n}\n")
         return 0
     # paths the user can paste where they stand
