@@ -110,9 +110,9 @@ class _FailAtOnce(Scheduler):
 
 async def test_a_burst_of_failures_waits_in_a_queue_not_in_a_task_each(make_rm: MakeRM) -> None:
     """300 jobs fail in one poll: the diagnoses wait in a queue taken by as many runners as
-    the pool has workers, so the loop holds a few dozen tasks, not 300 (each task is objects
-    the garbage collector walks, and 10,000 of them stalled the loop); every one is diagnosed
-    and stored."""
+    the pool has workers, each written row cached by a callback, so the loop holds about a
+    dozen tasks, not 300 (each task is objects the garbage collector walks, and 10,000 of
+    them stalled the loop); every one is diagnosed and stored."""
     names = [f"job{i:03d}" for i in range(300)]
     rm: RunManager = make_rm(
         [Job(name, ["python", "train.py"]) for name in names], scheduler=_FailAtOnce()
@@ -136,7 +136,7 @@ async def test_a_burst_of_failures_waits_in_a_queue_not_in_a_task_each(make_rm: 
         diagnosis = lm.cached(name)
         assert diagnosis is not None and diagnosis.error_type == "KeyError", name
     assert len(rm.store.diagnoses.offline()) == 300
-    assert most < 60, f"{most} tasks at once for 300 failures"
+    assert most < 30, f"{most} tasks at once for 300 failures"
     # Asked for again while queued or done: the one diagnosis, not a second computation.
     computed = lm.computed
     assert (await lm.diagnosis("job007")) is lm.cached("job007")

@@ -9,6 +9,7 @@ notebook's event loop, and are kept in the store, so a restarted kernel finds th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections import deque
@@ -400,7 +401,7 @@ class LLMManager(BaseManager):
         future = self._inflight.get(key)
         if future is None:
             future = asyncio.get_running_loop().create_future()
-            self._inflight[key] = future  # until settled by ``_finish`` (or ``cancel``)
+            self._inflight[key] = future  # until ``_finish`` settles it (or ``cancel``)
             self._queue.append((job, attempt))
             if self._runners < self.concurrency:
                 self._runners += 1
@@ -408,9 +409,10 @@ class LLMManager(BaseManager):
         return future
 
     async def _run_queue(self, generation: int) -> None:
-        """Run the engine on queued attempts until none is left; each result is written and
-        cached by a task of its own, so the next diagnosis need not wait for the store.
-        (Cancelled, it leaves the futures to ``cancel``.)"""
+        """Run the engine on queued attempts until none is left; each result is queued for
+        the store and cached when its row is written (a callback, not a task each), so the
+        next diagnosis need not wait for the store. (Cancelled, it leaves the futures to
+        ``cancel``.)"""
         try:
             while self._queue and generation == self._generation:
                 job, attempt = self._queue.popleft()
@@ -418,9 +420,18 @@ class LLMManager(BaseManager):
                 if future is None or future.done():
                     continue
                 result, transient = await self._engine(job, attempt)
-                self._spawn(
-                    self._finish(job, attempt, result, transient, future),
-                    name=f"diagnosed-{job.name}",
+                if transient:  # not stored
+                    self._finish(job, attempt, result, True, future)
+                    continue
+                try:
+                    written = self._save_soon(job.name, attempt.number, result.to_dict())
+                except Exception as exc:  # never a runner lost, never a waiter left waiting
+                    log.exception("queueing the diagnosis of %s for the store failed", job.name)
+                    self.last_error = exc
+                    self._finish(job, attempt, result, True, future)
+                    continue
+                written.add_done_callback(
+                    functools.partial(self._written, job, attempt, result, future)
                 )
         finally:
             if generation == self._generation:
@@ -468,7 +479,30 @@ class LLMManager(BaseManager):
                 False,
             )
 
-    async def _finish(
+    def _written(
+        self,
+        job: Job,
+        attempt: Attempt,
+        result: Diagnosis,
+        future: asyncio.Future[Diagnosis],
+        written: asyncio.Future[None],
+    ) -> None:
+        """The diagnosis's row was written (or refused, or the writer was cancelled)."""
+        if written.cancelled():  # closing: nobody is left waiting
+            if self._inflight.get((job.name, attempt.number)) is future:
+                del self._inflight[(job.name, attempt.number)]
+            future.cancel()
+            return
+        exc = written.exception()
+        if isinstance(exc, StoreError):  # it stands in this run; a new run diagnoses it again
+            log.error("%s; it is kept for this run only", exc)
+            self.last_error = exc
+        elif exc is not None:
+            log.error("storing the diagnosis of %s failed: %r", job.name, exc)
+            self.last_error = exc
+        self._finish(job, attempt, result, False, future)
+
+    def _finish(
         self,
         job: Job,
         attempt: Attempt,
@@ -476,29 +510,24 @@ class LLMManager(BaseManager):
         transient: bool,
         future: asyncio.Future[Diagnosis],
     ) -> None:
-        """Write the diagnosis, then cache it and say so (cached only once it is written)."""
+        """Cache the diagnosis (once it is written, unless transient) and say so."""
         key = (job.name, attempt.number)
+        if self._inflight.get(key) is future:
+            del self._inflight[key]
         try:
-            if not transient:
-                try:
-                    await self._save(job.name, attempt.number, result.to_dict())
-                except StoreError as exc:  # it stands in this run; a new run diagnoses it again
-                    log.error("%s; it is kept for this run only", exc)
-                    self.last_error = exc
             self._cache[key] = result
             self.computed += 1
             if self.uses_model and not transient:  # no lasting LLM answer about a worker crash
                 self._schedule_llm(job, attempt, result)
             self.changes.notify()
             self.job_manager.changes.notify()
-        except Exception as exc:  # to those waiting for it (the task's failure is logged)
+        except Exception as exc:  # to those waiting for it, and logged
+            log.exception("finishing the diagnosis of %s failed", job.name)
+            self.last_error = exc
             if not future.done():
                 future.set_exception(exc)
                 future.exception()  # retrieved: not logged a second time when it is freed
-            raise
-        finally:
-            if self._inflight.get(key) is future:
-                del self._inflight[key]
+            return
         if not future.done():
             future.set_result(result)
 
@@ -507,14 +536,19 @@ class LLMManager(BaseManager):
         together, ``SAVE_BATCH`` per transaction (a burst of 10,000 failures is not 10,000
         transactions). Returns once it is written; raises ``StoreError`` (naming the job)
         when this diagnosis could not be written, whatever became of the others."""
+        await asyncio.shield(self._save_soon(job, number, data))
+
+    def _save_soon(self, job: str, number: int, data: dict[str, Any]) -> asyncio.Future[None]:
+        """Queue a diagnosis for the next batch: the future of its own outcome (see
+        ``_save``; cancelled if the writer is)."""
         if self._batch is None:
             batch: list[tuple[_Row, asyncio.Future[None]]] = []
             self._batch = batch
             writer = self._spawn(self._write_batch(batch), name="save-diagnoses")
             writer.add_done_callback(lambda _: self._abandon(batch))
-        written = asyncio.get_running_loop().create_future()
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._batch.append(((job, number, data), written))
-        await asyncio.shield(written)
+        return written
 
     def _abandon(self, batch: list[tuple[_Row, asyncio.Future[None]]]) -> None:
         """A writer cancelled before it ran: its waiters are cancelled, not left waiting."""
