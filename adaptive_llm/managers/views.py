@@ -131,10 +131,12 @@ def build_views(
 def shown_state(attempt: Attempt | None, outage: str | None) -> JobState:
     """The state a job shows: its latest attempt's (``PENDING`` before its first), or
     ``UNKNOWN`` while the scheduler does not answer (``outage``) and it is not final."""
-    state = attempt.state if attempt is not None else JobState.PENDING
-    if outage is not None and not state.is_final:
-        return JobState.UNKNOWN
-    return state
+    return _shown(attempt.state if attempt is not None else JobState.PENDING, outage)
+
+
+def _shown(state: JobState, outage: str | None) -> JobState:
+    """What a job in ``state`` shows (see ``shown_state``)."""
+    return JobState.UNKNOWN if outage is not None and not state.is_final else state
 
 
 def shown_counts(
@@ -145,12 +147,12 @@ def shown_counts(
     more than the jobs (then only a pass over the jobs can tell)."""
     counts: Counter[JobState] = Counter()
     for state, n in states.items():
-        counts[JobState.UNKNOWN if outage is not None and not state.is_final else state] += n
+        counts[_shown(state, outage)] += n
     pending = jobs - sum(states.values())
     if pending < 0:
         return None
     if pending:
-        counts[JobState.UNKNOWN if outage is not None else JobState.PENDING] += pending
+        counts[_shown(JobState.PENDING, outage)] += pending
     return counts
 
 
