@@ -114,8 +114,10 @@ BASELINE_MAX = 1_000
 NAIVE_SUBMIT_MAX = 10_000
 #: Jobs the bench's own checks look at between two turns of the loop.
 CHECK_CHUNK = 2_000
-#: Attempts the scheduler double answers for between two turns of the loop.
-ANSWER_CHUNK = 5_000
+#: Attempts the scheduler double answers for between two turns of the loop: about what a
+#: 64 KiB pipe read of ``squeue`` output holds (~60 bytes a line), as a real answer arrives.
+#: (5,000 until 4 Dec: with the attempts made as they are read, such a chunk is a 30 ms step.)
+ANSWER_CHUNK = 1_000
 
 
 def log(message: str) -> None:
@@ -833,6 +835,22 @@ def naive_submit_seconds(jobs: Sequence[Job], workdir: Path) -> float:
 # -- the run ---------------------------------------------------------------------------------
 
 
+def state_of(jm: Any, name: str) -> JobState:
+    """The state of a job's latest attempt, without making the ``Attempt`` where the package
+    can (``bench/manager_ab.py`` runs this bench on older trees, whose attempts are a dict)."""
+    state = getattr(jm.attempts, "state", None)
+    return state(name) if callable(state) else jm.attempts[name].state
+
+
+def is_cached(llm: Any, name: str) -> bool:
+    """Whether the first attempt's diagnosis is cached: its signature, where the package can
+    tell (``cached`` makes the diagnosis from its text each time), else ``cached``."""
+    signature = getattr(llm, "cached_signature", None)
+    if callable(signature):
+        return signature(name, 1) is not None
+    return llm.cached(name) is not None
+
+
 async def own_work(probe: LagProbe, work: Callable[[], Any]) -> Any:
     """Run the bench's own synchronous ``work`` (the simulated cluster, the checks) in the
     ``bench`` phase, which the lag figures leave out: it would be charged to the managers."""
@@ -923,18 +941,19 @@ async def _phases(
     targets = [
         (name, scheduler.requests[s][1]) for name, s in zip(failing_jobs, failing, strict=True)
     ]
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
         written = await asyncio.get_running_loop().run_in_executor(
             pool, write_failure_logs, targets, args.seed, args.causes
         )
+    finally:  # its shutdown joins a thread and the process: not on the loop it measures
+        await asyncio.to_thread(pool.shutdown)
     result["failure_logs"] = {
         "written_s": round(time.perf_counter() - t0, 3),
         "causes": args.causes,
         "bytes_mean": round(written / args.failures),
     }
-    await until_all(
-        names, lambda n: jm.attempts[n].state is JobState.RUNNING, 60 * scale, "running"
-    )
+    await until_all(names, lambda n: state_of(jm, n) is JobState.RUNNING, 60 * scale, "running")
     await asyncio.sleep(2 * args.poll_interval)
 
     # 3. the failure burst
@@ -945,7 +964,8 @@ async def _phases(
     await until(
         lambda: llm.computed - computed_before >= args.failures, 120 * scale, "all diagnoses"
     )
-    await until_all(failing_jobs, lambda n: llm.cached(n) is not None, 60, "cached diagnoses")
+    # (the signature, not the diagnosis: ``cached`` makes a diagnosis from its text each time)
+    await until_all(failing_jobs, lambda n: is_cached(llm, n), 60, "cached diagnoses")
     done = time.perf_counter()
     assert scheduler.failure_reported_at is not None
     diag_s = done - scheduler.failure_reported_at

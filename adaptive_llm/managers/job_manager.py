@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn, Self
+from typing import Any, NoReturn, Self, TypeVar, overload
 
 from ..errors import JobBusyError as JobBusyError
 from ..errors import UnknownJobError as UnknownJobError
@@ -48,15 +49,110 @@ class FailureEvent:
     attempt: Attempt
 
 
-class LatestAttempts(dict[str, Attempt]):
-    """The latest attempt of each job by name, knowing at once how many are not final.
+#: A latest attempt as the collector sees it: an exact tuple of strings, numbers and None,
+#: which Python's garbage collector stops tracking after its first pass (an ``Attempt`` is
+#: tracked for its whole life). With 100,000 jobs, 100,000 tracked attempts made each full
+#: collection walk 100,000 more objects, and those collections are what stalled the loop.
+_Row = tuple[Any, ...]
+_T = TypeVar("_T")
+_STATE_OF: dict[str, JobState] = {state.value: state for state in JobState}
+_FINAL_VALUES = frozenset(state.value for state in JobState if state.is_final)
+_FAILURE_VALUES = frozenset(state.value for state in JobState if state.is_failure)
 
-    Every way of changing it (``[]=``, ``del``, ``update``, ``|=``, ``setdefault``, ``pop``,
-    ``popitem``, ``clear``) keeps ``unfinished`` right; ``copy()``, ``|``, ``copy.copy`` and
-    pickling give a ``LatestAttempts`` with its own ``unfinished``."""
+
+def _row(attempt: Attempt) -> _Row:
+    return (
+        attempt.job,
+        attempt.number,
+        attempt.state.value,
+        attempt.log_path,
+        attempt.scheduler_id,
+        attempt.exit_code,
+        attempt.signal,
+        attempt.reason,
+        attempt.submitted_at,
+        attempt.started_at,
+        attempt.ended_at,
+    )
+
+
+row_of = _row
+
+
+_FIELDS = tuple(field.name for field in dataclasses.fields(Attempt))
+assert _FIELDS[2] == "state" and len(_FIELDS) == 11  # the order ``_row`` writes
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _attempt(row: _Row) -> Attempt:
+    """The ``Attempt`` of a row (one made by ``_row``, from an attempt already checked):
+    its fields set at once, which takes 0.7x the time of the constructor; a poll over
+    100,000 attempts makes each of them."""
+    attempt = _new(Attempt)
+    fields = dict(zip(_FIELDS, row, strict=True))
+    fields["state"] = _STATE_OF[row[2]]
+    _set(attempt, "__dict__", fields)
+    return attempt
+
+
+class AttemptRows(Sequence[Attempt]):
+    """Attempts made one at a time from their rows, as they are read (``active()``'s
+    answer): a poll of 100,000 attempts holds one list of rows, not 100,000 objects."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[_Row]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def rows(self) -> list[_Row]:
+        """The rows themselves (see ``row_of``), for a pass that needs no ``Attempt``."""
+        return self._rows
+
+    @overload
+    def __getitem__(self, index: int) -> Attempt: ...
+    @overload
+    def __getitem__(self, index: slice) -> AttemptRows: ...
+    def __getitem__(self, index: int | slice) -> Attempt | AttemptRows:
+        if isinstance(index, slice):  # a slice is made as it is read too
+            return AttemptRows(self._rows[index])
+        return _attempt(self._rows[index])
+
+    def __iter__(self) -> Iterator[Attempt]:
+        for row in self._rows:
+            yield _attempt(row)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AttemptRows):
+            return self._rows == other._rows
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"AttemptRows({list(self)!r})"
+
+
+class LatestAttempts(MutableMapping[str, Attempt]):
+    """The latest attempt of each job by name, knowing at once how many are not final and
+    how many are in each state.
+
+    A mapping, not a dict: each attempt is kept as a row the garbage collector does not
+    track, and read as an equal ``Attempt`` (a new object each time: compare attempts with
+    ``==``, not ``is``). Every way of changing it (``[]=``, ``del``, ``update``, ``|=``,
+    ``setdefault``, ``pop``, ``popitem``, ``clear``) keeps ``unfinished`` and ``states``
+    right; ``copy()``, ``|``, ``copy.copy`` and pickling give a ``LatestAttempts`` with its
+    own."""
+
+    __slots__ = ("_rows", "states", "unfinished")
 
     def __init__(self, items: Mapping[str, Attempt] | None = None) -> None:
-        super().__init__()
+        self._rows: dict[str, _Row] = {}
         #: Names of the jobs whose latest attempt is not final (a dict: in the order they
         #: became so).
         self.unfinished: dict[str, None] = {}
@@ -64,30 +160,94 @@ class LatestAttempts(dict[str, Attempt]):
         self.states: dict[JobState, int] = {}
         self.update(items or {})
 
+    # -- reading ------------------------------------------------------------------------------
+
+    def __getitem__(self, name: str) -> Attempt:
+        return _attempt(self._rows[name])
+
+    @overload
+    def get(self, name: str, /) -> Attempt | None: ...
+    @overload
+    def get(self, name: str, default: Attempt, /) -> Attempt: ...
+    @overload
+    def get(self, name: str, default: _T, /) -> Attempt | _T: ...
+    def get(self, name: str, default: Any = None, /) -> Any:
+        row = self._rows.get(name)
+        return default if row is None else _attempt(row)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LatestAttempts):
+            return self._rows == other._rows
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LatestAttempts({dict(self.items())!r})"
+
+    def state(self, name: str) -> JobState | None:
+        """The state of ``name``'s latest attempt (None without one), no ``Attempt`` made."""
+        row = self._rows.get(name)
+        return None if row is None else _STATE_OF[row[2]]
+
+    def holds(self, attempt: Attempt) -> bool:
+        """Whether ``attempt`` (equal in every field) is still its job's latest."""
+        row = self._rows.get(attempt.job)
+        return row is not None and row == _row(attempt)
+
+    def failed(self) -> Iterator[tuple[str, int]]:
+        """(job, attempt number) of each latest attempt in a failure state, in order."""
+        failures = _FAILURE_VALUES
+        for name, row in self._rows.items():
+            if row[2] in failures:
+                yield name, row[1]
+
+    def rows_of(self, names: Iterable[str]) -> AttemptRows:
+        """The latest attempts of ``names`` (each must have one), made as they are read."""
+        return AttemptRows(list(map(self._rows.__getitem__, names)))
+
+    # -- changing -----------------------------------------------------------------------------
+
     def __setitem__(self, name: str, attempt: Attempt) -> None:
         if not isinstance(attempt, Attempt):
             raise TypeError(f"the latest attempt of {name!r} must be an Attempt, got {attempt!r}")
-        old = self.get(name)
-        super().__setitem__(name, attempt)
+        row = _row(attempt)
+        old = self._rows.get(name)
+        self._rows[name] = row
         if old is not None:
             self._uncount(old)
         state = attempt.state
         self.states[state] = self.states.get(state, 0) + 1
-        if state.is_final:
+        if row[2] in _FINAL_VALUES:
             self.unfinished.pop(name, None)
         else:
             self.unfinished[name] = None
 
-    def _uncount(self, attempt: Attempt) -> None:
-        left = self.states[attempt.state] - 1
+    def put(self, rows: Iterable[_Row]) -> None:
+        """Set latest attempts from rows made by ``row_of`` (what a batch keeps between
+        the loop's turns instead of ``Attempt`` objects)."""
+        for row in rows:
+            self[row[0]] = _attempt(row)
+
+    def _uncount(self, row: _Row) -> None:
+        state = _STATE_OF[row[2]]
+        left = self.states[state] - 1
         if left:
-            self.states[attempt.state] = left
+            self.states[state] = left
         else:
-            del self.states[attempt.state]
+            del self.states[state]
 
     def __delitem__(self, name: str) -> None:
-        old = self[name]
-        super().__delitem__(name)
+        old = self._rows.pop(name)
         self._uncount(old)
         self.unfinished.pop(name, None)
 
@@ -101,19 +261,18 @@ class LatestAttempts(dict[str, Attempt]):
         for name, attempt in items.items():
             self[name] = attempt
 
-    # Only attempts by name go in (dict's own signatures also allow other types: not here).
-    def __ior__(self, other: Mapping[str, Attempt]) -> Self:  # type: ignore[override]
+    def __ior__(self, other: Mapping[str, Attempt]) -> Self:
         self.update(other)
         return self
 
-    def __or__(self, other: Mapping[str, Attempt]) -> LatestAttempts:  # type: ignore[override]
+    def __or__(self, other: Mapping[str, Attempt]) -> LatestAttempts:
         if not isinstance(other, Mapping):
             return NotImplemented
         merged = self.copy()
         merged.update(other)
         return merged
 
-    def __ror__(self, other: Mapping[str, Attempt]) -> LatestAttempts:  # type: ignore[override]
+    def __ror__(self, other: Mapping[str, Attempt]) -> LatestAttempts:
         if not isinstance(other, Mapping):
             return NotImplemented
         merged = LatestAttempts(other)
@@ -121,33 +280,44 @@ class LatestAttempts(dict[str, Attempt]):
         return merged
 
     def copy(self) -> LatestAttempts:
-        return LatestAttempts(self)
+        twin = LatestAttempts()
+        twin._rows = dict(self._rows)
+        twin.unfinished = dict(self.unfinished)
+        twin.states = dict(self.states)
+        return twin
 
     __copy__ = copy
 
-    def __reduce__(self) -> tuple[Any, ...]:  # copy.deepcopy and pickle: through __init__
-        return (type(self), (dict(self),))
+    def __deepcopy__(self, memo: dict[int, Any]) -> LatestAttempts:
+        return self.copy()  # rows hold only strings, numbers and None
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle: through __init__
+        return (type(self), (dict(self.items()),))
 
     def setdefault(self, name: str, attempt: Attempt) -> Attempt:
-        if name not in self:
+        if name not in self._rows:
             self[name] = attempt
         return self[name]
 
     def pop(self, name: str, *default: Any) -> Any:
-        if name not in self:
-            return super().pop(name, *default)  # the default, or KeyError
+        if name not in self._rows:
+            if default:
+                return default[0]
+            raise KeyError(name)
         attempt = self[name]
         del self[name]
         return attempt
 
     def popitem(self) -> tuple[str, Attempt]:
-        name, attempt = super().popitem()
-        self._uncount(attempt)
+        if not self._rows:
+            raise KeyError("popitem(): no latest attempts")
+        name, row = self._rows.popitem()
+        self._uncount(row)
         self.unfinished.pop(name, None)
-        return name, attempt
+        return name, _attempt(row)
 
     def clear(self) -> None:
-        super().clear()
+        self._rows.clear()
         self.unfinished.clear()
         self.states.clear()
 
@@ -186,6 +356,7 @@ class JobManager(BaseManager):
         self.scheduler_error: str | None = None
         self.changes = Changes()
         self._subscribers: list[asyncio.Queue[FailureEvent]] = []
+        self._listeners: list[Callable[[Job, Attempt], None]] = []
         self._wake = asyncio.Event()
         self._loaded = False
         self._unrecorded: list[Job] = []
@@ -258,6 +429,12 @@ class JobManager(BaseManager):
         self._subscribers.append(queue)
         return queue
 
+    def listen(self, callback: Callable[[Job, Attempt], None]) -> None:
+        """Call ``callback(job, attempt)`` for every failure from now on, as it is recorded
+        (in the poll: it must be quick and not block; what it raises is logged). Unlike
+        ``subscribe``, nothing is held per failure until it is taken."""
+        self._listeners.append(callback)
+
     def job(self, name: str) -> Job:
         try:
             return self.jobs[name]
@@ -278,9 +455,14 @@ class JobManager(BaseManager):
     def all_final(self) -> bool:
         if self._retrying or self.attempts.unfinished:  # at once, also with 100,000 jobs
             return False
-        return all(
-            name in self.attempts and self.attempts[name].state.is_final for name in self.jobs
-        )
+        # Latest attempts are only ever kept for known jobs: with none unfinished, as many as
+        # there are jobs means all are final, and fewer that some job has none yet.
+        if len(self.attempts) == len(self.jobs):
+            return True
+        if len(self.attempts) < len(self.jobs):
+            return False
+        state = self.attempts.state  # more than the jobs: only a pass can tell
+        return all((s := state(name)) is not None and s.is_final for name in self.jobs)
 
     async def resubmit(self, name: str, job: Job | None = None) -> Attempt:
         """Start a new attempt of a finished job (optionally with a changed definition)."""
@@ -314,9 +496,11 @@ class JobManager(BaseManager):
         await self.scheduler.cancel(attempt)
         self._wake.set()
 
-    def active(self) -> list[Attempt]:
+    def active(self) -> AttemptRows:
+        """The latest attempts that are not final (made as they are read, see
+        ``AttemptRows``)."""
         attempts = self.attempts
-        return [attempts[name] for name in attempts.unfinished]
+        return attempts.rows_of(attempts.unfinished)
 
     # -- loop ---------------------------------------------------------------------------------
 
@@ -375,40 +559,40 @@ class JobManager(BaseManager):
             return 0
         statuses = await self.scheduler.poll(active)
         self._answered()
-        # The changed attempts and their reports in two lists, not a pair per change, and
-        # each replaced attempt let go as soon as its successor is in: with 100,000 jobs
-        # changing at once the garbage collector's full passes walk 100,000 fewer objects
-        # (they are what stalls the loop at that scale).
-        olds: list[Attempt | None] = []
+        # The changed attempts by their index in ``active`` (made again when recorded) and
+        # their reports, in two lists: no object per change is held across the loop's
+        # turns. With 100,000 jobs changing at once, 100,000 attempts held that long are
+        # promoted to the garbage collector's oldest generation and bring a full
+        # collection, which is what stalls the loop at that scale.
+        changes: list[int] = []
         reports: list[AttemptReport] = []
-        for index, attempt in enumerate(active):
+        get = statuses.get
+        for index, row in enumerate(active.rows()):
             if index and index % (10 * POLL_BATCH) == 0:
                 await asyncio.sleep(0)
-            status = statuses.get(attempt.scheduler_id or "")
-            if status is not None and (
-                status.state != attempt.state or status.reason != attempt.reason
-            ):
-                olds.append(attempt)
+            # read from the row, no attempt made: (state's value, scheduler id, reason)
+            status = get(row[4] or "")
+            if status is not None and (status.state != row[2] or status.reason != row[7]):
+                changes.append(index)
                 reports.append(status)
-        del active, statuses
+        del statuses
         count = 0
         retries: list[Job] = []
-        for begin in range(0, len(olds), POLL_BATCH):
+        for begin in range(0, len(changes), POLL_BATCH):
             if begin:
                 await asyncio.sleep(0)
             changed: list[Attempt] = []
-            for index in range(begin, min(begin + POLL_BATCH, len(olds))):
-                old, olds[index] = olds[index], None
-                if old is None or self.attempts.get(old.job) is not old:
+            for index in range(begin, min(begin + POLL_BATCH, len(changes))):
+                old = active[changes[index]]
+                if not self.attempts.holds(old):
                     continue  # changed meanwhile (a concurrent poll or a resubmit)
                 changed.append(old.with_report(reports[index]))
-            old = None
             self.store.jobs.update_attempts(changed)
             for attempt in changed:
                 self.attempts[attempt.job] = attempt
                 if attempt.state.is_failure:
                     job = self.jobs[attempt.job]
-                    self._publish(FailureEvent(job, attempt))
+                    self._publish(job, attempt)
                     if attempt.number < job.max_attempts:
                         retries.append(job)
             if changed:
@@ -425,7 +609,7 @@ class JobManager(BaseManager):
         """Add the jobs the scheduler found without being asked (``Scheduler.discover``, one
         bounded call); the attempts added."""
         found = await self.scheduler.discover()
-        if self.scheduler_error is not None and not self.active():
+        if self.scheduler_error is not None and not self.attempts.unfinished:
             self._answered()  # nothing to poll: this call was the scheduler's answer
         return self.add_found(found) if found else []
 
@@ -477,9 +661,18 @@ class JobManager(BaseManager):
             self.scheduler_error = None
             self.changes.notify()
 
-    def _publish(self, event: FailureEvent) -> None:
-        for queue in self._subscribers:
-            queue.put_nowait(event)
+    def _publish(self, job: Job, attempt: Attempt) -> None:
+        for callback in self._listeners:
+            try:
+                callback(job, attempt)
+            except Exception:  # a listener's bug must not stop the poll recording the rest
+                log.exception(
+                    "a failure listener raised on %s attempt %d", job.name, attempt.number
+                )
+        if self._subscribers:
+            event = FailureEvent(job, attempt)
+            for queue in self._subscribers:
+                queue.put_nowait(event)
 
     def _new_attempt(self, job: Job, number: int | None = None, **fields: Any) -> Attempt:
         """The job's next attempt, log at ``<job>/attempt-<n>.log``: numbered after its latest
@@ -500,7 +693,7 @@ class JobManager(BaseManager):
     async def _submit(self, job: Job) -> Attempt:
         """Submit one job through the batch path: a refused submit is recorded as a FAILED
         attempt (diagnosed like any failure), then raised as ``SubmitError``."""
-        [attempt] = await self._submit_batch([job])
+        [attempt] = await self._submit_batch([job], outcome=True)
         if attempt.scheduler_id is None:
             raise SubmitError(attempt.reason or "the scheduler refused the job")
         return attempt
@@ -517,38 +710,51 @@ class JobManager(BaseManager):
             await self._submit_batch(jobs[begin : begin + SUBMIT_BATCH])
             await asyncio.sleep(0)
 
-    async def _submit_batch(self, jobs: Sequence[Job]) -> list[Attempt]:
-        """Record, submit and publish ``jobs``' next attempts; each job's attempt (submitted,
-        or FAILED when the scheduler refused it) in order."""
+    async def _submit_batch(self, jobs: Sequence[Job], *, outcome: bool = False) -> list[Attempt]:
+        """Record, submit and publish ``jobs``' next attempts; with ``outcome``, each job's
+        attempt (submitted, or FAILED when the scheduler refused it) in order.
+
+        Between the loop's turns the batch holds its attempts as rows (``row_of``), not as
+        ``Attempt`` objects: objects alive across the turns of a submission of 100,000 jobs
+        are promoted to the collector's oldest generation and bring its full collections."""
         loop = asyncio.get_running_loop()
         now = time.time()
-        previous = {job.name: self.attempts.get(job.name) for job in jobs}
-        attempts = [self._new_attempt(job, submitted_at=now) for job in jobs]
-        self.store.jobs.add_attempts(attempts, self.scheduler.name)
-        submitted: list[Attempt] = []
-        outcome: list[Attempt] = []
+        latest = self.attempts
+        previous = [latest.get(job.name) for job in jobs]
+        new = [self._new_attempt(job, submitted_at=now) for job in jobs]
+        self.store.jobs.add_attempts(new, self.scheduler.name)
+        rows = [row_of(attempt) for attempt in new]
+        del new
+        submitted: list[_Row] = []
+        results: list[Attempt] = []
         handled = 0
         flushed = loop.time()
         try:
-            for job, attempt in zip(jobs, attempts, strict=True):
+            for index, job in enumerate(jobs):
+                attempt = _attempt(rows[index])
                 request = SubmitRequest(
                     job=job,
                     attempt=attempt.number,
                     cwd=job.resolved_cwd(self.workdir),
                     log_path=Path(attempt.log_path),
-                    previous=previous[job.name],
+                    previous=previous[index],
                 )
+                previous[index] = None
                 try:
                     scheduler_id = await self.scheduler.submit(request)
                 except SubmitError as exc:
                     handled += 1
                     self.store.jobs.delete_attempt(job.name, attempt.number)
                     log.error("%s", exc)
-                    outcome.append(self._record_submit_failure(job, str(exc), attempt.number))
+                    failed = self._record_submit_failure(job, str(exc), attempt.number)
+                    if outcome:
+                        results.append(failed)
                     continue
                 handled += 1
-                submitted.append(replace(attempt, scheduler_id=scheduler_id))
-                outcome.append(submitted[-1])
+                done = replace(attempt, scheduler_id=scheduler_id)
+                submitted.append(row_of(done))
+                if outcome:
+                    results.append(done)
                 if loop.time() - flushed > FLUSH_INTERVAL:
                     self._record_submitted(submitted)
                     submitted = []
@@ -557,17 +763,14 @@ class JobManager(BaseManager):
         finally:
             self._record_submitted(submitted)
             # Never handed to the scheduler (cancelled, or it raised): forget them.
-            self.store.jobs.delete_attempts([(a.job, a.number) for a in attempts[handled:]])
-        return outcome
+            self.store.jobs.delete_attempts([(row[0], row[1]) for row in rows[handled:]])
+        return results
 
-    def _record_submitted(self, attempts: Sequence[Attempt]) -> None:
-        if not attempts:
+    def _record_submitted(self, rows: Sequence[_Row]) -> None:
+        if not rows:
             return
-        self.store.jobs.set_scheduler_ids(
-            [(a.job, a.number, a.scheduler_id or "") for a in attempts]
-        )
-        for attempt in attempts:
-            self.attempts[attempt.job] = attempt
+        self.store.jobs.set_scheduler_ids([(row[0], row[1], row[4] or "") for row in rows])
+        self.attempts.put(rows)
         self.changes.notify()
         self._wake.set()
 
@@ -583,6 +786,6 @@ class JobManager(BaseManager):
         )
         self.store.jobs.add_attempt(attempt, self.scheduler.name)
         self.attempts[job.name] = attempt
-        self._publish(FailureEvent(job, attempt))
+        self._publish(job, attempt)
         self.changes.notify()
         return attempt

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import os
 from collections import deque
@@ -31,8 +32,9 @@ from ..llm.provider import uses_model
 from ..llm.retry import RetryPolicy
 from ..store import Store
 from .base import BaseManager, Changes
+from .diagnosis_cache import DiagnosisCache, Key
 from .diagnosis_pool import DiagnosisPool, EngineError, WorkerError
-from .job_manager import FailureEvent, JobManager
+from .job_manager import JobManager
 from .run_view import ManagerRunView
 
 if TYPE_CHECKING:
@@ -48,8 +50,8 @@ SAVE_DELAY = 0.02
 #: ... this many per transaction.
 SAVE_BATCH = 100
 
-#: A diagnosis to store: job, attempt number, ``Diagnosis.to_dict()``.
-_Row = tuple[str, int, dict[str, Any]]
+#: A diagnosis to store: job, attempt number, ``Diagnosis.to_dict()``, its JSON text if made.
+_Row = tuple[str, int, dict[str, Any], str | None]
 
 #: The usage scope of a signature's LLM diagnosis (``diagnosis:<signature>``).
 DIAGNOSIS_SCOPE = "diagnosis:"
@@ -99,19 +101,24 @@ class LLMManager(BaseManager):
         self.concurrency = concurrency or min(4, os.cpu_count() or 1)
         self.max_tokens = max_tokens
         self.changes = Changes()
-        self._cache: dict[tuple[str, int], Diagnosis] = {}
-        #: The diagnoses asked for and not yet cached, each with the future of its result.
-        self._inflight: dict[tuple[str, int], asyncio.Future[Diagnosis]] = {}
-        #: Those of them waiting for the engine, taken in order by ``concurrency`` runners:
-        #: a burst of 10,000 failures is 10,000 futures, not 10,000 tasks.
-        self._queue: deque[tuple[Job, Attempt]] = deque()
+        self._cache = DiagnosisCache()
+        #: The diagnoses asked for and not yet cached, each with the future of its result
+        #: once someone waits for it (None until then: a burst of 10,000 failures is 10,000
+        #: keys, not 10,000 futures).
+        self._inflight: dict[Key, asyncio.Future[Diagnosis] | None] = {}
+        #: Those of them waiting for the engine, taken in order by ``concurrency`` runners
+        #: (keys, which the garbage collector does not track, not tasks or objects).
+        self._queue: deque[Key] = deque()
+        #: Failures the job manager reported, not yet looked at by the loop.
+        self._failures: deque[Key] = deque()
+        self._failed = asyncio.Event()
         self._runners = 0
         #: Counts the ``cancel`` calls: a runner made before the last one no longer counts
         #: (cancelled before it began, it runs not even its ``finally``).
         self._generation = 0
         #: Worker processes for the offline engine (started at the first diagnosis).
         self.pool = DiagnosisPool(self.concurrency)
-        self._events = job_manager.subscribe()
+        job_manager.listen(self._on_failure)
         self._loaded = False
         #: How many diagnoses were computed (not served from cache) in this process.
         self.computed = 0
@@ -163,19 +170,22 @@ class LLMManager(BaseManager):
             return None
         return self._cache.get((name, target.number))
 
+    def cached_signature(self, name: str, attempt: int) -> str | None:
+        """The failure signature of a cached diagnosis, without making the diagnosis."""
+        return self._cache.signature((name, attempt))
+
     def all_diagnosed(self, *, llm: bool = False) -> bool:
         """Every job whose latest attempt failed has its offline diagnosis cached (with
         ``llm`` and a model, also its signature's LLM diagnosis or the reason it failed), and
         the changes approved before a restart are applied."""
-        if self._finishing or self._inflight or self._batch is not None or not self._events.empty():
+        if self._finishing or self._inflight or self._batch is not None or self._failures:
             return False  # at once, also with 100,000 jobs
-        for attempt in self.job_manager.attempts.values():
-            if not attempt.state.is_failure:
-                continue
-            diagnosis = self._cache.get((attempt.job, attempt.number))
-            if diagnosis is None:
+        signature = self._cache.signature
+        for key in self.job_manager.attempts.failed():
+            found = signature(key)
+            if found is None:
                 return False
-            if llm and self.uses_model and diagnosis.signature not in self._llm_done:
+            if llm and self.uses_model and found not in self._llm_done:
                 return False
         return True
 
@@ -309,9 +319,9 @@ class LLMManager(BaseManager):
             return Usage.of(self.store.chat.usage(prefix=DIAGNOSIS_SCOPE))
         self.job_manager.job(name)
         for attempt in reversed(self.store.jobs.attempts(name)):
-            diagnosis = self._cache.get((name, attempt.number))
-            if attempt.state.is_failure and diagnosis is not None:
-                return Usage.of(self.store.chat.usage(DIAGNOSIS_SCOPE + diagnosis.signature))
+            signature = self._cache.signature((name, attempt.number))
+            if attempt.state.is_failure and signature is not None:
+                return Usage.of(self.store.chat.usage(DIAGNOSIS_SCOPE + signature))
         return Usage.of(())
 
     async def aclose(self) -> None:
@@ -329,25 +339,30 @@ class LLMManager(BaseManager):
         self.load()
         await self._finish_decided()
         # Catch up on failures that an earlier process saw but did not diagnose.
-        scheduled = 0
-        for job_name, attempt in list(self.job_manager.attempts.items()):
-            if not attempt.state.is_failure:
-                continue
-            cached = self._cache.get((job_name, attempt.number))
-            if cached is None:
-                self._schedule(self.job_manager.jobs[job_name], attempt)
+        attempts = self.job_manager.attempts
+        for scheduled, key in enumerate(list(attempts.failed()), 1):
+            if key not in self._cache:
+                self._enqueue(key)
             elif self.uses_model:  # its LLM diagnosis failed or never ended: ask again
-                self._schedule_llm(self.job_manager.jobs[job_name], attempt, cached)
-            scheduled += 1
+                cached = self._cache.get(key)
+                if cached is not None:
+                    job_name = key[0]
+                    self._schedule_llm(self.job_manager.jobs[job_name], attempts[job_name], cached)
             if scheduled % SCHEDULE_BATCH == 0:
                 await asyncio.sleep(0)  # a burst of failures must not stall the loop
         while True:
-            event: FailureEvent = await self._events.get()
-            if (event.job.name, event.attempt.number) not in self._cache:
-                self._schedule(event.job, event.attempt)
-                scheduled += 1
-                if scheduled % SCHEDULE_BATCH == 0:
-                    await asyncio.sleep(0)
+            await self._failed.wait()
+            self._failed.clear()
+            while self._failures:
+                key = self._failures.popleft()
+                if key not in self._cache:
+                    self._enqueue(key)
+
+    def _on_failure(self, job: Job, attempt: Attempt) -> None:
+        """The job manager's report of a failure (during its poll): noted for the loop,
+        which diagnoses it once the stored diagnoses are loaded."""
+        self._failures.append((job.name, attempt.number))
+        self._failed.set()
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -398,15 +413,22 @@ class LLMManager(BaseManager):
     def _schedule(self, job: Job, attempt: Attempt) -> asyncio.Future[Diagnosis]:
         """The one future of this attempt's diagnosis (queued for the engine if new)."""
         key = (job.name, attempt.number)
-        future = self._inflight.get(key)
+        self._enqueue(key)
+        future = self._inflight[key]
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._inflight[key] = future  # until ``_finish`` settles it (or ``cancel``)
-            self._queue.append((job, attempt))
-            if self._runners < self.concurrency:
-                self._runners += 1
-                self._spawn(self._run_queue(self._generation), name="diagnoses")
         return future
+
+    def _enqueue(self, key: Key) -> None:
+        """Queue this attempt's diagnosis for the engine unless it is queued or running."""
+        if key in self._inflight:
+            return
+        self._inflight[key] = None
+        self._queue.append(key)
+        if self._runners < self.concurrency:
+            self._runners += 1
+            self._spawn(self._run_queue(self._generation), name="diagnoses")
 
     async def _run_queue(self, generation: int) -> None:
         """Run the engine on queued attempts until none is left; each result is queued for
@@ -415,23 +437,29 @@ class LLMManager(BaseManager):
         ``cancel``.)"""
         try:
             while self._queue and generation == self._generation:
-                job, attempt = self._queue.popleft()
-                future = self._inflight.get((job.name, attempt.number))
-                if future is None or future.done():
+                key = self._queue.popleft()
+                if key not in self._inflight:
+                    continue  # cancelled meanwhile
+                found = self._job_and_attempt(key)
+                if found is None:
+                    self._settle(key, None)
                     continue
+                job, attempt = found
                 result, transient = await self._engine(job, attempt)
                 if transient:  # not stored
-                    self._finish(job, attempt, result, True, future)
+                    self._finish(job, attempt, result, True, generation)
                     continue
                 try:
-                    written = self._save_soon(job.name, attempt.number, result.to_dict())
+                    data = result.to_dict()
+                    text = json.dumps(data)
+                    written = self._save_soon(job.name, attempt.number, data, text)
                 except Exception as exc:  # never a runner lost, never a waiter left waiting
                     log.exception("queueing the diagnosis of %s for the store failed", job.name)
                     self.last_error = exc
-                    self._finish(job, attempt, result, True, future)
+                    self._finish(job, attempt, result, True, generation)
                     continue
                 written.add_done_callback(
-                    functools.partial(self._written, job, attempt, result, future)
+                    functools.partial(self._written, job, attempt, result, text, generation)
                 )
         finally:
             if generation == self._generation:
@@ -449,8 +477,33 @@ class LLMManager(BaseManager):
         self._queue.clear()
         inflight, self._inflight = self._inflight, {}
         for future in inflight.values():
-            future.cancel()
+            if future is not None:
+                future.cancel()
         return stopped
+
+    def _job_and_attempt(self, key: Key) -> tuple[Job, Attempt] | None:
+        """The job and the attempt of a queued diagnosis (None if it is no longer a failed
+        attempt of a job of this run)."""
+        name, number = key
+        job = self.job_manager.jobs.get(name)
+        attempt = self._attempt(name, number)
+        if job is None or attempt is None or not attempt.state.is_failure:
+            return None
+        return job, attempt
+
+    def _settle(self, key: Key, result: Diagnosis | None) -> asyncio.Future[Diagnosis] | None:
+        """The diagnosis of ``key`` is no longer in flight: its waiter (if any) gets
+        ``result`` (None: there is nothing to diagnose, a ``DiagnosisError``)."""
+        future = self._inflight.pop(key, None)
+        if future is not None and not future.done():
+            if result is not None:
+                future.set_result(result)
+            else:
+                future.set_exception(
+                    DiagnosisError(f"job {key[0]!r} attempt {key[1]} has no failure to diagnose")
+                )
+                future.exception()  # retrieved: not logged a second time when it is freed
+        return future
 
     async def _engine(self, job: Job, attempt: Attempt) -> tuple[Diagnosis, bool]:
         """The engine's diagnosis of the attempt, and whether it is transient (a worker's
@@ -484,14 +537,15 @@ class LLMManager(BaseManager):
         job: Job,
         attempt: Attempt,
         result: Diagnosis,
-        future: asyncio.Future[Diagnosis],
+        text: str,
+        generation: int,
         written: asyncio.Future[None],
     ) -> None:
         """The diagnosis's row was written (or refused, or the writer was cancelled)."""
         if written.cancelled():  # closing: nobody is left waiting
-            if self._inflight.get((job.name, attempt.number)) is future:
-                del self._inflight[(job.name, attempt.number)]
-            future.cancel()
+            future = self._inflight_of((job.name, attempt.number), generation)
+            if future is not None:
+                future.cancel()
             return
         exc = written.exception()
         if isinstance(exc, StoreError):  # it stands in this run; a new run diagnoses it again
@@ -500,7 +554,15 @@ class LLMManager(BaseManager):
         elif exc is not None:
             log.error("storing the diagnosis of %s failed: %r", job.name, exc)
             self.last_error = exc
-        self._finish(job, attempt, result, False, future)
+        self._finish(job, attempt, result, False, generation, text)
+
+    def _inflight_of(self, key: Key, generation: int) -> asyncio.Future[Diagnosis] | None:
+        """``key`` is no longer in flight: the future of its waiter, if any. A diagnosis
+        begun before the last ``cancel`` has none (a later request for the same attempt is
+        its own, with its own future)."""
+        if generation != self._generation:
+            return None
+        return self._inflight.pop(key, None)
 
     def _finish(
         self,
@@ -508,14 +570,14 @@ class LLMManager(BaseManager):
         attempt: Attempt,
         result: Diagnosis,
         transient: bool,
-        future: asyncio.Future[Diagnosis],
+        generation: int,
+        text: str | None = None,
     ) -> None:
         """Cache the diagnosis (once it is written, unless transient) and say so."""
         key = (job.name, attempt.number)
-        if self._inflight.get(key) is future:
-            del self._inflight[key]
+        future = self._inflight_of(key, generation)
         try:
-            self._cache[key] = result
+            self._cache.put(key, result, text)
             self.computed += 1
             if self.uses_model and not transient:  # no lasting LLM answer about a worker crash
                 self._schedule_llm(job, attempt, result)
@@ -524,11 +586,11 @@ class LLMManager(BaseManager):
         except Exception as exc:  # to those waiting for it, and logged
             log.exception("finishing the diagnosis of %s failed", job.name)
             self.last_error = exc
-            if not future.done():
+            if future is not None and not future.done():
                 future.set_exception(exc)
                 future.exception()  # retrieved: not logged a second time when it is freed
             return
-        if not future.done():
+        if future is not None and not future.done():
             future.set_result(result)
 
     async def _save(self, job: str, number: int, data: dict[str, Any]) -> None:
@@ -538,7 +600,9 @@ class LLMManager(BaseManager):
         when this diagnosis could not be written, whatever became of the others."""
         await asyncio.shield(self._save_soon(job, number, data))
 
-    def _save_soon(self, job: str, number: int, data: dict[str, Any]) -> asyncio.Future[None]:
+    def _save_soon(
+        self, job: str, number: int, data: dict[str, Any], text: str | None = None
+    ) -> asyncio.Future[None]:
         """Queue a diagnosis for the next batch: the future of its own outcome (see
         ``_save``; cancelled if the writer is)."""
         if self._batch is None:
@@ -547,7 +611,7 @@ class LLMManager(BaseManager):
             writer = self._spawn(self._write_batch(batch), name="save-diagnoses")
             writer.add_done_callback(lambda _: self._abandon(batch))
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._batch.append(((job, number, data), written))
+        self._batch.append(((job, number, data, text), written))
         return written
 
     def _abandon(self, batch: list[tuple[_Row, asyncio.Future[None]]]) -> None:
@@ -694,7 +758,7 @@ def _succeed(written: asyncio.Future[None]) -> None:
 
 
 def _fail(item: tuple[_Row, asyncio.Future[None]], exc: Exception) -> None:
-    (job, number, _), written = item
+    (job, number, _, _), written = item
     if not written.done():
         written.set_exception(
             StoreError(f"the diagnosis of job {job!r} attempt {number} was not stored: {exc}")

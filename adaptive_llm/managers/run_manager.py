@@ -25,7 +25,7 @@ from ..store.layout import Layout
 from .causes import grouped
 from .job_manager import JobManager
 from .llm_manager import LLMManager
-from .views import JobPage, JobView, build_views, run_of, shown_counts, shown_state
+from .views import JobPage, JobView, build_views, run_of, shown, shown_counts
 from .workdir_lock import release_workdir, take_workdir
 
 log = logging.getLogger(__name__)
@@ -183,9 +183,9 @@ class RunManager:
         counts = Counter()
         chosen: list[str] = []
         matching = 0
-        get = attempts.get
+        state_of = attempts.state
         for name in jobs:
-            state = shown_state(get(name), outage)
+            state = shown(state_of(name) or JobState.PENDING, outage)
             counts[state] += 1
             if states is not None and state not in states:
                 continue
@@ -329,7 +329,7 @@ class RunManager:
                 await self.scheduler.cancel(attempt)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + getattr(self.scheduler, "kill_grace", 5.0) + 5.0
-            while self.job_manager.active() and loop.time() < deadline:
+            while self.job_manager.attempts.unfinished and loop.time() < deadline:
                 await self.job_manager.poll_once()
                 await asyncio.sleep(0.1)
         await self.close()

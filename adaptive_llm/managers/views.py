@@ -14,7 +14,7 @@ from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.airflow_model import COMMAND as AIRFLOW_COMMAND
 from ..jobs.schedulers.airflow_model import TaskRef
 
-__all__ = ["JobPage", "JobView", "Where", "build_views", "run_of", "shown_state"]
+__all__ = ["JobPage", "JobView", "Where", "build_views", "run_of", "shown", "shown_state"]
 
 
 @dataclass(frozen=True)
@@ -131,10 +131,10 @@ def build_views(
 def shown_state(attempt: Attempt | None, outage: str | None) -> JobState:
     """The state a job shows: its latest attempt's (``PENDING`` before its first), or
     ``UNKNOWN`` while the scheduler does not answer (``outage``) and it is not final."""
-    return _shown(attempt.state if attempt is not None else JobState.PENDING, outage)
+    return shown(attempt.state if attempt is not None else JobState.PENDING, outage)
 
 
-def _shown(state: JobState, outage: str | None) -> JobState:
+def shown(state: JobState, outage: str | None) -> JobState:
     """What a job in ``state`` shows (see ``shown_state``)."""
     return JobState.UNKNOWN if outage is not None and not state.is_final else state
 
@@ -147,12 +147,12 @@ def shown_counts(
     more than the jobs (then only a pass over the jobs can tell)."""
     counts: Counter[JobState] = Counter()
     for state, n in states.items():
-        counts[_shown(state, outage)] += n
+        counts[shown(state, outage)] += n
     pending = jobs - sum(states.values())
     if pending < 0:
         return None
     if pending:
-        counts[_shown(JobState.PENDING, outage)] += pending
+        counts[shown(JobState.PENDING, outage)] += pending
     return counts
 
 

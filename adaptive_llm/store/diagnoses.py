@@ -13,6 +13,10 @@ from .db import Database
 __all__ = ["DiagnosisRepository"]
 
 
+#: job, attempt number, ``Diagnosis.to_dict()``
+_Row = tuple[str, int, dict[str, Any]]
+
+
 class DiagnosisRepository:
     """Diagnoses (``store.diagnoses``): plain dicts, as ``Diagnosis.to_dict()`` gives them."""
 
@@ -22,21 +26,30 @@ class DiagnosisRepository:
     def save(self, job: str, number: int, data: dict[str, Any]) -> None:
         self.save_many([(job, number, data)])
 
-    def save_many(self, rows: Sequence[tuple[str, int, dict[str, Any]]]) -> None:
-        """Record diagnoses (job, attempt number, ``Diagnosis.to_dict()``) in one transaction."""
+    def save_many(
+        self,
+        rows: Sequence[
+            tuple[str, int, dict[str, Any]] | tuple[str, int, dict[str, Any], str | None]
+        ],
+    ) -> None:
+        """Record diagnoses (job, attempt number, ``Diagnosis.to_dict()``, and optionally
+        that dict's ``json.dumps`` text if the caller made it already) in one transaction."""
         now = time.time()
-        values = [
-            (
-                job,
-                number,
-                data.get("engine", "offline"),
-                data["category"],
-                data["signature"],
-                json.dumps(data),
-                now,
+        values = []
+        for row in rows:
+            job, number, data = row[0], row[1], row[2]
+            text = row[3] if len(row) > 3 else None
+            values.append(
+                (
+                    job,
+                    number,
+                    data.get("engine", "offline"),
+                    data["category"],
+                    data["signature"],
+                    json.dumps(data) if text is None else text,
+                    now,
+                )
             )
-            for job, number, data in rows
-        ]
         with self._db.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO diagnoses (job, number, engine, category, signature, data,"
