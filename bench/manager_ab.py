@@ -3,7 +3,7 @@
 
 Each round runs this checkout's ``bench/manager_scale.py`` twice with the same arguments: once
 importing this checkout's ``adaptive_llm`` and once a commit's (``--ref``, extracted with
-``git archive``; ``PYTHONSAFEPATH=1`` so the current directory does not come first). The
+``git archive``; ``MANAGER_SCALE_PACKAGE`` puts it first on the bench's path). The
 order alternates round by round, so a machine that gets busier or quieter during the run is
 charged to both. The scale bench reports which package it imported (``config.package``); this
 script checks it is the one asked for.
@@ -60,9 +60,8 @@ def figures(doc: dict[str, Any]) -> dict[str, Any]:
 
 def run(package_root: Path | None, args: list[str]) -> dict[str, Any]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    if package_root is not None:
-        env["PYTHONSAFEPATH"] = "1"
-        env["PYTHONPATH"] = str(package_root)
+    if package_root is not None:  # the scale bench puts it first on its path
+        env["MANAGER_SCALE_PACKAGE"] = str(package_root)
     proc = subprocess.run(
         [sys.executable, str(SCALE), *args], env=env, capture_output=True, text=True, cwd=ROOT
     )

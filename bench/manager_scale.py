@@ -75,7 +75,6 @@ import asyncio
 import contextlib
 import gc
 import json
-import multiprocessing
 import os
 import platform
 import random
@@ -89,13 +88,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-#: This checkout's package, not whichever one the venv has installed (editable: /work/main).
+#: This checkout's package, not whichever one the venv has installed (editable: /work/main);
+#: ``MANAGER_SCALE_PACKAGE``: another tree's (``bench/manager_ab.py``).
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+PACKAGE_ROOT = os.environ.get("MANAGER_SCALE_PACKAGE") or str(ROOT)
+BENCH_DIR = str(Path(__file__).resolve().parent)
+sys.path.insert(0, PACKAGE_ROOT)
 
 import adaptive_llm  # noqa: E402
 from adaptive_llm.diagnosis import diagnose  # noqa: E402
@@ -552,6 +553,37 @@ def write_failure_logs(targets: Sequence[tuple[str, str]], seed: int, causes: in
     return written
 
 
+async def write_logs_elsewhere(
+    probe: LagProbe, targets: Sequence[tuple[str, str]], seed: int, causes: int, scratch: Path
+) -> int:
+    """``write_failure_logs`` in a process of its own (started and awaited as asyncio does, so
+    no thread of the bench's runs in this process meanwhile: a process pool's management
+    thread took the GIL from the loop, and joining it at shutdown held the loop ~50 ms). Its
+    start (the list of targets written, the process made) is the bench's own work."""
+    spec = scratch / "failure-logs.json"
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import manager_scale as ms;"
+        " s = json.load(open(sys.argv[2]));"
+        " print(ms.write_failure_logs(s['targets'], s['seed'], s['causes']))"
+    )
+    phase, probe.phase = probe.phase, "bench"
+    try:
+        spec.write_text(json.dumps({"targets": targets, "seed": seed, "causes": causes}))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, BENCH_DIR, str(spec),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "MANAGER_SCALE_PACKAGE": PACKAGE_ROOT},
+        )  # fmt: skip
+        await asyncio.sleep(2 * PROBE_INTERVAL)  # the probe wakes up (late) in this phase
+    finally:
+        probe.phase = phase
+    out, err = await proc.communicate()
+    spec.unlink()
+    if proc.returncode != 0:
+        raise RuntimeError(f"writing the failure logs failed: {err.decode()[-2000:]}")
+    return int(out)
+
+
 # -- measurement -----------------------------------------------------------------------------
 
 
@@ -941,13 +973,7 @@ async def _phases(
     targets = [
         (name, scheduler.requests[s][1]) for name, s in zip(failing_jobs, failing, strict=True)
     ]
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        written = await asyncio.get_running_loop().run_in_executor(
-            pool, write_failure_logs, targets, args.seed, args.causes
-        )
-    finally:  # its shutdown joins a thread and the process: not on the loop it measures
-        await asyncio.to_thread(pool.shutdown)
+    written = await write_logs_elsewhere(probe, targets, args.seed, args.causes, rm.workdir)
     result["failure_logs"] = {
         "written_s": round(time.perf_counter() - t0, 3),
         "causes": args.causes,

@@ -38,7 +38,7 @@ SUBMIT_BATCH = 200
 #: State changes recorded per store transaction in one poll; the loop runs between batches.
 POLL_BATCH = 100
 #: While submitting many jobs, record the submitted ones and let the loop run this often (s).
-FLUSH_INTERVAL = 0.01
+FLUSH_INTERVAL = 0.005
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,7 @@ class AttemptRows(Sequence[Attempt]):
         return _attempt(self._rows[index])
 
     def __iter__(self) -> Iterator[Attempt]:
-        for row in self._rows:
-            yield _attempt(row)
+        return map(_attempt, self._rows)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, AttemptRows):
@@ -725,6 +724,7 @@ class JobManager(BaseManager):
         self.store.jobs.add_attempts(new, self.scheduler.name)
         rows = [row_of(attempt) for attempt in new]
         del new
+        await asyncio.sleep(0)  # the loop runs between the batch's transaction and its submits
         submitted: list[_Row] = []
         results: list[Attempt] = []
         handled = 0
