@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -387,3 +388,19 @@ def test_header_edit_refuses_a_value_that_is_not_one_setting() -> None:
             header_edit(["#SBATCH -t 5"], key, value)
     with pytest.raises(SbatchError, match="option name"):
         header_edit(["#SBATCH -t 5"], "time\n", "10")
+
+
+def test_squeue_is_given_ids_in_runs_that_linux_accepts(tmp_path: Path) -> None:
+    """One ``--jobs=`` argument naming 100,000 jobs is refused by Linux before squeue runs
+    (``Argument list too long``, over 128 KiB); the runs the SLURM scheduler asks about are
+    each accepted, and together they are every id, in order."""
+    from adaptive_llm.jobs.schedulers.slurm_parse import id_chunks
+
+    ids = [str(40_000_000 + i) for i in range(100_000)]
+    with pytest.raises(OSError, match="too long"):
+        subprocess.run(["/bin/true", f"--jobs={','.join(ids)}"], check=True)
+    runs = id_chunks(ids)
+    assert [i for run in runs for i in run] == ids and len(runs) > 1
+    for run in runs[:3] + runs[-1:]:
+        subprocess.run(["/bin/true", f"--jobs={','.join(run)}"], check=True)
+    assert id_chunks([]) == [] and id_chunks(["1", "2", "3"], 2) == [["1", "2"], ["3"]]

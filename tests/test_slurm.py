@@ -225,6 +225,31 @@ async def test_hundred_jobs_one_squeue_per_poll(make_rm: MakeRM) -> None:
     assert scheduler.calls["scontrol"] == 0
 
 
+async def test_a_poll_of_many_jobs_asks_squeue_in_runs_of_ids(
+    make_rm: MakeRM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep's poll names its jobs in runs of ``IDS_PER_CALL`` ids per squeue (one
+    ``--jobs=`` argument with 100,000 ids is over Linux's 128 KiB and squeue would not even
+    start); the states come out the same as with one call."""
+    from adaptive_llm.jobs.schedulers import slurm_parse
+
+    monkeypatch.setattr(slurm_parse, "IDS_PER_CALL", 6)
+    scheduler = CountingSlurm()
+    jobs = [Job(f"run-{i:02d}", ["true"] if i % 5 else ["false"]) for i in range(20)]
+    rm = await run(make_rm, jobs, timeout=120, scheduler=scheduler, poll_interval=0.5)
+    states = [rm.job_manager.attempts[job.name].state for job in jobs]
+    assert states.count(JobState.COMPLETED) == 16 and states.count(JobState.FAILED) == 4
+    assert scheduler.calls["squeue"] >= scheduler.polls > 0
+    # the first poll asks about all 20: four calls (6 + 6 + 6 + 2)
+    attempts = [rm.job_manager.attempts[job.name] for job in jobs]
+    before = scheduler.calls["squeue"]
+    statuses = await scheduler.poll(attempts)
+    assert scheduler.calls["squeue"] - before == 4
+    assert {sid: r.state for sid, r in statuses.items()} == {
+        a.scheduler_id: a.state for a in attempts
+    }
+
+
 async def test_jobs_unknown_to_slurm(tmp_path: Path) -> None:
     jobcomp = tmp_path / "jobcomp.txt"
     jobcomp.write_text(

@@ -42,6 +42,7 @@ from .slurm_parse import (
     SACCT_FORMAT,
     SQUEUE_FORMAT,
     controller_down,
+    id_chunks,
     parse_key_values,
     parse_sacct,
     parse_squeue,
@@ -150,12 +151,16 @@ class SlurmScheduler(Scheduler):
     # -- polling ------------------------------------------------------------------------------
 
     async def _poll(self, by_id: Mapping[str, Attempt]) -> dict[str, AttemptReport]:
-        code, out, err = await self._run(
-            "squeue", "--noheader", "--states=all", f"--jobs={','.join(by_id)}", "-O", SQUEUE_FORMAT
-        )
-        if code != 0 and INVALID_ID not in err.lower():  # that error: none of them is queued
-            raise SchedulerError(f"squeue failed: {err.strip() or f'exit code {code}'}")
-        rows = parse_squeue(out) if code == 0 else {}
+        rows: dict[str, dict[str, str]] = {}
+        for ids in id_chunks(list(by_id)):  # one squeue per IDS_PER_CALL jobs
+            code, out, err = await self._run(
+                "squeue", "--noheader", "--states=all", f"--jobs={','.join(ids)}",
+                "-O", SQUEUE_FORMAT,
+            )  # fmt: skip
+            if code != 0 and INVALID_ID not in err.lower():  # that error: none of them queued
+                raise SchedulerError(f"squeue failed: {err.strip() or f'exit code {code}'}")
+            if code == 0:
+                rows.update(parse_squeue(out))
         result = {
             job_id: status_from_record(row, by_id[job_id].log_path)
             for job_id, row in rows.items()
@@ -207,14 +212,17 @@ class SlurmScheduler(Scheduler):
         return result
 
     async def _sacct(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
-        code, out, err = await self._run(
-            "sacct", "--noheader", "--parsable2", "--allocations", f"--jobs={','.join(ids)}",
-            f"--format={SACCT_FORMAT}",
-        )  # fmt: skip
-        if code != 0:
-            log.warning("sacct failed: %s", err.strip())
-            return {}
-        return parse_sacct(out, ids)
+        records: dict[str, dict[str, str]] = {}
+        for chunk in id_chunks(ids):
+            code, out, err = await self._run(
+                "sacct", "--noheader", "--parsable2", "--allocations",
+                f"--jobs={','.join(chunk)}", f"--format={SACCT_FORMAT}",
+            )  # fmt: skip
+            if code != 0:
+                log.warning("sacct failed: %s", err.strip())
+                return records
+            records.update(parse_sacct(out, chunk))
+        return records
 
     async def _jobcomp_file(self) -> Path | None:
         if self.jobcomp_path is not None:

@@ -53,11 +53,21 @@ _CONTROLLER_DOWN = (
     "slurm_persist_conn",
 )
 INVALID_ID = "invalid job id"
+#: Job ids per ``squeue``/``sacct`` call (``--jobs=1,2,...``): Linux refuses a single argument
+#: over 128 KiB (``Argument list too long``), about 14,000 ids of 8 digits, so a sweep of
+#: 100,000 jobs is polled in calls of this many (a 20 KB argument each).
+IDS_PER_CALL = 2_000
 #: What slurmstepd (sampling) or the cgroup plugin writes when a job exceeds its ``--mem``.
 _OOM_RE = re.compile(r"exceeded (?:job )?memory limit|oom[-_ ]kill", re.IGNORECASE)
 _KV_RE = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9_/:]*)=(\S*)")
 _NO_TIME = {"", "N/A", "Unknown", "None", "(null)"}
 _NO_REASON = {"", "None", "(null)"}
+
+
+def id_chunks(ids: Sequence[str], size: int | None = None) -> list[Sequence[str]]:
+    """``ids`` in runs of at most ``size`` (``IDS_PER_CALL``), in order; none if no ids."""
+    step = size or IDS_PER_CALL
+    return [ids[begin : begin + step] for begin in range(0, len(ids), step)]
 
 
 def controller_down(message: str) -> bool:
