@@ -270,6 +270,48 @@ async def test_jobs_unknown_to_slurm(tmp_path: Path) -> None:
     assert scheduler.calls["squeue"] == 1
 
 
+async def test_many_jobs_gone_from_squeue_are_asked_in_one_scontrol(
+    make_rm: MakeRM, tmp_path: Path
+) -> None:
+    """After a restart many jobs may have left squeue: more than ``SCONTROL_EACH`` are asked
+    with one ``scontrol show job`` listing, not one command each, with the same answers: a
+    job slurmctld still has reads its state, the others come from the job-completion file or
+    are LOST."""
+    from adaptive_llm.jobs.schedulers.slurm import SCONTROL_EACH
+
+    rm = await run(make_rm, [Job("known", ["true"])])
+    known = rm.job_manager.attempts["known"]
+    assert known.state is JobState.COMPLETED
+    jobcomp = tmp_path / "jobcomp.txt"
+    jobcomp.write_text(
+        "JobId=987654 UserId=root(0) GroupId=root(0) Name=archived JobState=TIMEOUT"
+        " Partition=debug TimeLimit=1 StartTime=2026-11-21T19:24:02 EndTime=2026-11-21T19:25:30"
+        " NodeList=vm NodeCnt=1 ProcCnt=1 WorkDir=/tmp ExitCode=0:15\n"
+    )
+    scheduler = SlurmScheduler(jobcomp_path=jobcomp)
+    log = str(tmp_path / "x.log")
+    ghosts = [str(990_000 + i) for i in range(SCONTROL_EACH + 4)]
+    attempts = [
+        Attempt("archived", 1, JobState.RUNNING, log, scheduler_id="987654"),
+        *(
+            Attempt(f"ghost{i}", 1, JobState.RUNNING, log, scheduler_id=g)
+            for i, g in enumerate(ghosts)
+        ),
+    ]
+    # ``known`` is still in squeue (MinJobAge): ask scontrol's listing about it by hand
+    records = await scheduler._finished(
+        [known.scheduler_id or "", *(a.scheduler_id or "" for a in attempts)],
+        {a.scheduler_id or "": a for a in [known, *attempts]},
+    )
+    assert scheduler.calls["scontrol"] <= 2  # the listing (and the config, read once)
+    assert records[known.scheduler_id or ""].state is JobState.COMPLETED
+    assert records["987654"].state is JobState.TIMEOUT
+    assert all(records[g].state is JobState.LOST for g in ghosts)
+    statuses = await scheduler.poll(attempts)  # the same through poll
+    assert statuses["987654"].state is JobState.TIMEOUT
+    assert {statuses[g].state for g in ghosts} == {JobState.LOST}
+
+
 async def test_bad_cwd_is_a_submit_error(tmp_path: Path) -> None:
     scheduler = SlurmScheduler()
     request = SubmitRequest(
