@@ -250,14 +250,19 @@ async def test_a_poll_of_many_jobs_asks_squeue_in_runs_of_ids(
     }
 
 
-async def test_jobs_unknown_to_slurm(tmp_path: Path) -> None:
+def archived_job(tmp_path: Path) -> Path:
+    """A job-completion file (``JobCompType=jobcomp/filetxt``) holding job 987654, TIMEOUT."""
     jobcomp = tmp_path / "jobcomp.txt"
     jobcomp.write_text(
         "JobId=987654 UserId=root(0) GroupId=root(0) Name=archived JobState=TIMEOUT"
         " Partition=debug TimeLimit=1 StartTime=2026-11-21T19:24:02 EndTime=2026-11-21T19:25:30"
         " NodeList=vm NodeCnt=1 ProcCnt=1 WorkDir=/tmp ExitCode=0:15\n"
     )
-    scheduler = SlurmScheduler(jobcomp_path=jobcomp)
+    return jobcomp
+
+
+async def test_jobs_unknown_to_slurm(tmp_path: Path) -> None:
+    scheduler = SlurmScheduler(jobcomp_path=archived_job(tmp_path))
     log = str(tmp_path / "x.log")
     attempts = [
         Attempt("archived", 1, JobState.RUNNING, log, scheduler_id="987654"),
@@ -282,13 +287,7 @@ async def test_many_jobs_gone_from_squeue_are_asked_in_one_scontrol(
     rm = await run(make_rm, [Job("known", ["true"])])
     known = rm.job_manager.attempts["known"]
     assert known.state is JobState.COMPLETED
-    jobcomp = tmp_path / "jobcomp.txt"
-    jobcomp.write_text(
-        "JobId=987654 UserId=root(0) GroupId=root(0) Name=archived JobState=TIMEOUT"
-        " Partition=debug TimeLimit=1 StartTime=2026-11-21T19:24:02 EndTime=2026-11-21T19:25:30"
-        " NodeList=vm NodeCnt=1 ProcCnt=1 WorkDir=/tmp ExitCode=0:15\n"
-    )
-    scheduler = SlurmScheduler(jobcomp_path=jobcomp)
+    scheduler = SlurmScheduler(jobcomp_path=archived_job(tmp_path))
     log = str(tmp_path / "x.log")
     ghosts = [str(990_000 + i) for i in range(SCONTROL_EACH + 4)]
     attempts = [
