@@ -264,3 +264,24 @@ async def test_waiting_for_a_diagnosis_queued_in_a_burst_gets_it(make_rm: MakeRM
     assert rm.llm_manager.computed <= 20  # each failure once: 20 of the 200 fail
     await rm.wait(timeout=60)
     assert rm.llm_manager.computed == 20
+
+
+async def test_a_submission_cancelled_before_its_first_submit_leaves_no_attempt(
+    make_rm: MakeRM,
+) -> None:
+    """Cancelled while the loop runs between a batch's insert and its submits (closing mid
+    submission), the batch's recorded attempts are forgotten: none is left in the store
+    without a scheduler id, and the job can be submitted again in this process."""
+    rm: RunManager = make_rm([Job("a", ["python", "train.py"])], scheduler=_Cluster())
+    rm.start()
+    await rm.wait(timeout=60)
+    jm = rm.job_manager
+    assert [a.number for a in rm.store.jobs.attempts("a")] == [1]
+    task = asyncio.ensure_future(jm.resubmit("a"))
+    await asyncio.sleep(0)  # the resubmit runs to its first turn of the loop
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [a.number for a in rm.store.jobs.attempts("a")] == [1]
+    again = await jm.resubmit("a")
+    assert again.number == 2 and again.scheduler_id is not None
