@@ -440,7 +440,13 @@ class LLMManager(BaseManager):
                 key = self._queue.popleft()
                 if key not in self._inflight:
                     continue  # cancelled meanwhile
-                found = self._job_and_attempt(key)
+                try:
+                    found = self._job_and_attempt(key)
+                except Exception as exc:  # the store failed: its waiter is told, not left
+                    log.exception("reading the attempt of %s %d for its diagnosis failed", *key)
+                    self.last_error = exc
+                    self._settle(key, exc)
+                    continue
                 if found is None:
                     self._settle(key, None)
                     continue
@@ -491,16 +497,20 @@ class LLMManager(BaseManager):
             return None
         return job, attempt
 
-    def _settle(self, key: Key, result: Diagnosis | None) -> asyncio.Future[Diagnosis] | None:
+    def _settle(
+        self, key: Key, result: Diagnosis | Exception | None
+    ) -> asyncio.Future[Diagnosis] | None:
         """The diagnosis of ``key`` is no longer in flight: its waiter (if any) gets
-        ``result`` (None: there is nothing to diagnose, a ``DiagnosisError``)."""
+        ``result`` (an exception: raised to it; None: there is nothing to diagnose, a
+        ``DiagnosisError``)."""
         future = self._inflight.pop(key, None)
         if future is not None and not future.done():
-            if result is not None:
+            if isinstance(result, Diagnosis):
                 future.set_result(result)
             else:
                 future.set_exception(
-                    DiagnosisError(f"job {key[0]!r} attempt {key[1]} has no failure to diagnose")
+                    result
+                    or DiagnosisError(f"job {key[0]!r} attempt {key[1]} has no failure to diagnose")
                 )
                 future.exception()  # retrieved: not logged a second time when it is freed
         return future
