@@ -111,6 +111,10 @@ class LLMManager(BaseManager):
         self._queue: deque[Key] = deque()
         #: Failures the job manager reported, not yet looked at by the loop.
         self._failures: deque[Key] = deque()
+        #: The definition each reported failure ran with, until its diagnosis begins (the
+        #: job may be changed meanwhile: its diagnosis speaks of the limits it ran with).
+        #: References to jobs the run holds anyway, in one dict: no object per failure.
+        self._ran_with: dict[Key, Job] = {}
         self._failed = asyncio.Event()
         self._runners = 0
         #: Counts the ``cancel`` calls: a runner made before the last one no longer counts
@@ -357,11 +361,15 @@ class LLMManager(BaseManager):
                 key = self._failures.popleft()
                 if key not in self._cache:
                     self._enqueue(key)
+                else:
+                    self._ran_with.pop(key, None)
 
     def _on_failure(self, job: Job, attempt: Attempt) -> None:
         """The job manager's report of a failure (during its poll): noted for the loop,
         which diagnoses it once the stored diagnoses are loaded."""
-        self._failures.append((job.name, attempt.number))
+        key = (job.name, attempt.number)
+        self._failures.append(key)
+        self._ran_with[key] = job
         self._failed.set()
 
     # -- internals ----------------------------------------------------------------------------
@@ -439,6 +447,7 @@ class LLMManager(BaseManager):
             while self._queue and generation == self._generation:
                 key = self._queue.popleft()
                 if key not in self._inflight:
+                    self._ran_with.pop(key, None)
                     continue  # cancelled meanwhile
                 try:
                     found = self._job_and_attempt(key)
@@ -481,6 +490,8 @@ class LLMManager(BaseManager):
         self._generation += 1
         self._runners = 0
         self._queue.clear()
+        reported = set(self._failures)  # the others are diagnosed again from their key
+        self._ran_with = {key: job for key, job in self._ran_with.items() if key in reported}
         inflight, self._inflight = self._inflight, {}
         for future in inflight.values():
             if future is not None:
@@ -491,7 +502,7 @@ class LLMManager(BaseManager):
         """The job and the attempt of a queued diagnosis (None if it is no longer a failed
         attempt of a job of this run)."""
         name, number = key
-        job = self.job_manager.jobs.get(name)
+        job = self._ran_with.pop(key, None) or self.job_manager.jobs.get(name)
         attempt = self._attempt(name, number)
         if job is None or attempt is None or not attempt.state.is_failure:
             return None
