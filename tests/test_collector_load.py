@@ -264,3 +264,65 @@ async def test_waiting_for_a_diagnosis_queued_in_a_burst_gets_it(make_rm: MakeRM
     assert rm.llm_manager.computed <= 20  # each failure once: 20 of the 200 fail
     await rm.wait(timeout=60)
     assert rm.llm_manager.computed == 20
+
+
+async def test_a_submission_cancelled_before_its_first_submit_leaves_no_attempt(
+    make_rm: MakeRM,
+) -> None:
+    """Cancelled while the loop runs between a batch's insert and its submits (closing mid
+    submission), the batch's recorded attempts are forgotten: none is left in the store
+    without a scheduler id, and the job can be submitted again in this process."""
+    rm: RunManager = make_rm([Job("a", ["python", "train.py"])], scheduler=_Cluster())
+    rm.start()
+    await rm.wait(timeout=60)
+    jm = rm.job_manager
+    assert [a.number for a in rm.store.jobs.attempts("a")] == [1]
+    task = asyncio.ensure_future(jm.resubmit("a"))
+    await asyncio.sleep(0)  # the resubmit runs to its first turn of the loop
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [a.number for a in rm.store.jobs.attempts("a")] == [1]
+    again = await jm.resubmit("a")
+    assert again.number == 2 and again.scheduler_id is not None
+
+
+class _TimeOutAtOnce(Scheduler):
+    """Every job hits its time limit at the first poll."""
+
+    name = "time-out-at-once"
+
+    def __init__(self) -> None:
+        self.ids = 0
+
+    async def submit(self, request: SubmitRequest) -> str:
+        self.ids += 1
+        return str(self.ids)
+
+    async def poll(self, attempts: Sequence[Attempt]) -> dict[str, AttemptReport]:
+        report = AttemptReport(JobState.TIMEOUT, ended_at=time.time())
+        return {a.scheduler_id: report for a in attempts if a.scheduler_id}
+
+    async def cancel(self, attempt: Attempt) -> None:
+        return None
+
+
+async def test_a_failure_is_diagnosed_with_the_limits_it_ran_with(make_rm: MakeRM) -> None:
+    """A failure waits in the queue as its key; the job changed before its diagnosis begins
+    (more time, as its diagnosis will suggest) does not change what the diagnosis says of
+    the attempt that failed."""
+    job = Job("a", ["python", "train.py"], resources={"time_limit": "1:00"})
+    rm: RunManager = make_rm([job], scheduler=_TimeOutAtOnce())
+    jm = rm.job_manager
+
+    def more_time(failed: Job, attempt: Attempt) -> None:  # after the manager's own listener
+        jm.update_job(failed.with_resources(time_limit="3:00:00"))
+
+    jm.listen(more_time)
+    rm.start()
+    await rm.wait(timeout=60)
+    assert jm.jobs["a"].resources.time_limit == 3 * 3600
+    diagnosis = rm.llm_manager.cached("a")
+    assert diagnosis is not None and diagnosis.category == "time_limit"
+    assert "time limit of 1m" in (diagnosis.suggestion or ""), diagnosis.suggestion
+    assert rm.llm_manager._ran_with == {}

@@ -195,3 +195,30 @@ async def test_a_manager_replaced_as_its_runners_are_made_still_answers(make_rm:
     assert diagnosis is not None and lm._inflight == {}
     await third.wait(timeout=60)  # the newer one diagnoses them all
     assert {name for name, _ in third.store.diagnoses.offline()} == set(names)
+
+
+async def test_a_store_that_fails_as_a_queued_diagnosis_is_taken_tells_its_waiter(
+    make_rm: MakeRM, proc: Any
+) -> None:
+    """The runner reads a queued attempt from the store (it holds only its key): when the
+    store fails there, whoever waits for the diagnosis gets the store's error (not left
+    waiting), and the runners go on with the next ones."""
+    rm: RunManager = make_rm([Job("a", FAIL)])
+    jm, lm = rm.job_manager, rm.llm_manager
+    jm.start()  # the jobs only: no diagnosis is made until one is asked for
+    await proc.until(lambda: jm.state("a") is JobState.FAILED, what="attempt 1 failed")
+    await jm.resubmit("a")
+    await proc.until(lambda: jm.state("a") is JobState.FAILED, what="attempt 2 failed")
+    waiting = asyncio.ensure_future(lm.diagnosis("a", 1))  # not the latest: read from the store
+    await asyncio.sleep(0)  # queued; its runner has not begun
+    with sqlite3.connect(rm.store.path) as db:
+        db.execute("ALTER TABLE attempts RENAME TO attempts_away")
+    try:
+        with pytest.raises(StoreError):
+            await asyncio.wait_for(waiting, 10)
+    finally:
+        with sqlite3.connect(rm.store.path) as db:
+            db.execute("ALTER TABLE attempts_away RENAME TO attempts")
+    assert lm._inflight == {} and not lm._queue
+    diagnosis = await asyncio.wait_for(lm.diagnosis("a", 1), 30)  # asked again: answered
+    assert diagnosis is not None and diagnosis.error_type == "ValueError"

@@ -736,12 +736,14 @@ class JobManager(BaseManager):
         self.store.jobs.add_attempts(new, self.scheduler.name)
         rows = [row_of(attempt) for attempt in new]
         del new
-        await asyncio.sleep(0)  # the loop runs between the batch's transaction and its submits
         submitted: list[_Row] = []
         results: list[Attempt] = []
         handled = 0
-        flushed = loop.time()
         try:
+            # The loop runs between the batch's transaction and its submits (in the ``try``:
+            # cancelled here, the batch's attempts are forgotten like any never submitted).
+            await asyncio.sleep(0)
+            flushed = loop.time()
             for index, job in enumerate(jobs):
                 attempt = _attempt(rows[index])
                 request = SubmitRequest(

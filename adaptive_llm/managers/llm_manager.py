@@ -111,6 +111,10 @@ class LLMManager(BaseManager):
         self._queue: deque[Key] = deque()
         #: Failures the job manager reported, not yet looked at by the loop.
         self._failures: deque[Key] = deque()
+        #: The definition each reported failure ran with, until its diagnosis begins (the
+        #: job may be changed meanwhile: its diagnosis speaks of the limits it ran with).
+        #: References to jobs the run holds anyway, in one dict: no object per failure.
+        self._ran_with: dict[Key, Job] = {}
         self._failed = asyncio.Event()
         self._runners = 0
         #: Counts the ``cancel`` calls: a runner made before the last one no longer counts
@@ -357,11 +361,15 @@ class LLMManager(BaseManager):
                 key = self._failures.popleft()
                 if key not in self._cache:
                     self._enqueue(key)
+                else:
+                    self._ran_with.pop(key, None)
 
     def _on_failure(self, job: Job, attempt: Attempt) -> None:
         """The job manager's report of a failure (during its poll): noted for the loop,
         which diagnoses it once the stored diagnoses are loaded."""
-        self._failures.append((job.name, attempt.number))
+        key = (job.name, attempt.number)
+        self._failures.append(key)
+        self._ran_with[key] = job
         self._failed.set()
 
     # -- internals ----------------------------------------------------------------------------
@@ -439,8 +447,15 @@ class LLMManager(BaseManager):
             while self._queue and generation == self._generation:
                 key = self._queue.popleft()
                 if key not in self._inflight:
+                    self._ran_with.pop(key, None)
                     continue  # cancelled meanwhile
-                found = self._job_and_attempt(key)
+                try:
+                    found = self._job_and_attempt(key)
+                except Exception as exc:  # the store failed: its waiter is told, not left
+                    log.exception("reading the attempt of %s %d for its diagnosis failed", *key)
+                    self.last_error = exc
+                    self._settle(key, exc)
+                    continue
                 if found is None:
                     self._settle(key, None)
                     continue
@@ -475,6 +490,8 @@ class LLMManager(BaseManager):
         self._generation += 1
         self._runners = 0
         self._queue.clear()
+        reported = set(self._failures)  # the others are diagnosed again from their key
+        self._ran_with = {key: job for key, job in self._ran_with.items() if key in reported}
         inflight, self._inflight = self._inflight, {}
         for future in inflight.values():
             if future is not None:
@@ -485,22 +502,26 @@ class LLMManager(BaseManager):
         """The job and the attempt of a queued diagnosis (None if it is no longer a failed
         attempt of a job of this run)."""
         name, number = key
-        job = self.job_manager.jobs.get(name)
+        job = self._ran_with.pop(key, None) or self.job_manager.jobs.get(name)
         attempt = self._attempt(name, number)
         if job is None or attempt is None or not attempt.state.is_failure:
             return None
         return job, attempt
 
-    def _settle(self, key: Key, result: Diagnosis | None) -> asyncio.Future[Diagnosis] | None:
+    def _settle(
+        self, key: Key, result: Diagnosis | Exception | None
+    ) -> asyncio.Future[Diagnosis] | None:
         """The diagnosis of ``key`` is no longer in flight: its waiter (if any) gets
-        ``result`` (None: there is nothing to diagnose, a ``DiagnosisError``)."""
+        ``result`` (an exception: raised to it; None: there is nothing to diagnose, a
+        ``DiagnosisError``)."""
         future = self._inflight.pop(key, None)
         if future is not None and not future.done():
-            if result is not None:
+            if isinstance(result, Diagnosis):
                 future.set_result(result)
             else:
                 future.set_exception(
-                    DiagnosisError(f"job {key[0]!r} attempt {key[1]} has no failure to diagnose")
+                    result
+                    or DiagnosisError(f"job {key[0]!r} attempt {key[1]} has no failure to diagnose")
                 )
                 future.exception()  # retrieved: not logged a second time when it is freed
         return future
