@@ -133,7 +133,20 @@ def test_cached_diagnoses_are_not_objects_the_collector_walks(tmp_path: Path) ->
         assert back == original, original.path
         assert cache.get(key) is back  # among the last read: the same object
         assert cache.signature(key) == original.signature
+        brief = cache.brief(key)  # what a view shows, without decoding
+        assert brief is not None
+        for field in ("signature", "category", "summary", "error_type", "suggestion"):
+            assert getattr(brief, field) == getattr(original, field), field
+        if original.location is None:
+            assert brief.location is None
+        else:
+            assert brief.location is not None
+            assert (brief.location.file, brief.location.line) == (
+                original.location.file,
+                original.location.line,
+            )
     assert cache.get(("nope", 1)) is None and cache.signature(("nope", 1)) is None
+    assert cache.brief(("nope", 1)) is None
     assert ("job-00000", 1) in cache and len(cache) == 2000
     # kept made for the last ``decoded`` read only
     for i in range(20):

@@ -13,13 +13,27 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from ..diagnosis import Diagnosis
+from ..diagnosis.model import Location
 
-__all__ = ["DiagnosisCache", "Key"]
+__all__ = ["Brief", "DiagnosisCache", "Key"]
 
 #: (job name, attempt number)
 Key = tuple[str, int]
+
+
+class Brief(NamedTuple):
+    """What a job's view shows of its diagnosis (``RunManager``'s views, the job table and
+    its causes), made without decoding the diagnosis."""
+
+    signature: str
+    category: str
+    summary: str
+    error_type: str | None
+    location: Location | None
+    suggestion: str | None
 
 
 def encode(diagnosis: Diagnosis) -> str:
@@ -34,8 +48,10 @@ class DiagnosisCache:
     __slots__ = ("_decoded", "_entries", "_size")
 
     def __init__(self, decoded: int = 128) -> None:
-        #: key -> (signature, JSON text)
-        self._entries: dict[Key, tuple[str, str]] = {}
+        #: key -> (signature, JSON text, and what ``brief`` gives: category, summary, error
+        #: type, location file and line, suggestion), strings and numbers only
+        self._entries: dict[Key, tuple[str, str, str, str, str | None, str | None, int, str | None]]
+        self._entries = {}
         self._decoded: OrderedDict[Key, Diagnosis] = OrderedDict()
         self._size = decoded
 
@@ -62,6 +78,16 @@ class DiagnosisCache:
             self._decoded.popitem(last=False)
         return made
 
+    def brief(self, key: Key) -> Brief | None:
+        """What a view shows of the diagnosis, without decoding it (a table of 10,000 failed
+        jobs makes 10,000 of these each time it is drawn: decoding them took 0.1 s)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        signature, _, category, summary, error_type, file, line, suggestion = entry
+        location = Location(file, line) if file is not None else None
+        return Brief(signature, category, summary, error_type, location, suggestion)
+
     def signature(self, key: Key) -> str | None:
         """The diagnosis's failure signature, without making the diagnosis."""
         entry = self._entries.get(key)
@@ -71,7 +97,17 @@ class DiagnosisCache:
         """Keep ``diagnosis`` (``text``: its JSON text, if already made). Not kept made: a
         burst would keep its last ``decoded`` diagnoses alive long enough to be promoted to
         the collector's oldest generation, which is what this cache avoids."""
-        self._entries[key] = (diagnosis.signature, encode(diagnosis) if text is None else text)
+        loc = diagnosis.location
+        self._entries[key] = (
+            diagnosis.signature,
+            encode(diagnosis) if text is None else text,
+            diagnosis.category,
+            diagnosis.summary,
+            diagnosis.error_type,
+            loc.file if loc is not None else None,
+            loc.line if loc is not None else 0,
+            diagnosis.suggestion,
+        )
         self._decoded.pop(key, None)
 
     def setdefault(self, key: Key, diagnosis: Diagnosis) -> None:

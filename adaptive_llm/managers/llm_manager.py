@@ -32,7 +32,7 @@ from ..llm.provider import uses_model
 from ..llm.retry import RetryPolicy
 from ..store import Store
 from .base import BaseManager, Changes
-from .diagnosis_cache import DiagnosisCache, Key
+from .diagnosis_cache import Brief, DiagnosisCache, Key
 from .diagnosis_pool import DiagnosisPool, EngineError, WorkerError
 from .job_manager import JobManager
 from .run_view import ManagerRunView
@@ -173,6 +173,10 @@ class LLMManager(BaseManager):
         if target is None:
             return None
         return self._cache.get((name, target.number))
+
+    def cached_brief(self, name: str, attempt: int) -> Brief | None:
+        """What a job's view shows of a cached diagnosis, without decoding the diagnosis."""
+        return self._cache.brief((name, attempt))
 
     def cached_signature(self, name: str, attempt: int) -> str | None:
         """The failure signature of a cached diagnosis, without making the diagnosis."""

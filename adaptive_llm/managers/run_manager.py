@@ -219,7 +219,7 @@ class RunManager:
         return build_views(
             jobs,
             jm.attempts,
-            lambda attempt: lm.cached(attempt.job, attempt.number),
+            lambda attempt: lm.cached_brief(attempt.job, attempt.number),
             outage=jm.scheduler_error,
             approvals=approvals,
         )

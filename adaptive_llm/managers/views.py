@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from ..diagnosis import Diagnosis
+from ..diagnosis.model import Location
 from ..jobs.model import Attempt, Job, JobState
 from ..jobs.schedulers.airflow_model import COMMAND as AIRFLOW_COMMAND
 from ..jobs.schedulers.airflow_model import TaskRef
@@ -84,10 +84,27 @@ class JobView:
         }
 
 
+class Diagnosed(Protocol):
+    """What a view reads of a diagnosis: a ``Diagnosis``, or the cache's ``Brief`` of one."""
+
+    @property
+    def signature(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def error_type(self) -> str | None: ...
+    @property
+    def location(self) -> Location | None: ...
+    @property
+    def suggestion(self) -> str | None: ...
+
+
 def build_views(
     jobs: Iterable[Job],
     attempts: Mapping[str, Attempt],
-    diagnosis: Callable[[Attempt], Diagnosis | None],
+    diagnosis: Callable[[Attempt], Diagnosed | None],
     *,
     outage: str | None = None,
     approvals: Mapping[str, int] | None = None,
