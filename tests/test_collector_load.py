@@ -339,3 +339,13 @@ async def test_a_failure_is_diagnosed_with_the_limits_it_ran_with(make_rm: MakeR
     assert diagnosis is not None and diagnosis.category == "time_limit"
     assert "time limit of 1m" in (diagnosis.suggestion or ""), diagnosis.suggestion
     assert rm.llm_manager._ran_with == {}
+
+
+def test_a_diagnosis_holding_a_path_is_cached_with_the_path_as_text(tmp_path: Path) -> None:
+    """A caller's ``Path`` (not a string) in a diagnosis is kept as its text, not refused."""
+    cache = DiagnosisCache()
+    made = diagnose_without_log(tmp_path / "gone.log", "the log is missing")  # type: ignore[arg-type]
+    cache.put(("a", 1), made)
+    back = cache.get(("a", 1))
+    assert back is not None and back.path == str(tmp_path / "gone.log")
+    assert back.summary == made.summary and cache.signature(("a", 1)) == made.signature

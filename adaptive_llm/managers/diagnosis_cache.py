@@ -38,7 +38,7 @@ class Brief(NamedTuple):
 
 def encode(diagnosis: Diagnosis) -> str:
     """The JSON text of a diagnosis (what the store keeps, ``Diagnosis.to_dict``)."""
-    return json.dumps(diagnosis.to_dict())
+    return json.dumps(diagnosis.to_dict(), default=str)  # e.g. a Path a caller gave
 
 
 class DiagnosisCache:

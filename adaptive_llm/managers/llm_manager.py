@@ -353,9 +353,9 @@ class LLMManager(BaseManager):
                 self._enqueue(key)
             elif self.uses_model:  # its LLM diagnosis failed or never ended: ask again
                 cached = self._cache.get(key)
-                if cached is not None:
-                    job_name = key[0]
-                    self._schedule_llm(self.job_manager.jobs[job_name], attempts[job_name], cached)
+                attempt = self._attempt(*key)  # this number's (a resubmit may have come since)
+                if cached is not None and attempt is not None:
+                    self._schedule_llm(self.job_manager.jobs[key[0]], attempt, cached)
             if scheduled % SCHEDULE_BATCH == 0:
                 await asyncio.sleep(0)  # a burst of failures must not stall the loop
         while True:
@@ -470,7 +470,7 @@ class LLMManager(BaseManager):
                     continue
                 try:
                     data = result.to_dict()
-                    text = json.dumps(data)
+                    text = json.dumps(data, default=str)  # e.g. a Path a caller gave
                     written = self._save_soon(job.name, attempt.number, data, text)
                 except Exception as exc:  # never a runner lost, never a waiter left waiting
                     log.exception("queueing the diagnosis of %s for the store failed", job.name)
