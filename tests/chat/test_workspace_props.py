@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adaptive_llm.chat.workspace import Workspace, WorkspaceError
@@ -146,7 +147,9 @@ class Check:
             assert str(exc)  # a clear message, never empty
             result = None
         else:
-            real = Path(os.path.realpath(os.path.join(self.tree.root, path)))
+            # "a//b" is "a/b" (POSIX), but not to 3.11's realpath after a symlink loop: the
+            # rest of "loop//.." is joined as "/..", giving "/" (the kernel refuses it, ELOOP)
+            real = Path(os.path.realpath(os.path.join(self.tree.root, re.sub("/{2,}", "/", path))))
             assert real.is_relative_to(self.tree.root), (path, real)
         if result is not None:
             assert SECRET not in repr(result), path
@@ -200,6 +203,8 @@ def test_no_path_escapes(tree: Tree, name: str) -> None:
 
     @settings(max_examples=examples, **SETTINGS)
     @given(paths())
+    @example("loop//..")  # found in a clean clone's run (4 Dec): the oracle's realpath was wrong
+    @example("out_dir//..")
     def prop(path: str) -> None:
         check.run(path, op)
 
