@@ -76,9 +76,6 @@ def _row(attempt: Attempt) -> _Row:
     )
 
 
-row_of = _row
-
-
 _FIELDS = (
     "job", "number", "state", "log_path", "scheduler_id", "exit_code", "signal", "reason",
     "submitted_at", "started_at", "ended_at",
@@ -117,7 +114,7 @@ class AttemptRows(Sequence[Attempt]):
         return len(self._rows)
 
     def rows(self) -> list[_Row]:
-        """The rows themselves (see ``row_of``), for a pass that needs no ``Attempt``."""
+        """The rows themselves (see ``_row``), for a pass that needs no ``Attempt``."""
         return self._rows
 
     @overload
@@ -227,23 +224,25 @@ class LatestAttempts(MutableMapping[str, Attempt]):
     def __setitem__(self, name: str, attempt: Attempt) -> None:
         if not isinstance(attempt, Attempt):
             raise TypeError(f"the latest attempt of {name!r} must be an Attempt, got {attempt!r}")
-        row = _row(attempt)
+        self._put(name, _row(attempt))
+
+    def put(self, rows: Iterable[_Row]) -> None:
+        """Set latest attempts from rows made by ``_row`` (what a batch keeps between
+        the loop's turns instead of ``Attempt`` objects), each under its job's name."""
+        for row in rows:
+            self._put(row[0], row)
+
+    def _put(self, name: str, row: _Row) -> None:
         old = self._rows.get(name)
         self._rows[name] = row
         if old is not None:
             self._uncount(old)
-        state = attempt.state
+        state = _STATE_OF[row[2]]
         self.states[state] = self.states.get(state, 0) + 1
         if row[2] in _FINAL_VALUES:
             self.unfinished.pop(name, None)
         else:
             self.unfinished[name] = None
-
-    def put(self, rows: Iterable[_Row]) -> None:
-        """Set latest attempts from rows made by ``row_of`` (what a batch keeps between
-        the loop's turns instead of ``Attempt`` objects)."""
-        for row in rows:
-            self[row[0]] = _attempt(row)
 
     def _uncount(self, row: _Row) -> None:
         state = _STATE_OF[row[2]]
@@ -725,7 +724,7 @@ class JobManager(BaseManager):
         """Record, submit and publish ``jobs``' next attempts; with ``outcome``, each job's
         attempt (submitted, or FAILED when the scheduler refused it) in order.
 
-        Between the loop's turns the batch holds its attempts as rows (``row_of``), not as
+        Between the loop's turns the batch holds its attempts as rows (``_row``), not as
         ``Attempt`` objects: objects alive across the turns of a submission of 100,000 jobs
         are promoted to the collector's oldest generation and bring its full collections."""
         loop = asyncio.get_running_loop()
@@ -734,7 +733,7 @@ class JobManager(BaseManager):
         previous = [latest.get(job.name) for job in jobs]
         new = [self._new_attempt(job, submitted_at=now) for job in jobs]
         self.store.jobs.add_attempts(new, self.scheduler.name)
-        rows = [row_of(attempt) for attempt in new]
+        rows = [_row(attempt) for attempt in new]
         del new
         submitted: list[_Row] = []
         results: list[Attempt] = []
@@ -766,7 +765,7 @@ class JobManager(BaseManager):
                     continue
                 handled += 1
                 done = replace(attempt, scheduler_id=scheduler_id)
-                submitted.append(row_of(done))
+                submitted.append(_row(done))
                 if outcome:
                     results.append(done)
                 if loop.time() - flushed > FLUSH_INTERVAL:
