@@ -26,12 +26,7 @@ class DiagnosisRepository:
     def save(self, job: str, number: int, data: dict[str, Any]) -> None:
         self.save_many([(job, number, data)])
 
-    def save_many(
-        self,
-        rows: Sequence[
-            tuple[str, int, dict[str, Any]] | tuple[str, int, dict[str, Any], str | None]
-        ],
-    ) -> None:
+    def save_many(self, rows: Sequence[_Row | tuple[str, int, dict[str, Any], str | None]]) -> None:
         """Record diagnoses (job, attempt number, ``Diagnosis.to_dict()``, and optionally
         that dict's ``json.dumps`` text if the caller made it already) in one transaction."""
         now = time.time()
