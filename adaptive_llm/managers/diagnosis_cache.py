@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..diagnosis import Diagnosis
 from ..diagnosis.model import Location
@@ -36,9 +36,15 @@ class Brief(NamedTuple):
     suggestion: str | None
 
 
+def dumps(data: dict[str, Any]) -> str:
+    """The JSON text of a diagnosis's ``to_dict()``, as the store and the cache keep it (a
+    value JSON has no type for, e.g. a ``Path`` a caller gave, as its text)."""
+    return json.dumps(data, default=str)
+
+
 def encode(diagnosis: Diagnosis) -> str:
-    """The JSON text of a diagnosis (what the store keeps, ``Diagnosis.to_dict``)."""
-    return json.dumps(diagnosis.to_dict(), default=str)  # e.g. a Path a caller gave
+    """The JSON text of a diagnosis (see ``dumps``)."""
+    return dumps(diagnosis.to_dict())
 
 
 class DiagnosisCache:

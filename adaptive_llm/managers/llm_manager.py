@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import os
 from collections import deque
@@ -32,7 +31,7 @@ from ..llm.provider import uses_model
 from ..llm.retry import RetryPolicy
 from ..store import Store
 from .base import BaseManager, Changes
-from .diagnosis_cache import Brief, DiagnosisCache, Key
+from .diagnosis_cache import Brief, DiagnosisCache, Key, dumps
 from .diagnosis_pool import DiagnosisPool, EngineError, WorkerError
 from .job_manager import JobManager
 from .run_view import ManagerRunView
@@ -470,7 +469,7 @@ class LLMManager(BaseManager):
                     continue
                 try:
                     data = result.to_dict()
-                    text = json.dumps(data, default=str)  # e.g. a Path a caller gave
+                    text = dumps(data)
                     written = self._save_soon(job.name, attempt.number, data, text)
                 except Exception as exc:  # never a runner lost, never a waiter left waiting
                     log.exception("queueing the diagnosis of %s for the store failed", job.name)
