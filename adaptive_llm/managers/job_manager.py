@@ -205,8 +205,10 @@ class LatestAttempts(MutableMapping[str, Attempt]):
 
     def holds(self, attempt: Attempt) -> bool:
         """Whether ``attempt`` (equal in every field) is still its job's latest."""
-        row = self._rows.get(attempt.job)
-        return row is not None and row == _row(attempt)
+        return self._holds(_row(attempt))
+
+    def _holds(self, row: _Row) -> bool:
+        return self._rows.get(row[0]) == row
 
     def failed(self) -> Iterator[tuple[str, int]]:
         """(job, attempt number) of each latest attempt in a failure state, in order."""
@@ -588,15 +590,16 @@ class JobManager(BaseManager):
         del statuses
         count = 0
         retries: list[Job] = []
+        rows = active.rows()
         for begin in range(0, len(changes), POLL_BATCH):
             if begin:
                 await asyncio.sleep(0)
             changed: list[Attempt] = []
             for index in range(begin, min(begin + POLL_BATCH, len(changes))):
-                old = active[changes[index]]
-                if not self.attempts.holds(old):
+                row = rows[changes[index]]
+                if not self.attempts._holds(row):
                     continue  # changed meanwhile (a concurrent poll or a resubmit)
-                changed.append(old.with_report(reports[index]))
+                changed.append(_attempt(row).with_report(reports[index]))
             self.store.jobs.update_attempts(changed)
             for attempt in changed:
                 self.attempts[attempt.job] = attempt
