@@ -511,9 +511,7 @@ class LLMManager(BaseManager):
             return None
         return job, attempt
 
-    def _settle(
-        self, key: Key, result: Diagnosis | Exception | None
-    ) -> asyncio.Future[Diagnosis] | None:
+    def _settle(self, key: Key, result: Diagnosis | Exception | None) -> None:
         """The diagnosis of ``key`` is no longer in flight: its waiter (if any) gets
         ``result`` (an exception: raised to it; None: there is nothing to diagnose, a
         ``DiagnosisError``)."""
@@ -527,7 +525,6 @@ class LLMManager(BaseManager):
                     or DiagnosisError(f"job {key[0]!r} attempt {key[1]} has no failure to diagnose")
                 )
                 future.exception()  # retrieved: not logged a second time when it is freed
-        return future
 
     async def _engine(self, job: Job, attempt: Attempt) -> tuple[Diagnosis, bool]:
         """The engine's diagnosis of the attempt, and whether it is transient (a worker's
