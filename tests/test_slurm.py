@@ -275,40 +275,33 @@ async def test_jobs_unknown_to_slurm(tmp_path: Path) -> None:
     assert scheduler.calls["squeue"] == 1
 
 
-async def test_many_jobs_gone_from_squeue_are_asked_in_one_scontrol(
-    make_rm: MakeRM, tmp_path: Path
+async def test_many_jobs_gone_from_squeue_are_asked_a_few_per_poll(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """After a restart many jobs may have left squeue: more than ``SCONTROL_EACH`` are asked
-    with one ``scontrol show job`` listing, not one command each, with the same answers: a
-    job slurmctld still has reads its state, the others come from the job-completion file or
-    are LOST."""
-    from adaptive_llm.jobs.schedulers.slurm import SCONTROL_EACH
+    """After a restart many jobs may have left squeue: a poll asks about at most
+    ``FINISHED_PER_POLL`` of them (a command each), the next polls about the rest, with the
+    same answers: the job-completion file's state, or LOST."""
+    from adaptive_llm.jobs.schedulers import slurm
 
-    rm = await run(make_rm, [Job("known", ["true"])])
-    known = rm.job_manager.attempts["known"]
-    assert known.state is JobState.COMPLETED
+    monkeypatch.setattr(slurm, "FINISHED_PER_POLL", 5)
     scheduler = SlurmScheduler(jobcomp_path=archived_job(tmp_path))
     log = str(tmp_path / "x.log")
-    ghosts = [str(990_000 + i) for i in range(SCONTROL_EACH + 4)]
+    ghosts = [str(990_000 + i) for i in range(11)]
     attempts = [
         Attempt("archived", 1, JobState.RUNNING, log, scheduler_id="987654"),
-        *(
-            Attempt(f"ghost{i}", 1, JobState.RUNNING, log, scheduler_id=g)
-            for i, g in enumerate(ghosts)
-        ),
+        *(Attempt(f"g{i}", 1, JobState.RUNNING, log, scheduler_id=g) for i, g in enumerate(ghosts)),
     ]
-    # ``known`` is still in squeue (MinJobAge): ask scontrol's listing about it by hand
-    records = await scheduler._finished(
-        [known.scheduler_id or "", *(a.scheduler_id or "" for a in attempts)],
-        {a.scheduler_id or "": a for a in [known, *attempts]},
-    )
-    assert scheduler.calls["scontrol"] <= 2  # the listing (and the config, read once)
-    assert records[known.scheduler_id or ""].state is JobState.COMPLETED
-    assert records["987654"].state is JobState.TIMEOUT
-    assert all(records[g].state is JobState.LOST for g in ghosts)
-    statuses = await scheduler.poll(attempts)  # the same through poll
-    assert statuses["987654"].state is JobState.TIMEOUT
-    assert {statuses[g].state for g in ghosts} == {JobState.LOST}
+    reported: dict[str, AttemptReport] = {}
+    for poll in range(3):  # 12 gone: 5 + 5 + 2
+        waiting = [a for a in attempts if a.scheduler_id not in reported]
+        before = scheduler.calls["scontrol"]
+        statuses = await scheduler.poll(waiting)
+        assert len(statuses) == min(5, len(waiting)), poll
+        assert scheduler.calls["scontrol"] - before <= 5 + (poll == 0)  # (+ the config, once)
+        reported.update(statuses)
+    assert reported["987654"].state is JobState.TIMEOUT
+    assert {reported[g].state for g in ghosts} == {JobState.LOST}
+    assert len(reported) == 12
 
 
 async def test_bad_cwd_is_a_submit_error(tmp_path: Path) -> None:

@@ -52,9 +52,11 @@ from .slurm_parse import (
 
 log = logging.getLogger(__name__)
 
-#: Jobs gone from squeue asked about with one ``scontrol show job`` each; more are asked with
-#: one listing of every job slurmctld still has.
-SCONTROL_EACH = 16
+#: Jobs gone from squeue asked about in one poll (one ``scontrol show job`` each, then sacct
+#: or the jobcomp file); the others are asked by the next polls, so that 10,000 gone after a
+#: restart are not 10,000 commands in one poll. (A listing of every job slurmctld has would be
+#: one command, but its output grows with the whole cluster's jobs, not the run's.)
+FINISHED_PER_POLL = 64
 
 
 class SlurmScheduler(Scheduler):
@@ -178,25 +180,17 @@ class SlurmScheduler(Scheduler):
     async def _finished(
         self, ids: Sequence[str], by_id: Mapping[str, Attempt]
     ) -> dict[str, AttemptReport]:
-        """Jobs no longer in squeue: scontrol (one call each, or one for all of them when they
-        are more than ``SCONTROL_EACH``), then sacct or the jobcomp file."""
+        """Jobs no longer in squeue, the first ``FINISHED_PER_POLL`` of them (the others get no
+        report: the next polls ask them): scontrol (one call each), then sacct or the jobcomp
+        file."""
+        ids = ids[:FINISHED_PER_POLL]
         records: dict[str, dict[str, str]] = {}
-        if len(ids) > SCONTROL_EACH:  # e.g. after a restart: not thousands of commands
-            wanted = set(ids)
-            code, out, err = await self._run("scontrol", "-o", "show", "job")
-            if code != 0 and INVALID_ID not in err.lower():
-                raise SchedulerError(f"scontrol show job failed: {err.strip()}")
-            for line in out.splitlines() if code == 0 else ():
-                listed = parse_key_values(line)
-                if listed.get("JobId") in wanted:
-                    records[listed["JobId"]] = listed
-        else:
-            for job_id in ids:
-                code, out, err = await self._run("scontrol", "-o", "show", "job", job_id)
-                if code == 0 and out.strip():
-                    records[job_id] = parse_key_values(out.splitlines()[0])
-                elif code != 0 and INVALID_ID not in err.lower():
-                    raise SchedulerError(f"scontrol show job {job_id} failed: {err.strip()}")
+        for job_id in ids:
+            code, out, err = await self._run("scontrol", "-o", "show", "job", job_id)
+            if code == 0 and out.strip():
+                records[job_id] = parse_key_values(out.splitlines()[0])
+            elif code != 0 and INVALID_ID not in err.lower():
+                raise SchedulerError(f"scontrol show job {job_id} failed: {err.strip()}")
         unknown = [job_id for job_id in ids if job_id not in records]
         if unknown:
             config = await self._slurm_config()
